@@ -1,0 +1,57 @@
+// Backend selection and the "not implemented on this device" defaults.
+#include "backend.hpp"
+
+#include "cpu/cpu_backend.hpp"
+
+namespace modnorm::detail {
+
+Storage::~Storage() {
+  if (ptr != nullptr) backend(device, "free").deallocate(ptr);
+}
+
+void Backend::not_implemented(const char* op) const {
+  throw Error(std::string("[") + op + "] not implemented on the " + to_string(device()) +
+              " backend yet");
+}
+
+void Backend::fill(Tensor&, double) { not_implemented("fill"); }
+void Backend::convert(const Tensor&, Tensor&) { not_implemented("convert"); }
+void Backend::gemm(double, const Tensor&, bool, const Tensor&, bool, double, Tensor&) {
+  not_implemented("gemm");
+}
+double Backend::dot(const Tensor&, const Tensor&) { not_implemented("dot"); }
+void Backend::unary(Unary, const Tensor&, Tensor&) { not_implemented("unary"); }
+void Backend::unary_backward(Unary, const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("unary_backward");
+}
+void Backend::binary(Binary, const Tensor&, const Tensor&, Tensor&) { not_implemented("binary"); }
+void Backend::axpy(double, const Tensor&, double, Tensor&) { not_implemented("axpy"); }
+bool Backend::all_finite(const Tensor&) { not_implemented("all_finite"); }
+void Backend::reduce(Reduce, const Tensor&, int, Tensor&) { not_implemented("reduce"); }
+void Backend::transpose(const Tensor&, Tensor&) { not_implemented("transpose"); }
+void Backend::gather(const Tensor&, const std::int64_t*, std::int64_t, bool, Tensor&) {
+  not_implemented("gather");
+}
+void Backend::scatter_add(Tensor&, const std::int64_t*, std::int64_t, bool, const Tensor&) {
+  not_implemented("scatter_add");
+}
+double Backend::cross_entropy(const Tensor&, const std::int64_t*, Tensor&) {
+  not_implemented("cross_entropy");
+}
+
+Backend& cpu_backend() {
+  static CpuBackend instance;
+  return instance;
+}
+
+Backend& backend(Device device, const char* op) {
+  return device == Device::cpu ? cpu_backend() : cuda_backend(op);
+}
+
+}  // namespace modnorm::detail
+
+namespace modnorm {
+
+bool cuda_available() { return detail::cuda_device_count() > 0; }
+
+}  // namespace modnorm

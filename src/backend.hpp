@@ -1,0 +1,84 @@
+#pragma once
+// The primitives every device implements (MLX-style backends). Public functions in ops.cpp
+// check their inputs once and then call exactly one of these on backend(device); kernels trust
+// their inputs. A primitive a backend does not have yet throws a clear modnorm::Error (never a
+// silent fallback to another device).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "modnorm/tensor.hpp"
+
+namespace modnorm::detail {
+
+/// Owned device or host memory; freed by the backend that allocated it.
+struct Storage {
+  void* ptr = nullptr;
+  std::size_t nbytes = 0;
+  Device device = Device::cpu;
+  ~Storage();
+};
+
+enum class Unary { relu, gelu, abs, sign };
+enum class Binary { add, sub, mul };
+/// l2 is sqrt(sum x^2) along the axis, max_abs is max |x|.
+enum class Reduce { sum, mean, max, l2, max_abs };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // ---- memory (pointers are device pointers for non-host backends) ----
+  virtual void* allocate(std::size_t nbytes) = 0;
+  virtual void deallocate(void* ptr) noexcept = 0;
+  virtual void copy_from_host(const void* host, void* dst, std::size_t nbytes) = 0;
+  virtual void copy_to_host(const void* src, void* host, std::size_t nbytes) = 0;
+  /// out = value everywhere.
+  virtual void fill(Tensor& out, double value);
+  /// out = in converted to out's dtype (equal shapes, same device).
+  virtual void convert(const Tensor& in, Tensor& out);
+
+  // ---- compute ----
+  virtual void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b,
+                    bool transpose_b, double beta, Tensor& out);
+  virtual double dot(const Tensor& a, const Tensor& b);
+  virtual void unary(Unary op, const Tensor& x, Tensor& out);
+  /// out = dy * op'(x).
+  virtual void unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& out);
+  virtual void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out);
+  /// y = alpha * x + beta * y.
+  virtual void axpy(double alpha, const Tensor& x, double beta, Tensor& y);
+  virtual bool all_finite(const Tensor& x);
+  /// x seen as [outer, n, inner] around `axis`; out is [outer, inner].
+  virtual void reduce(Reduce op, const Tensor& x, int axis, Tensor& out);
+  virtual void transpose(const Tensor& x, Tensor& out);
+  /// rows == true: out[k, :] = table[ids[k], :]; otherwise out[:, k] = table[:, ids[k]].
+  virtual void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
+                      Tensor& out);
+  /// rows == true: dst[ids[k], :] += src[k, :]; otherwise dst[:, ids[k]] += src[:, k].
+  virtual void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
+                           const Tensor& src);
+  /// Returns the mean loss and writes d loss / d logits into grad.
+  virtual double cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad);
+
+ protected:
+  [[noreturn]] void not_implemented(const char* op) const;
+};
+
+/// The backend for `device`. For Device::cuda this throws, naming `op`, when the CUDA backend
+/// was not built or no device is visible. Backends live for the whole process: they own
+/// process-wide handles (CUDA stream, cuBLAS handle), so they are function-local statics.
+Backend& backend(Device device, const char* op);
+
+/// The backend the tensor already lives on (cannot fail: a tensor exists only on a live backend).
+inline Backend& backend_of(const Tensor& t) { return backend(t.device(), "backend"); }
+
+/// Host backend singleton and the CUDA one (the latter defined in src/cuda/ or src/cuda_stub.cpp).
+Backend& cpu_backend();
+Backend& cuda_backend(const char* op);
+/// Number of visible CUDA devices; 0 on any runtime error or when CUDA is not built.
+int cuda_device_count();
+
+}  // namespace modnorm::detail

@@ -1,0 +1,45 @@
+// The `modnorm` command. Subcommands: demo (a tiny tour of the tensor layer); train, inspect
+// and bench arrive with their issues.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "modnorm/modnorm.hpp"
+
+namespace {
+
+int run_demo(std::uint64_t seed) {
+  modnorm::Generator gen(seed);
+  const auto w = modnorm::Tensor::randn({4, 3}, gen);
+  const auto x = modnorm::Tensor::randn({2, 3}, gen);
+  const auto y = modnorm::matmul(x, w, false, true);  // y = x W^T, W is d_out x d_in
+  std::cout << "modnorm " << modnorm::version() << " (CUDA backend "
+            << (MODNORM_WITH_CUDA ? "built" : "not built") << ", device "
+            << (modnorm::cuda_available() ? "visible" : "not visible") << ")\n"
+            << "W      = " << w << "\n"
+            << "x      = " << x << "\n"
+            << "x W^T  = " << y << "\n"
+            << "||W||_F = " << modnorm::frobenius_norm(w)
+            << ", max|W| = " << modnorm::max_abs(w) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"modnorm: modular-norm composition and steepest descent"};
+  app.set_version_flag("--version", std::string("modnorm ") + modnorm::version());
+  app.require_subcommand(0, 1);
+  std::uint64_t seed = 0;
+  auto* demo = app.add_subcommand("demo", "Multiply two random matrices and print their norms");
+  demo->add_option("--seed", seed, "Random seed")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*demo) return run_demo(seed);
+    std::cout << app.help();
+    return 0;
+  } catch (const modnorm::Error& e) {
+    std::cerr << "modnorm: " << e.what() << "\n";
+    return 1;
+  }
+}

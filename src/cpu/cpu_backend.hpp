@@ -1,0 +1,36 @@
+#pragma once
+// The host backend: Eigen maps over the storage, OpenMP threads through Eigen's GEMM.
+// bf16 tensors are computed in f32 (DESIGN.md 2): see Widen in cpu_compute.hpp.
+
+#include "backend.hpp"
+
+namespace modnorm::detail {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cpu; }
+  void* allocate(std::size_t nbytes) override;
+  void deallocate(void* ptr) noexcept override;
+  void copy_from_host(const void* host, void* dst, std::size_t nbytes) override;
+  void copy_to_host(const void* src, void* host, std::size_t nbytes) override;
+  void fill(Tensor& out, double value) override;
+  void convert(const Tensor& in, Tensor& out) override;
+
+  void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b,
+            double beta, Tensor& out) override;
+  double dot(const Tensor& a, const Tensor& b) override;
+  void unary(Unary op, const Tensor& x, Tensor& out) override;
+  void unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& out) override;
+  void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) override;
+  void axpy(double alpha, const Tensor& x, double beta, Tensor& y) override;
+  bool all_finite(const Tensor& x) override;
+  void reduce(Reduce op, const Tensor& x, int axis, Tensor& out) override;
+  void transpose(const Tensor& x, Tensor& out) override;
+  void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
+              Tensor& out) override;
+  void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
+                   const Tensor& src) override;
+  double cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad) override;
+};
+
+}  // namespace modnorm::detail

@@ -1,0 +1,68 @@
+#pragma once
+// Helpers shared by the CPU kernels: Eigen maps over tensor storage, and the bf16 policy
+// (DESIGN.md 2): bf16 tensors are widened to f32, computed, and narrowed back (nearest-even).
+
+#include <Eigen/Core>
+
+#include "backend.hpp"
+
+namespace modnorm::detail::cpu {
+
+template <class T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using MatrixMap = Eigen::Map<Matrix<T>, Eigen::Unaligned>;
+template <class T>
+using ConstMatrixMap = Eigen::Map<const Matrix<T>, Eigen::Unaligned>;
+template <class T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
+
+/// A rank-2 tensor as an Eigen row-major matrix (no copy).
+template <class T>
+MatrixMap<T> matrix(Tensor& t) {
+  return MatrixMap<T>(static_cast<T*>(t.raw()), t.dim(0), t.dim(1));
+}
+template <class T>
+ConstMatrixMap<T> matrix(const Tensor& t) {
+  return ConstMatrixMap<T>(static_cast<const T*>(t.raw()), t.dim(0), t.dim(1));
+}
+/// Any tensor as a flat Eigen array (no copy).
+template <class T>
+ArrayMap<T> array(Tensor& t) {
+  return ArrayMap<T>(static_cast<T*>(t.raw()), t.numel());
+}
+template <class T>
+ConstArrayMap<T> array(const Tensor& t) {
+  return ConstArrayMap<T>(static_cast<const T*>(t.raw()), t.numel());
+}
+
+/// The tensor itself when f32/f64; an f32 copy when bf16.
+inline Tensor widen(const Tensor& t) { return t.dtype() == DType::bf16 ? t.to(DType::f32) : t; }
+
+/// An f32/f64 working view of an output tensor (with its current content); commit() narrows
+/// it back into a bf16 target and is a no-op otherwise.
+class WideOut {
+ public:
+  explicit WideOut(Tensor& target) : target_(target), work_(widen(target)) {}
+  Tensor& get() { return work_; }
+  void commit() {
+    if (target_.dtype() == DType::bf16) cpu_backend().convert(work_, target_);
+  }
+
+ private:
+  Tensor& target_;
+  Tensor work_;
+};
+
+/// Calls fn(T{}) with T = double for f64 and float otherwise (widened dtypes only).
+template <class Fn>
+void visit_float(DType dtype, Fn&& fn) {
+  if (dtype == DType::f64)
+    fn(double{});
+  else
+    fn(float{});
+}
+
+}  // namespace modnorm::detail::cpu

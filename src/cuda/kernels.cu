@@ -1,0 +1,116 @@
+// Elementwise CUDA kernels: fill, dtype conversion, axpy. bf16 is __nv_bfloat16 with fp32
+// arithmetic; conversions round to nearest-even like the CPU path.
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_check.hpp"
+
+namespace modnorm::detail::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+template <class T>
+__device__ __forceinline__ T from_double(double v);
+template <>
+__device__ __forceinline__ float from_double<float>(double v) { return static_cast<float>(v); }
+template <>
+__device__ __forceinline__ double from_double<double>(double v) { return v; }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_double<__nv_bfloat16>(double v) {
+  return __double2bfloat16(v);
+}
+
+template <class T>
+__device__ __forceinline__ double to_double(T v) { return static_cast<double>(v); }
+template <>
+__device__ __forceinline__ double to_double<__nv_bfloat16>(__nv_bfloat16 v) {
+  return static_cast<double>(__bfloat162float(v));
+}
+
+template <class T>
+__global__ void fill_kernel(T* out, std::int64_t n, T value) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    out[i] = value;
+}
+
+template <class In, class Out>
+__global__ void convert_kernel(const In* in, Out* out, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    out[i] = from_double<Out>(to_double(in[i]));
+}
+
+// y = alpha x + beta y, computed in the wider of fp32 / T; beta == 0 never reads y.
+template <class T, class Acc>
+__global__ void axpy_kernel(Acc alpha, const T* x, Acc beta, T* y, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x) {
+    const Acc xv = static_cast<Acc>(to_double(x[i]));
+    const Acc r = beta == Acc(0) ? alpha * xv : alpha * xv + beta * static_cast<Acc>(to_double(y[i]));
+    y[i] = from_double<T>(static_cast<double>(r));
+  }
+}
+
+unsigned blocks_for(std::int64_t n) {
+  const std::int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < 65535 ? (b > 0 ? b : 1) : 65535);
+}
+
+// Calls fn(T{}) with the device storage type of `dtype`.
+template <class Fn>
+void visit(DType dtype, Fn&& fn) {
+  switch (dtype) {
+    case DType::f32: return fn(float{});
+    case DType::f64: return fn(double{});
+    case DType::bf16: return fn(__nv_bfloat16{});
+  }
+}
+
+}  // namespace
+
+void launch_fill(Tensor& out, double value, cudaStream_t stream) {
+  const std::int64_t n = out.numel();
+  if (n == 0) return;
+  visit(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    fill_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<T*>(out.raw()), n,
+                                                           static_cast<T>(value));
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_convert(const Tensor& in, Tensor& out, cudaStream_t stream) {
+  const std::int64_t n = in.numel();
+  if (n == 0) return;
+  visit(in.dtype(), [&](auto in_tag) {
+    visit(out.dtype(), [&](auto out_tag) {
+      using In = decltype(in_tag);
+      using Out = decltype(out_tag);
+      convert_kernel<In, Out><<<blocks_for(n), kThreads, 0, stream>>>(
+          static_cast<const In*>(in.raw()), static_cast<Out*>(out.raw()), n);
+    });
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_axpy(double alpha, const Tensor& x, double beta, Tensor& y, cudaStream_t stream) {
+  const std::int64_t n = x.numel();
+  if (n == 0) return;
+  visit(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = static_cast<const T*>(x.raw());
+    T* yp = static_cast<T*>(y.raw());
+    if constexpr (std::is_same_v<T, double>)
+      axpy_kernel<T, double><<<blocks_for(n), kThreads, 0, stream>>>(alpha, xp, beta, yp, n);
+    else
+      axpy_kernel<T, float><<<blocks_for(n), kThreads, 0, stream>>>(
+          static_cast<float>(alpha), xp, static_cast<float>(beta), yp, n);
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace modnorm::detail::cuda

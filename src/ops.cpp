@@ -1,0 +1,244 @@
+// The public operation set: each function checks its inputs once, then calls one backend
+// primitive on the inputs' device (backend.hpp).
+#include "modnorm/ops.hpp"
+
+#include <cmath>
+
+#include "backend.hpp"
+
+namespace modnorm {
+namespace {
+
+[[noreturn]] void fail(const char* op, const std::string& what) {
+  throw Error(std::string("[") + op + "] " + what);
+}
+
+void check_compatible(const char* op, const Tensor& a, const Tensor& b) {
+  if (a.device() != b.device())
+    fail(op, "devices differ: " + a.describe() + " and " + b.describe());
+  if (a.dtype() != b.dtype()) fail(op, "dtypes differ: " + a.describe() + " and " + b.describe());
+}
+
+void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
+  check_compatible(op, a, b);
+  if (a.shape() != b.shape())
+    fail(op, "shapes differ: " + to_string(a.shape()) + " and " + to_string(b.shape()));
+}
+
+void check_matrix(const char* op, const Tensor& t) {
+  if (t.rank() != 2) fail(op, "expects a matrix (rank 2), got " + t.describe());
+}
+
+int normalize_axis(const char* op, const Tensor& x, int axis) {
+  const int r = x.rank();
+  if (r == 0 || axis < -r || axis >= r)
+    fail(op, "axis " + std::to_string(axis) + " out of range for " + x.describe());
+  return axis < 0 ? axis + r : axis;
+}
+
+Tensor reduce_axis(const char* op, detail::Reduce kind, const Tensor& x, int axis) {
+  const int a = normalize_axis(op, x, axis);
+  const bool needs_elements = kind == detail::Reduce::mean || kind == detail::Reduce::max;
+  if (needs_elements && x.dim(a) == 0)
+    fail(op, "axis " + std::to_string(axis) + " of " + x.describe() + " is empty");
+  Shape shape = x.shape();
+  shape.erase(shape.begin() + a);
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  detail::backend_of(x).reduce(kind, x, a, out);
+  return out;
+}
+
+// Whole-tensor reductions answer in double, so they run on an f64 copy (no rounding to f32/bf16).
+double reduce_all(const char* op, detail::Reduce kind, const Tensor& x) {
+  return reduce_axis(op, kind, x.to(DType::f64).reshape({x.numel()}), 0).item();
+}
+
+Tensor map(detail::Unary kind, const Tensor& x) {
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  detail::backend_of(x).unary(kind, x, out);
+  return out;
+}
+
+Tensor map_backward(const char* op, detail::Unary kind, const Tensor& x, const Tensor& dy) {
+  check_same_shape(op, x, dy);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  detail::backend_of(x).unary_backward(kind, x, dy, out);
+  return out;
+}
+
+Tensor combine(const char* op, detail::Binary kind, const Tensor& a, const Tensor& b) {
+  check_same_shape(op, a, b);
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  detail::backend_of(a).binary(kind, a, b, out);
+  return out;
+}
+
+std::string product_shapes(const Tensor& a, bool ta, const Tensor& b, bool tb) {
+  return to_string(a.shape()) + (ta ? "^T" : "") + " x " + to_string(b.shape()) + (tb ? "^T" : "");
+}
+
+void check_ids(const char* op, const std::vector<std::int64_t>& ids, std::int64_t bound,
+               const char* what) {
+  for (std::size_t k = 0; k < ids.size(); ++k)
+    if (ids[k] < 0 || ids[k] >= bound)
+      fail(op, "index " + std::to_string(ids[k]) + " at position " + std::to_string(k) +
+                   " is outside [0, " + std::to_string(bound) + ") " + what);
+}
+
+}  // namespace
+
+void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b,
+          double beta, Tensor& out) {
+  check_matrix("gemm", a);
+  check_matrix("gemm", b);
+  check_matrix("gemm", out);
+  check_compatible("gemm", a, b);
+  check_compatible("gemm", a, out);
+  const auto m = a.dim(transpose_a ? 1 : 0), k = a.dim(transpose_a ? 0 : 1);
+  const auto k2 = b.dim(transpose_b ? 1 : 0), n = b.dim(transpose_b ? 0 : 1);
+  if (k != k2)
+    fail("gemm", "inner dimensions differ: " + product_shapes(a, transpose_a, b, transpose_b));
+  if (out.dim(0) != m || out.dim(1) != n)
+    fail("gemm", "output " + to_string(out.shape()) + " does not match the product " +
+                     product_shapes(a, transpose_a, b, transpose_b) + " = " + to_string({m, n}));
+  detail::backend_of(a).gemm(alpha, a, transpose_a, b, transpose_b, beta, out);
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  check_matrix("matmul", a);
+  check_matrix("matmul", b);
+  check_compatible("matmul", a, b);
+  const auto m = a.dim(transpose_a ? 1 : 0), k = a.dim(transpose_a ? 0 : 1);
+  const auto k2 = b.dim(transpose_b ? 1 : 0), n = b.dim(transpose_b ? 0 : 1);
+  if (k != k2)
+    fail("matmul", "inner dimensions differ: " + product_shapes(a, transpose_a, b, transpose_b));
+  Tensor out = Tensor::empty({m, n}, a.dtype(), a.device());
+  gemm(1.0, a, transpose_a, b, transpose_b, 0.0, out);
+  return out;
+}
+
+double dot(const Tensor& a, const Tensor& b) {
+  check_same_shape("dot", a, b);
+  return detail::backend_of(a).dot(a, b);
+}
+
+Tensor add(const Tensor& a, const Tensor& b) { return combine("add", detail::Binary::add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return combine("sub", detail::Binary::sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return combine("mul", detail::Binary::mul, a, b); }
+
+Tensor scale(const Tensor& a, double s) {
+  Tensor out = Tensor::zeros(a.shape(), a.dtype(), a.device());
+  detail::backend_of(a).axpy(s, a, 0.0, out);
+  return out;
+}
+
+void axpy(double alpha, const Tensor& x, Tensor& y, double beta) {
+  check_same_shape("axpy", x, y);
+  detail::backend_of(x).axpy(alpha, x, beta, y);
+}
+
+Tensor relu(const Tensor& x) { return map(detail::Unary::relu, x); }
+Tensor gelu(const Tensor& x) { return map(detail::Unary::gelu, x); }
+Tensor abs(const Tensor& x) { return map(detail::Unary::abs, x); }
+Tensor sign(const Tensor& x) { return map(detail::Unary::sign, x); }
+
+Tensor relu_backward(const Tensor& x, const Tensor& dy) {
+  return map_backward("relu_backward", detail::Unary::relu, x, dy);
+}
+Tensor gelu_backward(const Tensor& x, const Tensor& dy) {
+  return map_backward("gelu_backward", detail::Unary::gelu, x, dy);
+}
+Tensor abs_backward(const Tensor& x, const Tensor& dy) {
+  return map_backward("abs_backward", detail::Unary::abs, x, dy);
+}
+
+bool all_finite(const Tensor& x) { return detail::backend_of(x).all_finite(x); }
+
+double frobenius_norm(const Tensor& x) { return std::sqrt(dot(x, x)); }
+
+double max_abs(const Tensor& x) { return reduce_all("max_abs", detail::Reduce::max_abs, x); }
+
+Tensor row_norms(const Tensor& x) {
+  check_matrix("row_norms", x);
+  return reduce_axis("row_norms", detail::Reduce::l2, x, 1);
+}
+
+Tensor col_norms(const Tensor& x) {
+  check_matrix("col_norms", x);
+  return reduce_axis("col_norms", detail::Reduce::l2, x, 0);
+}
+
+Tensor sum(const Tensor& x, int axis) { return reduce_axis("sum", detail::Reduce::sum, x, axis); }
+Tensor mean(const Tensor& x, int axis) { return reduce_axis("mean", detail::Reduce::mean, x, axis); }
+Tensor max(const Tensor& x, int axis) { return reduce_axis("max", detail::Reduce::max, x, axis); }
+double sum(const Tensor& x) { return reduce_all("sum", detail::Reduce::sum, x); }
+double mean(const Tensor& x) { return reduce_all("mean", detail::Reduce::mean, x); }
+double max(const Tensor& x) { return reduce_all("max", detail::Reduce::max, x); }
+
+Tensor transpose(const Tensor& x) {
+  check_matrix("transpose", x);
+  Tensor out = Tensor::empty({x.dim(1), x.dim(0)}, x.dtype(), x.device());
+  detail::backend_of(x).transpose(x, out);
+  return out;
+}
+
+Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids) {
+  check_matrix("gather_rows", table);
+  check_ids("gather_rows", ids, table.dim(0), ("(rows of " + table.describe() + ")").c_str());
+  Tensor out = Tensor::empty({static_cast<std::int64_t>(ids.size()), table.dim(1)},
+                             table.dtype(), table.device());
+  detail::backend_of(table).gather(table, ids.data(), out.dim(0), true, out);
+  return out;
+}
+
+Tensor gather_cols(const Tensor& table, const std::vector<std::int64_t>& ids) {
+  check_matrix("gather_cols", table);
+  check_ids("gather_cols", ids, table.dim(1), ("(columns of " + table.describe() + ")").c_str());
+  Tensor out = Tensor::empty({table.dim(0), static_cast<std::int64_t>(ids.size())},
+                             table.dtype(), table.device());
+  detail::backend_of(table).gather(table, ids.data(), out.dim(1), false, out);
+  return out;
+}
+
+void scatter_add_rows(Tensor& dst, const std::vector<std::int64_t>& ids, const Tensor& src) {
+  check_matrix("scatter_add_rows", dst);
+  check_matrix("scatter_add_rows", src);
+  check_compatible("scatter_add_rows", dst, src);
+  const Shape expected{static_cast<std::int64_t>(ids.size()), dst.dim(1)};
+  if (src.shape() != expected)
+    fail("scatter_add_rows", "source " + to_string(src.shape()) + " should be " +
+                                 to_string(expected) + " for " + std::to_string(ids.size()) +
+                                 " ids into " + dst.describe());
+  check_ids("scatter_add_rows", ids, dst.dim(0), ("(rows of " + dst.describe() + ")").c_str());
+  detail::backend_of(dst).scatter_add(dst, ids.data(), expected[0], true, src);
+}
+
+void scatter_add_cols(Tensor& dst, const std::vector<std::int64_t>& ids, const Tensor& src) {
+  check_matrix("scatter_add_cols", dst);
+  check_matrix("scatter_add_cols", src);
+  check_compatible("scatter_add_cols", dst, src);
+  const Shape expected{dst.dim(0), static_cast<std::int64_t>(ids.size())};
+  if (src.shape() != expected)
+    fail("scatter_add_cols", "source " + to_string(src.shape()) + " should be " +
+                                 to_string(expected) + " for " + std::to_string(ids.size()) +
+                                 " ids into " + dst.describe());
+  check_ids("scatter_add_cols", ids, dst.dim(1), ("(columns of " + dst.describe() + ")").c_str());
+  detail::backend_of(dst).scatter_add(dst, ids.data(), expected[1], false, src);
+}
+
+CrossEntropy softmax_cross_entropy(const Tensor& logits, const std::vector<std::int64_t>& labels) {
+  check_matrix("softmax_cross_entropy", logits);
+  if (logits.dim(0) == 0 || logits.dim(1) == 0)
+    fail("softmax_cross_entropy", "needs at least one example and one class, got " +
+                                      logits.describe());
+  if (static_cast<std::int64_t>(labels.size()) != logits.dim(0))
+    fail("softmax_cross_entropy", std::to_string(labels.size()) + " labels for " +
+                                      std::to_string(logits.dim(0)) + " rows of logits " +
+                                      logits.describe());
+  check_ids("softmax_cross_entropy", labels, logits.dim(1), "(class labels)");
+  CrossEntropy result{0.0, Tensor::empty(logits.shape(), logits.dtype(), logits.device())};
+  result.loss = detail::backend_of(logits).cross_entropy(logits, labels.data(), result.grad);
+  return result;
+}
+
+}  // namespace modnorm

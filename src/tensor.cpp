@@ -1,0 +1,252 @@
+#include "modnorm/tensor.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <ostream>
+#include <sstream>
+
+#include "backend.hpp"
+
+namespace modnorm {
+namespace {
+
+std::uint32_t float_bits(float f) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
+float bits_float(std::uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+std::shared_ptr<detail::Storage> allocate(std::size_t nbytes, Device device, const char* op) {
+  auto& be = detail::backend(device, op);
+  auto storage = std::make_shared<detail::Storage>();
+  storage->ptr = be.allocate(nbytes);
+  storage->nbytes = nbytes;
+  storage->device = device;
+  return storage;
+}
+
+}  // namespace
+
+const char* to_string(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "f32";
+    case DType::bf16: return "bf16";
+    case DType::f64: return "f64";
+  }
+  return "?";
+}
+
+const char* to_string(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
+
+std::string to_string(const Shape& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::size_t itemsize(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return 4;
+    case DType::bf16: return 2;
+    case DType::f64: return 8;
+  }
+  return 0;
+}
+
+std::int64_t checked_numel(const Shape& shape, const char* op) {
+  if (shape.size() > 4)
+    throw Error(std::string("[") + op + "] rank " + std::to_string(shape.size()) +
+                " is not supported (at most 4): shape " + to_string(shape));
+  std::int64_t n = 1;
+  for (auto d : shape) {
+    if (d < 0)
+      throw Error(std::string("[") + op + "] negative dimension in shape " + to_string(shape));
+    n *= d;
+  }
+  return n;
+}
+
+// Round-to-nearest-even on the upper 16 bits: add 0x7FFF plus the lowest kept bit, truncate.
+// Overflow rounds to infinity as IEEE requires; NaN is kept NaN (quiet bit forced).
+std::uint16_t float_to_bf16(float value) {
+  const std::uint32_t bits = float_bits(value);
+  if (std::isnan(value)) return static_cast<std::uint16_t>((bits >> 16) | 0x0040u);
+  const std::uint32_t lsb = (bits >> 16) & 1u;
+  return static_cast<std::uint16_t>((bits + 0x7FFFu + lsb) >> 16);
+}
+
+float bf16_to_float(std::uint16_t bits) { return bits_float(static_cast<std::uint32_t>(bits) << 16); }
+
+// double -> float with round-to-odd, then float -> bf16 nearest-even: correct single rounding
+// because float keeps 16 more mantissa bits than bf16 (Boldo & Melquiond 2008).
+std::uint16_t double_to_bf16(double value) {
+  float f = static_cast<float>(value);
+  if (std::isfinite(f) && static_cast<double>(f) != value && (float_bits(f) & 1u) == 0)
+    f = std::nextafter(f, value > f ? INFINITY : -INFINITY);
+  return float_to_bf16(f);
+}
+
+Tensor::Tensor() : Tensor(nullptr, Shape{0}, DType::f32) {}
+
+Tensor::Tensor(std::shared_ptr<detail::Storage> storage, Shape shape, DType dtype)
+    : storage_(std::move(storage)), shape_(std::move(shape)), dtype_(dtype) {}
+
+Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
+  const auto n = checked_numel(shape, "Tensor::empty");
+  return Tensor(allocate(static_cast<std::size_t>(n) * itemsize(dtype), device, "Tensor::empty"),
+                std::move(shape), dtype);
+}
+
+Tensor Tensor::full(Shape shape, double value, DType dtype, Device device) {
+  Tensor t = empty(std::move(shape), dtype, device);
+  detail::backend_of(t).fill(t, value);
+  return t;
+}
+
+Tensor Tensor::zeros(Shape shape, DType dtype, Device device) {
+  return full(std::move(shape), 0.0, dtype, device);
+}
+
+Tensor Tensor::eye(std::int64_t n, DType dtype, Device device) {
+  if (n < 0) throw Error("[Tensor::eye] size must be >= 0, got " + std::to_string(n));
+  std::vector<double> values(static_cast<std::size_t>(n * n), 0.0);
+  for (std::int64_t i = 0; i < n; ++i) values[static_cast<std::size_t>(i * n + i)] = 1.0;
+  return from_vector_f64(values, {n, n}).to(dtype).to(device);
+}
+
+// Copies n host values of the given dtype into a new CPU tensor after checking the shape.
+Tensor Tensor::from_host(const void* values, std::size_t count, Shape shape, DType dtype,
+                         const char* op) {
+  const auto n = checked_numel(shape, op);
+  if (static_cast<std::int64_t>(count) != n)
+    throw Error(std::string("[") + op + "] " + std::to_string(count) +
+                " values do not fill shape " + to_string(shape) + " (" + std::to_string(n) +
+                " elements)");
+  Tensor t = empty(std::move(shape), dtype, Device::cpu);
+  if (n) std::memcpy(t.raw(), values, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::from_vector(std::vector<float> data, Shape shape) {
+  return from_host(data.data(), data.size(), std::move(shape), DType::f32, "Tensor::from_vector");
+}
+
+Tensor Tensor::from_vector_f64(const std::vector<double>& data, Shape shape) {
+  return from_host(data.data(), data.size(), std::move(shape), DType::f64,
+                   "Tensor::from_vector_f64");
+}
+
+Tensor Tensor::randn(Shape shape, Generator& gen, DType dtype, Device device) {
+  const auto n = checked_numel(shape, "Tensor::randn");
+  std::vector<double> values(static_cast<std::size_t>(n));
+  for (auto& v : values) v = gen.normal();
+  return from_vector_f64(values, std::move(shape)).to(dtype).to(device);
+}
+
+std::int64_t Tensor::dim(int axis) const {
+  const int r = rank();
+  if (axis < -r || axis >= r)
+    throw Error("[Tensor::dim] axis " + std::to_string(axis) + " out of range for shape " +
+                to_string(shape_));
+  return shape_[static_cast<std::size_t>(axis < 0 ? axis + r : axis)];
+}
+
+std::int64_t Tensor::numel() const {
+  std::int64_t n = 1;
+  for (auto d : shape_) n *= d;
+  return n;
+}
+
+Device Tensor::device() const { return storage_ ? storage_->device : Device::cpu; }
+
+std::size_t Tensor::nbytes() const { return static_cast<std::size_t>(numel()) * itemsize(dtype_); }
+
+std::string Tensor::describe() const {
+  return to_string(shape_) + " " + to_string(dtype_) + " " + to_string(device());
+}
+
+void* Tensor::raw() { return storage_ ? storage_->ptr : nullptr; }
+const void* Tensor::raw() const { return storage_ ? storage_->ptr : nullptr; }
+
+void Tensor::check_host_access(DType expected) const {
+  if (dtype_ != expected)
+    throw Error(std::string("[Tensor::data] element type does not match: tensor is ") +
+                describe() + ", requested " + modnorm::to_string(expected));
+  if (device() != Device::cpu)
+    throw Error("[Tensor::data] host pointer requested for " + describe() +
+                "; copy it with .to(Device::cpu) first");
+}
+
+std::vector<double> Tensor::to_vector_f64() const {
+  const Tensor host = to(Device::cpu).to(DType::f64);
+  const double* p = host.data<double>();
+  return std::vector<double>(p, p + numel());
+}
+
+std::vector<float> Tensor::to_vector() const {
+  const Tensor host = to(Device::cpu).to(DType::f32);
+  const float* p = host.data<float>();
+  return std::vector<float>(p, p + numel());
+}
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw Error("[Tensor::item] needs exactly one element, got " + describe());
+  return to_vector_f64()[0];
+}
+
+Tensor Tensor::to(Device target) const {
+  if (target == device()) return *this;
+  Tensor out = empty(shape_, dtype_, target);
+  if (device() == Device::cpu)
+    detail::backend(target, "Tensor::to").copy_from_host(raw(), out.raw(), nbytes());
+  else
+    detail::backend_of(*this).copy_to_host(raw(), out.raw(), nbytes());
+  return out;
+}
+
+Tensor Tensor::to(DType target) const {
+  if (target == dtype_) return *this;
+  Tensor out = empty(shape_, target, device());
+  detail::backend_of(*this).convert(*this, out);
+  return out;
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape_, dtype_, device());
+  if (device() == Device::cpu)
+    detail::cpu_backend().copy_from_host(raw(), out.raw(), nbytes());
+  else
+    detail::backend_of(*this).convert(*this, out);
+  return out;
+}
+
+Tensor Tensor::reshape(Shape shape) const {
+  const auto n = checked_numel(shape, "Tensor::reshape");
+  if (n != numel())
+    throw Error("[Tensor::reshape] cannot view " + describe() + " as " + to_string(shape) +
+                ": element counts " + std::to_string(numel()) + " and " + std::to_string(n) +
+                " differ");
+  return Tensor(storage_, std::move(shape), dtype_);
+}
+
+std::ostream& operator<<(std::ostream& os, DType dtype) { return os << to_string(dtype); }
+std::ostream& operator<<(std::ostream& os, Device device) { return os << to_string(device); }
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  os << "Tensor(" << t.describe();
+  const auto values = t.to_vector();
+  const std::size_t shown = std::min<std::size_t>(values.size(), 8);
+  os << " {";
+  for (std::size_t i = 0; i < shown; ++i) os << (i ? ", " : "") << values[i];
+  if (values.size() > shown) os << ", ...";
+  return os << "})";
+}
+
+}  // namespace modnorm

@@ -1,0 +1,7 @@
+#include "modnorm/version.hpp"
+
+namespace modnorm {
+
+const char* version() { return MODNORM_VERSION_STRING; }
+
+}  // namespace modnorm

@@ -1,0 +1,52 @@
+#pragma once
+// Shared test helpers: fresh seeded randomness that reports its seed on failure, float64
+// references, and a relative-error measure.
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "modnorm/tensor.hpp"
+
+namespace modnorm::test {
+
+/// A new seed for each call: MODNORM_TEST_SEED if set (to replay a failure), else the clock.
+inline std::uint64_t fresh_seed() {
+  if (const char* env = std::getenv("MODNORM_TEST_SEED")) return std::strtoull(env, nullptr, 10);
+  static std::uint64_t counter = 0;
+  return static_cast<std::uint64_t>(
+             std::chrono::high_resolution_clock::now().time_since_epoch().count()) +
+         counter++;
+}
+
+/// Relative error ||a - b||_2 / max(||b||_2, tiny) of two flat vectors.
+inline double rel_error(const std::vector<double>& a, const std::vector<double>& b) {
+  BOOST_REQUIRE_EQUAL(a.size(), b.size());
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
+}
+
+/// Max elementwise |a - b|.
+inline double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  BOOST_REQUIRE_EQUAL(a.size(), b.size());
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+}  // namespace modnorm::test
+
+/// Declares `gen`, a Generator with a fresh seed, and attaches "seed N" to every failure in
+/// the enclosing scope (replay with MODNORM_TEST_SEED=N).
+#define MODNORM_FRESH_GENERATOR(gen)                                   \
+  const std::uint64_t gen##_seed = ::modnorm::test::fresh_seed();      \
+  ::modnorm::Generator gen(gen##_seed);                                \
+  BOOST_TEST_CHECKPOINT("seed " << gen##_seed);                        \
+  BOOST_TEST_INFO_SCOPE("seed " << gen##_seed << " (replay: MODNORM_TEST_SEED=" << gen##_seed << ")")

@@ -1,0 +1,89 @@
+// Bad input gets a modnorm::Error that names the operation and quotes the shapes, dtypes or
+// devices it received.
+#include <boost/test/unit_test.hpp>
+
+#include "modnorm/ops.hpp"
+#include "support.hpp"
+
+using namespace modnorm;
+
+namespace {
+
+// Runs fn, requires a modnorm::Error, and checks every fragment appears in its message.
+template <class Fn>
+void expect_error(Fn&& fn, const std::vector<std::string>& fragments) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const auto& f : fragments)
+      BOOST_TEST(msg.find(f) != std::string::npos, "message '" << msg << "' lacks '" << f << "'");
+    return;
+  }
+  BOOST_FAIL("no modnorm::Error thrown; expected one mentioning '" << fragments.front() << "'");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(errors)
+
+BOOST_AUTO_TEST_CASE(error_is_a_runtime_error) {
+  BOOST_CHECK_THROW(throw Error("x"), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(matmul_names_both_shapes) {
+  auto a = Tensor::zeros({3, 4}), b = Tensor::zeros({5, 2});
+  expect_error([&] { matmul(a, b); }, {"[matmul] inner dimensions differ: [3x4] x [5x2]"});
+  expect_error([&] { matmul(a, b, true, false); }, {"[3x4]^T x [5x2]"});
+  expect_error([&] { matmul(Tensor::zeros({3}), b); }, {"[matmul]", "rank 2", "[3] f32 cpu"});
+  auto out = Tensor::zeros({3, 3});
+  expect_error([&] { gemm(1, a, false, Tensor::zeros({4, 2}), false, 0, out); },
+               {"[gemm] output [3x3]", "[3x2]"});
+}
+
+BOOST_AUTO_TEST_CASE(mixed_dtypes_and_shapes_are_refused) {
+  auto a = Tensor::zeros({2, 2}), b = Tensor::zeros({2, 2}, DType::f64);
+  expect_error([&] { add(a, b); }, {"[add] dtypes differ", "[2x2] f32 cpu", "[2x2] f64 cpu"});
+  expect_error([&] { matmul(a, b); }, {"[matmul] dtypes differ"});
+  expect_error([&] { mul(a, Tensor::zeros({2, 3})); }, {"[mul] shapes differ: [2x2] and [2x3]"});
+  auto y = Tensor::zeros({3});
+  expect_error([&] { axpy(1.0, a, y); }, {"[axpy] shapes differ"});
+  expect_error([&] { dot(a, y); }, {"[dot]"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_shapes_are_refused) {
+  expect_error([&] { Tensor::zeros({1, 2, 3, 4, 5}); }, {"[Tensor::empty] rank 5", "[1x2x3x4x5]"});
+  expect_error([&] { Tensor::zeros({2, -1}); }, {"negative dimension", "[2x-1]"});
+  expect_error([&] { Tensor::from_vector({1, 2, 3}, {2, 2}); },
+               {"[Tensor::from_vector] 3 values", "[2x2]", "4 elements"});
+  expect_error([&] { Tensor::zeros({2, 3}).reshape({4, 2}); }, {"[Tensor::reshape]", "[4x2]"});
+  expect_error([&] { Tensor::zeros({2, 3}).dim(2); }, {"[Tensor::dim] axis 2"});
+  expect_error([&] { Tensor::zeros({2, 3}).item(); }, {"[Tensor::item]"});
+  expect_error([&] { Tensor::eye(-1); }, {"[Tensor::eye]"});
+  expect_error([&] { sum(Tensor::zeros({2, 3}), 2); }, {"[sum] axis 2"});
+  expect_error([&] { mean(Tensor::zeros({0, 3}), 0); }, {"[mean] axis 0", "is empty"});
+  expect_error([&] { max(Tensor::zeros({0})); }, {"[max]", "is empty"});
+  expect_error([&] { transpose(Tensor::zeros({2, 3, 4})); }, {"[transpose]"});
+  expect_error([&] { row_norms(Tensor::zeros({3})); }, {"[row_norms]"});
+}
+
+BOOST_AUTO_TEST_CASE(host_pointer_access_checks_the_type) {
+  auto t = Tensor::zeros({2});
+  expect_error([&] { t.data<double>(); }, {"[Tensor::data]", "f32", "f64"});
+}
+
+BOOST_AUTO_TEST_CASE(indices_out_of_range_are_named) {
+  auto table = Tensor::zeros({4, 3});
+  expect_error([&] { gather_rows(table, {0, 4}); }, {"[gather_rows] index 4 at position 1", "[0, 4)"});
+  expect_error([&] { gather_cols(table, {-1}); }, {"[gather_cols] index -1", "[0, 3)"});
+  expect_error([&] { scatter_add_cols(table, {0}, Tensor::zeros({3, 1})); },
+               {"[scatter_add_cols] source [3x1] should be [4x1]"});
+  expect_error([&] { scatter_add_rows(table, {9}, Tensor::zeros({1, 3})); },
+               {"[scatter_add_rows] index 9"});
+  auto logits = Tensor::zeros({2, 3});
+  expect_error([&] { softmax_cross_entropy(logits, {0}); }, {"[softmax_cross_entropy] 1 labels", "2 rows"});
+  expect_error([&] { softmax_cross_entropy(logits, {0, 3}); }, {"index 3", "(class labels)"});
+  expect_error([&] { softmax_cross_entropy(Tensor::zeros({0, 3}), {}); }, {"at least one example"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
