@@ -14,21 +14,39 @@ void Backend::not_implemented(const char* op) const {
               " backend yet");
 }
 
-void Backend::fill(Tensor&, double) { not_implemented("fill"); }
-void Backend::convert(const Tensor&, Tensor&) { not_implemented("convert"); }
+void Backend::fill(Tensor&, double) {
+  not_implemented("fill");
+}
+void Backend::convert(const Tensor&, Tensor&) {
+  not_implemented("convert");
+}
 void Backend::gemm(double, const Tensor&, bool, const Tensor&, bool, double, Tensor&) {
   not_implemented("gemm");
 }
-double Backend::dot(const Tensor&, const Tensor&) { not_implemented("dot"); }
-void Backend::unary(Unary, const Tensor&, Tensor&) { not_implemented("unary"); }
+double Backend::dot(const Tensor&, const Tensor&) {
+  not_implemented("dot");
+}
+void Backend::unary(Unary, const Tensor&, Tensor&) {
+  not_implemented("unary");
+}
 void Backend::unary_backward(Unary, const Tensor&, const Tensor&, Tensor&) {
   not_implemented("unary_backward");
 }
-void Backend::binary(Binary, const Tensor&, const Tensor&, Tensor&) { not_implemented("binary"); }
-void Backend::axpy(double, const Tensor&, double, Tensor&) { not_implemented("axpy"); }
-bool Backend::all_finite(const Tensor&) { not_implemented("all_finite"); }
-void Backend::reduce(Reduce, const Tensor&, int, Tensor&) { not_implemented("reduce"); }
-void Backend::transpose(const Tensor&, Tensor&) { not_implemented("transpose"); }
+void Backend::binary(Binary, const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("binary");
+}
+void Backend::axpy(double, const Tensor&, double, Tensor&) {
+  not_implemented("axpy");
+}
+bool Backend::all_finite(const Tensor&) {
+  not_implemented("all_finite");
+}
+void Backend::reduce(Reduce, const Tensor&, int, Tensor&) {
+  not_implemented("reduce");
+}
+void Backend::transpose(const Tensor&, Tensor&) {
+  not_implemented("transpose");
+}
 void Backend::gather(const Tensor&, const std::int64_t*, std::int64_t, bool, Tensor&) {
   not_implemented("gather");
 }
@@ -52,6 +70,8 @@ Backend& backend(Device device, const char* op) {
 
 namespace modnorm {
 
-bool cuda_available() { return detail::cuda_device_count() > 0; }
+bool cuda_available() {
+  return detail::cuda_device_count() > 0;
+}
 
 }  // namespace modnorm

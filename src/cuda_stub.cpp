@@ -11,6 +11,8 @@ Backend& cuda_backend(const char* op) {
               "and nvcc on PATH)");
 }
 
-int cuda_device_count() { return 0; }
+int cuda_device_count() {
+  return 0;
+}
 
 }  // namespace modnorm::detail

@@ -122,9 +122,15 @@ double dot(const Tensor& a, const Tensor& b) {
   return detail::backend_of(a).dot(a, b);
 }
 
-Tensor add(const Tensor& a, const Tensor& b) { return combine("add", detail::Binary::add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return combine("sub", detail::Binary::sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return combine("mul", detail::Binary::mul, a, b); }
+Tensor add(const Tensor& a, const Tensor& b) {
+  return combine("add", detail::Binary::add, a, b);
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return combine("sub", detail::Binary::sub, a, b);
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return combine("mul", detail::Binary::mul, a, b);
+}
 
 Tensor scale(const Tensor& a, double s) {
   Tensor out = Tensor::zeros(a.shape(), a.dtype(), a.device());
@@ -137,10 +143,18 @@ void axpy(double alpha, const Tensor& x, Tensor& y, double beta) {
   detail::backend_of(x).axpy(alpha, x, beta, y);
 }
 
-Tensor relu(const Tensor& x) { return map(detail::Unary::relu, x); }
-Tensor gelu(const Tensor& x) { return map(detail::Unary::gelu, x); }
-Tensor abs(const Tensor& x) { return map(detail::Unary::abs, x); }
-Tensor sign(const Tensor& x) { return map(detail::Unary::sign, x); }
+Tensor relu(const Tensor& x) {
+  return map(detail::Unary::relu, x);
+}
+Tensor gelu(const Tensor& x) {
+  return map(detail::Unary::gelu, x);
+}
+Tensor abs(const Tensor& x) {
+  return map(detail::Unary::abs, x);
+}
+Tensor sign(const Tensor& x) {
+  return map(detail::Unary::sign, x);
+}
 
 Tensor relu_backward(const Tensor& x, const Tensor& dy) {
   return map_backward("relu_backward", detail::Unary::relu, x, dy);
@@ -152,11 +166,17 @@ Tensor abs_backward(const Tensor& x, const Tensor& dy) {
   return map_backward("abs_backward", detail::Unary::abs, x, dy);
 }
 
-bool all_finite(const Tensor& x) { return detail::backend_of(x).all_finite(x); }
+bool all_finite(const Tensor& x) {
+  return detail::backend_of(x).all_finite(x);
+}
 
-double frobenius_norm(const Tensor& x) { return std::sqrt(dot(x, x)); }
+double frobenius_norm(const Tensor& x) {
+  return std::sqrt(dot(x, x));
+}
 
-double max_abs(const Tensor& x) { return reduce_all("max_abs", detail::Reduce::max_abs, x); }
+double max_abs(const Tensor& x) {
+  return reduce_all("max_abs", detail::Reduce::max_abs, x);
+}
 
 Tensor row_norms(const Tensor& x) {
   check_matrix("row_norms", x);
@@ -168,12 +188,24 @@ Tensor col_norms(const Tensor& x) {
   return reduce_axis("col_norms", detail::Reduce::l2, x, 0);
 }
 
-Tensor sum(const Tensor& x, int axis) { return reduce_axis("sum", detail::Reduce::sum, x, axis); }
-Tensor mean(const Tensor& x, int axis) { return reduce_axis("mean", detail::Reduce::mean, x, axis); }
-Tensor max(const Tensor& x, int axis) { return reduce_axis("max", detail::Reduce::max, x, axis); }
-double sum(const Tensor& x) { return reduce_all("sum", detail::Reduce::sum, x); }
-double mean(const Tensor& x) { return reduce_all("mean", detail::Reduce::mean, x); }
-double max(const Tensor& x) { return reduce_all("max", detail::Reduce::max, x); }
+Tensor sum(const Tensor& x, int axis) {
+  return reduce_axis("sum", detail::Reduce::sum, x, axis);
+}
+Tensor mean(const Tensor& x, int axis) {
+  return reduce_axis("mean", detail::Reduce::mean, x, axis);
+}
+Tensor max(const Tensor& x, int axis) {
+  return reduce_axis("max", detail::Reduce::max, x, axis);
+}
+double sum(const Tensor& x) {
+  return reduce_all("sum", detail::Reduce::sum, x);
+}
+double mean(const Tensor& x) {
+  return reduce_all("mean", detail::Reduce::mean, x);
+}
+double max(const Tensor& x) {
+  return reduce_all("max", detail::Reduce::max, x);
+}
 
 Tensor transpose(const Tensor& x) {
   check_matrix("transpose", x);
@@ -185,8 +217,8 @@ Tensor transpose(const Tensor& x) {
 Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids) {
   check_matrix("gather_rows", table);
   check_ids("gather_rows", ids, table.dim(0), ("(rows of " + table.describe() + ")").c_str());
-  Tensor out = Tensor::empty({static_cast<std::int64_t>(ids.size()), table.dim(1)},
-                             table.dtype(), table.device());
+  Tensor out = Tensor::empty({static_cast<std::int64_t>(ids.size()), table.dim(1)}, table.dtype(),
+                             table.device());
   detail::backend_of(table).gather(table, ids.data(), out.dim(0), true, out);
   return out;
 }
@@ -194,8 +226,8 @@ Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids) {
 Tensor gather_cols(const Tensor& table, const std::vector<std::int64_t>& ids) {
   check_matrix("gather_cols", table);
   check_ids("gather_cols", ids, table.dim(1), ("(columns of " + table.describe() + ")").c_str());
-  Tensor out = Tensor::empty({table.dim(0), static_cast<std::int64_t>(ids.size())},
-                             table.dtype(), table.device());
+  Tensor out = Tensor::empty({table.dim(0), static_cast<std::int64_t>(ids.size())}, table.dtype(),
+                             table.device());
   detail::backend_of(table).gather(table, ids.data(), out.dim(1), false, out);
   return out;
 }
@@ -229,8 +261,8 @@ void scatter_add_cols(Tensor& dst, const std::vector<std::int64_t>& ids, const T
 CrossEntropy softmax_cross_entropy(const Tensor& logits, const std::vector<std::int64_t>& labels) {
   check_matrix("softmax_cross_entropy", logits);
   if (logits.dim(0) == 0 || logits.dim(1) == 0)
-    fail("softmax_cross_entropy", "needs at least one example and one class, got " +
-                                      logits.describe());
+    fail("softmax_cross_entropy",
+         "needs at least one example and one class, got " + logits.describe());
   if (static_cast<std::int64_t>(labels.size()) != logits.dim(0))
     fail("softmax_cross_entropy", std::to_string(labels.size()) + " labels for " +
                                       std::to_string(logits.dim(0)) + " rows of logits " +

@@ -35,14 +35,19 @@ std::shared_ptr<detail::Storage> allocate(std::size_t nbytes, Device device, con
 
 const char* to_string(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "f32";
-    case DType::bf16: return "bf16";
-    case DType::f64: return "f64";
+    case DType::f32:
+      return "f32";
+    case DType::bf16:
+      return "bf16";
+    case DType::f64:
+      return "f64";
   }
   return "?";
 }
 
-const char* to_string(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
+const char* to_string(Device device) {
+  return device == Device::cpu ? "cpu" : "cuda";
+}
 
 std::string to_string(const Shape& shape) {
   std::string s = "[";
@@ -52,9 +57,12 @@ std::string to_string(const Shape& shape) {
 
 std::size_t itemsize(DType dtype) {
   switch (dtype) {
-    case DType::f32: return 4;
-    case DType::bf16: return 2;
-    case DType::f64: return 8;
+    case DType::f32:
+      return 4;
+    case DType::bf16:
+      return 2;
+    case DType::f64:
+      return 8;
   }
   return 0;
 }
@@ -81,7 +89,9 @@ std::uint16_t float_to_bf16(float value) {
   return static_cast<std::uint16_t>((bits + 0x7FFFu + lsb) >> 16);
 }
 
-float bf16_to_float(std::uint16_t bits) { return bits_float(static_cast<std::uint32_t>(bits) << 16); }
+float bf16_to_float(std::uint16_t bits) {
+  return bits_float(static_cast<std::uint32_t>(bits) << 16);
+}
 
 // double -> float with round-to-odd, then float -> bf16 nearest-even: correct single rounding
 // because float keeps 16 more mantissa bits than bf16 (Boldo & Melquiond 2008).
@@ -163,21 +173,29 @@ std::int64_t Tensor::numel() const {
   return n;
 }
 
-Device Tensor::device() const { return storage_ ? storage_->device : Device::cpu; }
+Device Tensor::device() const {
+  return storage_ ? storage_->device : Device::cpu;
+}
 
-std::size_t Tensor::nbytes() const { return static_cast<std::size_t>(numel()) * itemsize(dtype_); }
+std::size_t Tensor::nbytes() const {
+  return static_cast<std::size_t>(numel()) * itemsize(dtype_);
+}
 
 std::string Tensor::describe() const {
   return to_string(shape_) + " " + to_string(dtype_) + " " + to_string(device());
 }
 
-void* Tensor::raw() { return storage_ ? storage_->ptr : nullptr; }
-const void* Tensor::raw() const { return storage_ ? storage_->ptr : nullptr; }
+void* Tensor::raw() {
+  return storage_ ? storage_->ptr : nullptr;
+}
+const void* Tensor::raw() const {
+  return storage_ ? storage_->ptr : nullptr;
+}
 
 void Tensor::check_host_access(DType expected) const {
   if (dtype_ != expected)
-    throw Error(std::string("[Tensor::data] element type does not match: tensor is ") +
-                describe() + ", requested " + modnorm::to_string(expected));
+    throw Error(std::string("[Tensor::data] element type does not match: tensor is ") + describe() +
+                ", requested " + modnorm::to_string(expected));
   if (device() != Device::cpu)
     throw Error("[Tensor::data] host pointer requested for " + describe() +
                 "; copy it with .to(Device::cpu) first");
@@ -196,8 +214,7 @@ std::vector<float> Tensor::to_vector() const {
 }
 
 double Tensor::item() const {
-  if (numel() != 1)
-    throw Error("[Tensor::item] needs exactly one element, got " + describe());
+  if (numel() != 1) throw Error("[Tensor::item] needs exactly one element, got " + describe());
   return to_vector_f64()[0];
 }
 
@@ -236,8 +253,12 @@ Tensor Tensor::reshape(Shape shape) const {
   return Tensor(storage_, std::move(shape), dtype_);
 }
 
-std::ostream& operator<<(std::ostream& os, DType dtype) { return os << to_string(dtype); }
-std::ostream& operator<<(std::ostream& os, Device device) { return os << to_string(device); }
+std::ostream& operator<<(std::ostream& os, DType dtype) {
+  return os << to_string(dtype);
+}
+std::ostream& operator<<(std::ostream& os, Device device) {
+  return os << to_string(device);
+}
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   os << "Tensor(" << t.describe();

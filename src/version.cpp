@@ -2,6 +2,8 @@
 
 namespace modnorm {
 
-const char* version() { return MODNORM_VERSION_STRING; }
+const char* version() {
+  return MODNORM_VERSION_STRING;
+}
 
 }  // namespace modnorm

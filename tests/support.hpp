@@ -45,8 +45,9 @@ inline double max_abs_diff(const std::vector<double>& a, const std::vector<doubl
 
 /// Declares `gen`, a Generator with a fresh seed, and attaches "seed N" to every failure in
 /// the enclosing scope (replay with MODNORM_TEST_SEED=N).
-#define MODNORM_FRESH_GENERATOR(gen)                                   \
-  const std::uint64_t gen##_seed = ::modnorm::test::fresh_seed();      \
-  ::modnorm::Generator gen(gen##_seed);                                \
-  BOOST_TEST_CHECKPOINT("seed " << gen##_seed);                        \
-  BOOST_TEST_INFO_SCOPE("seed " << gen##_seed << " (replay: MODNORM_TEST_SEED=" << gen##_seed << ")")
+#define MODNORM_FRESH_GENERATOR(gen)                                                          \
+  const std::uint64_t gen##_seed = ::modnorm::test::fresh_seed();                             \
+  ::modnorm::Generator gen(gen##_seed);                                                       \
+  BOOST_TEST_CHECKPOINT("seed " << gen##_seed);                                               \
+  BOOST_TEST_INFO_SCOPE("seed " << gen##_seed << " (replay: MODNORM_TEST_SEED=" << gen##_seed \
+                                << ")")

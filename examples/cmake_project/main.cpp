@@ -1,8 +1,7 @@
 // Links the installed modnorm and checks a product end to end; exits non-zero on a mismatch.
-#include <modnorm/modnorm.hpp>
-
 #include <cmath>
 #include <iostream>
+#include <modnorm/modnorm.hpp>
 
 int main() {
   auto a = modnorm::Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});

@@ -94,19 +94,22 @@ MODNORM_API Tensor transpose(const Tensor& x);
 MODNORM_API Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids);
 /// Columns `ids` of table [d x n] -> [d x ids.size()] (Embed: one column per token).
 MODNORM_API Tensor gather_cols(const Tensor& table, const std::vector<std::int64_t>& ids);
-/// In place: dst[ids[k], :] += src[k, :] for dst [n x d], src [ids.size() x d]; repeated ids add up.
+/// In place: dst[ids[k], :] += src[k, :] for dst [n x d], src [ids.size() x d]; repeated ids add
+/// up.
 MODNORM_API void scatter_add_rows(Tensor& dst, const std::vector<std::int64_t>& ids,
                                   const Tensor& src);
 /// In place: dst[:, ids[k]] += src[:, k] for dst [d x n], src [d x ids.size()].
 MODNORM_API void scatter_add_cols(Tensor& dst, const std::vector<std::int64_t>& ids,
                                   const Tensor& src);
 
-// ---- loss ----------------------------------------------------------------------------------------
+// ---- loss
+// ----------------------------------------------------------------------------------------
 
 /// Result of softmax_cross_entropy.
 struct CrossEntropy {
   double loss;  ///< mean over the batch of -log softmax(logits)[label]
-  Tensor grad;  ///< d loss / d logits = (softmax(logits) - onehot(labels)) / batch, [batch x classes]
+  Tensor
+      grad;  ///< d loss / d logits = (softmax(logits) - onehot(labels)) / batch, [batch x classes]
 };
 
 /// Softmax cross-entropy of logits [batch x classes] (one row per example) against integer

@@ -1,7 +1,6 @@
 // The `modnorm` command. Subcommands: demo (a tiny tour of the tensor layer); train, inspect
 // and bench arrive with their issues.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "modnorm/modnorm.hpp"
@@ -19,8 +18,8 @@ int run_demo(std::uint64_t seed) {
             << "W      = " << w << "\n"
             << "x      = " << x << "\n"
             << "x W^T  = " << y << "\n"
-            << "||W||_F = " << modnorm::frobenius_norm(w)
-            << ", max|W| = " << modnorm::max_abs(w) << "\n";
+            << "||W||_F = " << modnorm::frobenius_norm(w) << ", max|W| = " << modnorm::max_abs(w)
+            << "\n";
   return 0;
 }
 

@@ -39,7 +39,9 @@ ConstArrayMap<T> array(const Tensor& t) {
 }
 
 /// The tensor itself when f32/f64; an f32 copy when bf16.
-inline Tensor widen(const Tensor& t) { return t.dtype() == DType::bf16 ? t.to(DType::f32) : t; }
+inline Tensor widen(const Tensor& t) {
+  return t.dtype() == DType::bf16 ? t.to(DType::f32) : t;
+}
 
 /// An f32/f64 working view of an output tensor (with its current content); commit() narrows
 /// it back into a bf16 target and is a no-op otherwise.

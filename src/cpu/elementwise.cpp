@@ -18,10 +18,14 @@ T sign_of(T x) {
 template <class T>
 T apply(Unary op, T x) {
   switch (op) {
-    case Unary::relu: return x > T(0) ? x : T(0);
-    case Unary::gelu: return static_cast<T>(0.5 * x * (1.0 + std::erf(x * kInvSqrt2)));
-    case Unary::abs: return std::abs(x);
-    case Unary::sign: return sign_of(x);
+    case Unary::relu:
+      return x > T(0) ? x : T(0);
+    case Unary::gelu:
+      return static_cast<T>(0.5 * x * (1.0 + std::erf(x * kInvSqrt2)));
+    case Unary::abs:
+      return std::abs(x);
+    case Unary::sign:
+      return sign_of(x);
   }
   return x;
 }
@@ -30,14 +34,17 @@ T apply(Unary op, T x) {
 template <class T>
 T derivative(Unary op, T x) {
   switch (op) {
-    case Unary::relu: return x > T(0) ? T(1) : T(0);
+    case Unary::relu:
+      return x > T(0) ? T(1) : T(0);
     case Unary::gelu: {
       const double cdf = 0.5 * (1.0 + std::erf(x * kInvSqrt2));
       const double pdf = kInvSqrt2Pi * std::exp(-0.5 * double(x) * double(x));
       return static_cast<T>(cdf + x * pdf);
     }
-    case Unary::abs: return sign_of(x);
-    case Unary::sign: return T(0);
+    case Unary::abs:
+      return sign_of(x);
+    case Unary::sign:
+      return T(0);
   }
   return T(0);
 }
@@ -54,8 +61,7 @@ void CpuBackend::unary(Unary op, const Tensor& x_in, Tensor& out_in) {
   out.commit();
 }
 
-void CpuBackend::unary_backward(Unary op, const Tensor& x_in, const Tensor& dy_in,
-                                Tensor& out_in) {
+void CpuBackend::unary_backward(Unary op, const Tensor& x_in, const Tensor& dy_in, Tensor& out_in) {
   const Tensor x = cpu::widen(x_in), dy = cpu::widen(dy_in);
   cpu::WideOut out(out_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
@@ -75,9 +81,15 @@ void CpuBackend::binary(Binary op, const Tensor& a_in, const Tensor& b_in, Tenso
     auto B = cpu::array<T>(b);
     auto C = cpu::array<T>(out.get());
     switch (op) {
-      case Binary::add: C = A + B; break;
-      case Binary::sub: C = A - B; break;
-      case Binary::mul: C = A * B; break;
+      case Binary::add:
+        C = A + B;
+        break;
+      case Binary::sub:
+        C = A - B;
+        break;
+      case Binary::mul:
+        C = A * B;
+        break;
     }
   });
   out.commit();

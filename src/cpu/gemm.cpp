@@ -41,8 +41,8 @@ double CpuBackend::dot(const Tensor& a_in, const Tensor& b_in) {
   double result = 0;
   cpu::visit_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    result = (cpu::array<T>(a).template cast<double>() * cpu::array<T>(b).template cast<double>())
-                 .sum();
+    result =
+        (cpu::array<T>(a).template cast<double>() * cpu::array<T>(b).template cast<double>()).sum();
   });
   return result;
 }

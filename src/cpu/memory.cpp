@@ -13,16 +13,26 @@ constexpr std::size_t kAlignment = 64;  // a cache line; also what AVX-512 loads
 template <class Out>
 Out from_double(double v);
 template <>
-float from_double<float>(double v) { return static_cast<float>(v); }
+float from_double<float>(double v) {
+  return static_cast<float>(v);
+}
 template <>
-double from_double<double>(double v) { return v; }
+double from_double<double>(double v) {
+  return v;
+}
 template <>
-std::uint16_t from_double<std::uint16_t>(double v) { return double_to_bf16(v); }
+std::uint16_t from_double<std::uint16_t>(double v) {
+  return double_to_bf16(v);
+}
 
 template <class In>
-double to_double(In v) { return static_cast<double>(v); }
+double to_double(In v) {
+  return static_cast<double>(v);
+}
 template <>
-double to_double<std::uint16_t>(std::uint16_t v) { return bf16_to_float(v); }
+double to_double<std::uint16_t>(std::uint16_t v) {
+  return bf16_to_float(v);
+}
 
 template <class T>
 void fill_as(Tensor& out, double value) {
@@ -43,9 +53,12 @@ void convert_as(const Tensor& in, Tensor& out) {
 template <template <class> class F, class... Args>
 void visit_storage(DType dtype, Args&&... args) {
   switch (dtype) {
-    case DType::f32: return F<float>::run(std::forward<Args>(args)...);
-    case DType::f64: return F<double>::run(std::forward<Args>(args)...);
-    case DType::bf16: return F<std::uint16_t>::run(std::forward<Args>(args)...);
+    case DType::f32:
+      return F<float>::run(std::forward<Args>(args)...);
+    case DType::f64:
+      return F<double>::run(std::forward<Args>(args)...);
+    case DType::bf16:
+      return F<std::uint16_t>::run(std::forward<Args>(args)...);
   }
 }
 
@@ -73,7 +86,9 @@ void* CpuBackend::allocate(std::size_t nbytes) {
   return p;
 }
 
-void CpuBackend::deallocate(void* ptr) noexcept { std::free(ptr); }
+void CpuBackend::deallocate(void* ptr) noexcept {
+  std::free(ptr);
+}
 
 void CpuBackend::copy_from_host(const void* host, void* dst, std::size_t nbytes) {
   if (nbytes) std::memcpy(dst, host, nbytes);
@@ -83,13 +98,18 @@ void CpuBackend::copy_to_host(const void* src, void* host, std::size_t nbytes) {
   if (nbytes) std::memcpy(host, src, nbytes);
 }
 
-void CpuBackend::fill(Tensor& out, double value) { visit_storage<Fill>(out.dtype(), out, value); }
+void CpuBackend::fill(Tensor& out, double value) {
+  visit_storage<Fill>(out.dtype(), out, value);
+}
 
 void CpuBackend::convert(const Tensor& in, Tensor& out) {
   switch (out.dtype()) {
-    case DType::f32: return visit_storage<ConvertTo<float>::From>(in.dtype(), in, out);
-    case DType::f64: return visit_storage<ConvertTo<double>::From>(in.dtype(), in, out);
-    case DType::bf16: return visit_storage<ConvertTo<std::uint16_t>::From>(in.dtype(), in, out);
+    case DType::f32:
+      return visit_storage<ConvertTo<float>::From>(in.dtype(), in, out);
+    case DType::f64:
+      return visit_storage<ConvertTo<double>::From>(in.dtype(), in, out);
+    case DType::bf16:
+      return visit_storage<ConvertTo<std::uint16_t>::From>(in.dtype(), in, out);
   }
 }
 

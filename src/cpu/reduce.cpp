@@ -14,10 +14,14 @@ namespace {
 double accumulate(Reduce op, double acc, double v) {
   switch (op) {
     case Reduce::sum:
-    case Reduce::mean: return acc + v;
-    case Reduce::l2: return acc + v * v;
-    case Reduce::max: return (std::isnan(v) || v > acc) ? v : acc;
-    case Reduce::max_abs: return (std::isnan(v) || std::abs(v) > acc) ? std::abs(v) : acc;
+    case Reduce::mean:
+      return acc + v;
+    case Reduce::l2:
+      return acc + v * v;
+    case Reduce::max:
+      return (std::isnan(v) || v > acc) ? v : acc;
+    case Reduce::max_abs:
+      return (std::isnan(v) || std::abs(v) > acc) ? std::abs(v) : acc;
   }
   return acc;
 }
@@ -49,7 +53,8 @@ void CpuBackend::reduce(Reduce op, const Tensor& x_in, int axis, Tensor& out_in)
         const T* row = src + (o * n + k) * inner;
         for (std::int64_t i = 0; i < inner; ++i) acc[i] = accumulate(op, acc[i], row[i]);
       }
-      for (std::int64_t i = 0; i < inner; ++i) dst[o * inner + i] = static_cast<T>(finish(op, acc[i], n));
+      for (std::int64_t i = 0; i < inner; ++i)
+        dst[o * inner + i] = static_cast<T>(finish(op, acc[i], n));
     }
   });
   out.commit();

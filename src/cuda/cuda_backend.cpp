@@ -7,9 +7,12 @@ namespace {
 
 cudaDataType_t blas_type(DType dtype) {
   switch (dtype) {
-    case DType::f32: return CUDA_R_32F;
-    case DType::bf16: return CUDA_R_16BF;
-    case DType::f64: return CUDA_R_64F;
+    case DType::f32:
+      return CUDA_R_32F;
+    case DType::bf16:
+      return CUDA_R_16BF;
+    case DType::f64:
+      return CUDA_R_64F;
   }
   return CUDA_R_32F;
 }
@@ -32,8 +35,8 @@ Backend& cuda_backend(const char* op) {
     int ignored = 0;
     const cudaError_t status = cudaGetDeviceCount(&ignored);
     (void)cudaGetLastError();
-    throw Error(std::string("[") + op + "] no CUDA device visible (cudaGetDeviceCount: " +
-                cudaGetErrorName(status) + ")");
+    throw Error(std::string("[") + op +
+                "] no CUDA device visible (cudaGetDeviceCount: " + cudaGetErrorName(status) + ")");
   }
   static CudaBackend instance;
   return instance;
@@ -82,7 +85,9 @@ void CudaBackend::copy_to_host(const void* src, void* host, std::size_t nbytes) 
   MODNORM_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
-void CudaBackend::fill(Tensor& out, double value) { cuda::launch_fill(out, value, stream_); }
+void CudaBackend::fill(Tensor& out, double value) {
+  cuda::launch_fill(out, value, stream_);
+}
 
 void CudaBackend::convert(const Tensor& in, Tensor& out) {
   cuda::launch_convert(in, out, stream_);
@@ -111,9 +116,9 @@ void CudaBackend::gemm(double alpha, const Tensor& a, bool transpose_a, const Te
   const int lda = static_cast<int>(a.dim(1)), ldb = static_cast<int>(b.dim(1));
   const cudaDataType_t type = blas_type(a.dtype());
   if (a.dtype() == DType::f64) {
-    MODNORM_CUDA_CHECK(cublasGemmEx(blas_, op_b, op_a, n, m, k, &alpha, b.raw(), type, ldb,
-                                    a.raw(), type, lda, &beta, out.raw(), type, n,
-                                    CUBLAS_COMPUTE_64F, CUBLAS_GEMM_DEFAULT));
+    MODNORM_CUDA_CHECK(cublasGemmEx(blas_, op_b, op_a, n, m, k, &alpha, b.raw(), type, ldb, a.raw(),
+                                    type, lda, &beta, out.raw(), type, n, CUBLAS_COMPUTE_64F,
+                                    CUBLAS_GEMM_DEFAULT));
   } else {
     const float alpha_f = static_cast<float>(alpha), beta_f = static_cast<float>(beta);
     MODNORM_CUDA_CHECK(cublasGemmEx(blas_, op_b, op_a, n, m, k, &alpha_f, b.raw(), type, ldb,

@@ -19,8 +19,8 @@ inline void check(cudaError_t status, const char* call) {
 
 inline void check(cublasStatus_t status, const char* call) {
   if (status != CUBLAS_STATUS_SUCCESS)
-    throw Error(std::string("[cublas] ") + call + " failed: " + cublasGetStatusName(status) +
-                " (" + cublasGetStatusString(status) + ")");
+    throw Error(std::string("[cublas] ") + call + " failed: " + cublasGetStatusName(status) + " (" +
+                cublasGetStatusString(status) + ")");
 }
 
 }  // namespace modnorm::detail::cuda

@@ -15,16 +15,22 @@ constexpr int kThreads = 256;
 template <class T>
 __device__ __forceinline__ T from_double(double v);
 template <>
-__device__ __forceinline__ float from_double<float>(double v) { return static_cast<float>(v); }
+__device__ __forceinline__ float from_double<float>(double v) {
+  return static_cast<float>(v);
+}
 template <>
-__device__ __forceinline__ double from_double<double>(double v) { return v; }
+__device__ __forceinline__ double from_double<double>(double v) {
+  return v;
+}
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_double<__nv_bfloat16>(double v) {
   return __double2bfloat16(v);
 }
 
 template <class T>
-__device__ __forceinline__ double to_double(T v) { return static_cast<double>(v); }
+__device__ __forceinline__ double to_double(T v) {
+  return static_cast<double>(v);
+}
 template <>
 __device__ __forceinline__ double to_double<__nv_bfloat16>(__nv_bfloat16 v) {
   return static_cast<double>(__bfloat162float(v));
@@ -50,7 +56,8 @@ __global__ void axpy_kernel(Acc alpha, const T* x, Acc beta, T* y, std::int64_t 
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     const Acc xv = static_cast<Acc>(to_double(x[i]));
-    const Acc r = beta == Acc(0) ? alpha * xv : alpha * xv + beta * static_cast<Acc>(to_double(y[i]));
+    const Acc r =
+        beta == Acc(0) ? alpha * xv : alpha * xv + beta * static_cast<Acc>(to_double(y[i]));
     y[i] = from_double<T>(static_cast<double>(r));
   }
 }
@@ -64,9 +71,12 @@ unsigned blocks_for(std::int64_t n) {
 template <class Fn>
 void visit(DType dtype, Fn&& fn) {
   switch (dtype) {
-    case DType::f32: return fn(float{});
-    case DType::f64: return fn(double{});
-    case DType::bf16: return fn(__nv_bfloat16{});
+    case DType::f32:
+      return fn(float{});
+    case DType::f64:
+      return fn(double{});
+    case DType::bf16:
+      return fn(__nv_bfloat16{});
   }
 }
 

@@ -13,7 +13,7 @@ using modnorm::test::rel_error;
 
 namespace {
 
-const std::vector<Shape> kMatrixShapes = {{1, 1}, {1, 7}, {9, 1}, {5, 3}, {3, 5},
+const std::vector<Shape> kMatrixShapes = {{1, 1},  {1, 7},  {9, 1},   {5, 3}, {3, 5},
                                           {64, 4}, {4, 64}, {33, 17}, {0, 3}, {3, 0}};
 
 // Row-major double reference of op(a) op(b).
@@ -35,7 +35,9 @@ std::vector<double> map_ref(const Tensor& x, const std::function<double(double)>
   return v;
 }
 
-double gelu_ref(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
+double gelu_ref(double x) {
+  return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+}
 
 }  // namespace
 
@@ -49,8 +51,8 @@ BOOST_AUTO_TEST_CASE(gemm_matches_float64_reference_for_all_transposes) {
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         for (DType dt : {DType::f32, DType::f64}) {
-          BOOST_TEST_CONTEXT("m=" << m << " k=" << k << " n=" << n << " ta=" << ta
-                                  << " tb=" << tb << " " << to_string(dt)) {
+          BOOST_TEST_CONTEXT("m=" << m << " k=" << k << " n=" << n << " ta=" << ta << " tb=" << tb
+                                  << " " << to_string(dt)) {
             auto a = Tensor::randn(ta ? Shape{k, m} : Shape{m, k}, gen, dt);
             auto b = Tensor::randn(tb ? Shape{n, k} : Shape{k, n}, gen, dt);
             auto c0 = Tensor::randn({m, n}, gen, dt);
@@ -78,7 +80,8 @@ BOOST_AUTO_TEST_CASE(gemm_with_zero_beta_ignores_nan_in_output) {
 
 BOOST_AUTO_TEST_CASE(elementwise_ops_match_reference) {
   MODNORM_FRESH_GENERATOR(gen);
-  for (const auto& shape : std::vector<Shape>{{}, {0}, {1}, {17}, {3, 5}, {2, 3, 4}, {2, 1, 3, 2}}) {
+  for (const auto& shape :
+       std::vector<Shape>{{}, {0}, {1}, {17}, {3, 5}, {2, 3, 4}, {2, 1, 3, 2}}) {
     BOOST_TEST_CONTEXT("shape " << to_string(shape)) {
       auto a = Tensor::randn(shape, gen), b = Tensor::randn(shape, gen);
       const auto av = a.to_vector_f64(), bv = b.to_vector_f64();
@@ -111,9 +114,11 @@ BOOST_AUTO_TEST_CASE(activations_and_their_derivatives_match_reference) {
     auto x = Tensor::randn({7, 9}, gen, dt);
     auto dy = Tensor::randn({7, 9}, gen, dt);
     const double tol = dt == DType::f32 ? 1e-6 : 1e-14;
-    BOOST_TEST(max_abs_diff(relu(x).to_vector_f64(), map_ref(x, [](double v) { return v > 0 ? v : 0; })) <= tol);
+    BOOST_TEST(max_abs_diff(relu(x).to_vector_f64(),
+                            map_ref(x, [](double v) { return v > 0 ? v : 0; })) <= tol);
     BOOST_TEST(max_abs_diff(gelu(x).to_vector_f64(), map_ref(x, gelu_ref)) <= tol);
-    BOOST_TEST(max_abs_diff(abs(x).to_vector_f64(), map_ref(x, [](double v) { return std::abs(v); })) <= tol);
+    BOOST_TEST(max_abs_diff(abs(x).to_vector_f64(),
+                            map_ref(x, [](double v) { return std::abs(v); })) <= tol);
     BOOST_TEST(max_abs_diff(sign(x).to_vector_f64(),
                             map_ref(x, [](double v) { return double((v > 0) - (v < 0)); })) == 0.0);
     // Derivatives against central finite differences of the float64 reference.
@@ -121,13 +126,16 @@ BOOST_AUTO_TEST_CASE(activations_and_their_derivatives_match_reference) {
     auto fd = [&](const std::function<double(double)>& f) {
       std::vector<double> out(xv.size());
       const double h = 1e-6;
-      for (std::size_t i = 0; i < xv.size(); ++i) out[i] = dyv[i] * (f(xv[i] + h) - f(xv[i] - h)) / (2 * h);
+      for (std::size_t i = 0; i < xv.size(); ++i)
+        out[i] = dyv[i] * (f(xv[i] + h) - f(xv[i] - h)) / (2 * h);
       return out;
     };
     const double fd_tol = dt == DType::f32 ? 1e-5 : 1e-7;
     BOOST_TEST(max_abs_diff(gelu_backward(x, dy).to_vector_f64(), fd(gelu_ref)) <= fd_tol);
-    BOOST_TEST(max_abs_diff(relu_backward(x, dy).to_vector_f64(), fd([](double v) { return v > 0 ? v : 0; })) <= fd_tol);
-    BOOST_TEST(max_abs_diff(abs_backward(x, dy).to_vector_f64(), fd([](double v) { return std::abs(v); })) <= fd_tol);
+    BOOST_TEST(max_abs_diff(relu_backward(x, dy).to_vector_f64(),
+                            fd([](double v) { return v > 0 ? v : 0; })) <= fd_tol);
+    BOOST_TEST(max_abs_diff(abs_backward(x, dy).to_vector_f64(),
+                            fd([](double v) { return std::abs(v); })) <= fd_tol);
   }
   // At zero: sign 0, relu' 0, |.|' 0 (documented subgradients).
   auto z = Tensor::zeros({3});
@@ -150,10 +158,12 @@ BOOST_AUTO_TEST_CASE(all_finite_detects_nan_and_inf) {
 
 BOOST_AUTO_TEST_CASE(reductions_match_reference_along_every_axis) {
   MODNORM_FRESH_GENERATOR(gen);
-  for (const auto& shape : std::vector<Shape>{{5}, {1, 6}, {6, 1}, {4, 7}, {2, 3, 4}, {3, 1, 2, 5}}) {
+  for (const auto& shape :
+       std::vector<Shape>{{5}, {1, 6}, {6, 1}, {4, 7}, {2, 3, 4}, {3, 1, 2, 5}}) {
     auto x = Tensor::randn(shape, gen);
     const auto xv = x.to_vector_f64();
-    for (int axis = -static_cast<int>(shape.size()); axis < static_cast<int>(shape.size()); ++axis) {
+    for (int axis = -static_cast<int>(shape.size()); axis < static_cast<int>(shape.size());
+         ++axis) {
       BOOST_TEST_CONTEXT("shape " << to_string(shape) << " axis " << axis) {
         const int a = axis < 0 ? axis + static_cast<int>(shape.size()) : axis;
         std::int64_t outer = 1, inner = 1;
@@ -203,7 +213,8 @@ BOOST_AUTO_TEST_CASE(row_and_column_norms_match_reference) {
       const auto r = shape[0], c = shape[1];
       std::vector<double> rn(r, 0.0), cn(c, 0.0);
       for (std::int64_t i = 0; i < r; ++i)
-        for (std::int64_t j = 0; j < c; ++j) rn[i] += v[i * c + j] * v[i * c + j], cn[j] += v[i * c + j] * v[i * c + j];
+        for (std::int64_t j = 0; j < c; ++j)
+          rn[i] += v[i * c + j] * v[i * c + j], cn[j] += v[i * c + j] * v[i * c + j];
       for (auto& e : rn) e = std::sqrt(e);
       for (auto& e : cn) e = std::sqrt(e);
       BOOST_TEST(max_abs_diff(row_norms(x).to_vector_f64(), rn) <= 1e-5);
@@ -252,7 +263,8 @@ BOOST_AUTO_TEST_CASE(transpose_gather_and_scatter_match_reference) {
 
 BOOST_AUTO_TEST_CASE(cross_entropy_matches_reference_and_finite_differences) {
   MODNORM_FRESH_GENERATOR(gen);
-  for (auto [batch, classes] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {1, 10}, {8, 3}, {5, 10}}) {
+  for (auto [batch, classes] :
+       std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {1, 10}, {8, 3}, {5, 10}}) {
     BOOST_TEST_CONTEXT("batch " << batch << " classes " << classes) {
       auto logits = scale(Tensor::randn({batch, classes}, gen, DType::f64), 3.0);
       std::vector<std::int64_t> labels;

@@ -18,7 +18,9 @@ boost::test_tools::assertion_result cuda_visible(boost::unit_test::test_unit_id)
 }
 
 // Relative error bands per dtype (issue 7): f32 < 1e-5, bf16 < 1e-2, f64 < 1e-12.
-double band(DType dt) { return dt == DType::f32 ? 1e-5 : dt == DType::bf16 ? 1e-2 : 1e-12; }
+double band(DType dt) {
+  return dt == DType::f32 ? 1e-5 : dt == DType::bf16 ? 1e-2 : 1e-12;
+}
 
 }  // namespace
 
@@ -100,7 +102,8 @@ BOOST_AUTO_TEST_CASE(missing_gpu_primitives_say_so_instead_of_falling_back) {
     (void)relu(a);
     BOOST_TEST_MESSAGE("relu now runs on the GPU");
   } catch (const Error& e) {
-    BOOST_TEST(std::string(e.what()).find("not implemented on the cuda backend") != std::string::npos);
+    BOOST_TEST(std::string(e.what()).find("not implemented on the cuda backend") !=
+               std::string::npos);
   }
 }
 

@@ -21,8 +21,8 @@ float from_bits(std::uint32_t b) {
 // Exact reference: round a double to 8 significant bits, ties to even (normal range).
 double round_to_bf16_exact(double x) {
   int e;
-  const double m = std::frexp(x, &e);              // x = m 2^e, |m| in [0.5, 1)
-  const double scaled = std::ldexp(m, 8);          // 8 significant bits in the integer part
+  const double m = std::frexp(x, &e);                // x = m 2^e, |m| in [0.5, 1)
+  const double scaled = std::ldexp(m, 8);            // 8 significant bits in the integer part
   return std::ldexp(std::nearbyint(scaled), e - 8);  // nearbyint: ties to even
 }
 
@@ -62,7 +62,8 @@ BOOST_AUTO_TEST_CASE(agrees_with_eigen_bfloat16_on_random_bit_patterns) {
     const std::uint16_t ours = float_to_bf16(f);
     const std::uint16_t eigen = Eigen::numext::bit_cast<std::uint16_t>(Eigen::bfloat16(f));
     ++compared;
-    if (ours != eigen) BOOST_FAIL("float bits 0x" << std::hex << bits << ": ours " << ours << ", Eigen " << eigen);
+    if (ours != eigen)
+      BOOST_FAIL("float bits 0x" << std::hex << bits << ": ours " << ours << ", Eigen " << eigen);
   }
   BOOST_TEST(compared > 190000);  // NaN patterns (about 0.4%) are skipped
 }
@@ -79,7 +80,8 @@ BOOST_AUTO_TEST_CASE(double_to_bf16_rounds_once) {
     if (bf16_to_float(double_to_bf16(x)) != round_to_bf16_exact(x))
       BOOST_FAIL("x = " << std::hexfloat << x);
   }
-  auto t = Tensor::from_vector_f64(std::vector<double>{1.0 + 0x1.0p-8 + 0x1.0p-40}, {1}).to(DType::bf16);
+  auto t =
+      Tensor::from_vector_f64(std::vector<double>{1.0 + 0x1.0p-8 + 0x1.0p-40}, {1}).to(DType::bf16);
   BOOST_TEST(t.to_vector()[0] == 1.0f + 0x1.0p-7f);
 }
 
@@ -98,7 +100,8 @@ BOOST_AUTO_TEST_CASE(cpu_ops_on_bf16_compute_in_f32_and_round_once) {
   Tensor y = a.clone();
   axpy(1.0, a, y, 0.5);  // 1.5 a, rounded once
   const auto yv = y.to_vector();
-  for (std::size_t i = 0; i < av.size(); ++i) BOOST_TEST(yv[i] == bf16_to_float(float_to_bf16(1.5f * av[i])));
+  for (std::size_t i = 0; i < av.size(); ++i)
+    BOOST_TEST(yv[i] == bf16_to_float(float_to_bf16(1.5f * av[i])));
   BOOST_TEST(std::abs(sum(a) - sum(a.to(DType::f32))) < 1e-9);
 }
 

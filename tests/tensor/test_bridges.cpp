@@ -47,7 +47,8 @@ BOOST_AUTO_TEST_CASE(xtensor_round_trip_keeps_shape_and_values) {
     auto t = Tensor::randn(shape, gen);
     xt::xarray<float> a = to_xarray(t);
     BOOST_TEST(a.dimension() == shape.size());
-    for (std::size_t d = 0; d < shape.size(); ++d) BOOST_TEST(a.shape()[d] == static_cast<std::size_t>(shape[d]));
+    for (std::size_t d = 0; d < shape.size(); ++d)
+      BOOST_TEST(a.shape()[d] == static_cast<std::size_t>(shape[d]));
     auto back = from_xarray(a);
     BOOST_TEST((back.shape() == shape));
     BOOST_TEST((back.to_vector() == t.to_vector()));

@@ -37,8 +37,11 @@ BOOST_AUTO_TEST_CASE(matmul_names_both_shapes) {
   expect_error([&] { matmul(a, b, true, false); }, {"[3x4]^T x [5x2]"});
   expect_error([&] { matmul(Tensor::zeros({3}), b); }, {"[matmul]", "rank 2", "[3] f32 cpu"});
   auto out = Tensor::zeros({3, 3});
-  expect_error([&] { gemm(1, a, false, Tensor::zeros({4, 2}), false, 0, out); },
-               {"[gemm] output [3x3]", "[3x2]"});
+  expect_error(
+      [&] {
+        gemm(1, a, false, Tensor::zeros({4, 2}), false, 0, out);
+      },
+      {"[gemm] output [3x3]", "[3x2]"});
 }
 
 BOOST_AUTO_TEST_CASE(mixed_dtypes_and_shapes_are_refused) {
@@ -54,8 +57,11 @@ BOOST_AUTO_TEST_CASE(mixed_dtypes_and_shapes_are_refused) {
 BOOST_AUTO_TEST_CASE(bad_shapes_are_refused) {
   expect_error([&] { Tensor::zeros({1, 2, 3, 4, 5}); }, {"[Tensor::empty] rank 5", "[1x2x3x4x5]"});
   expect_error([&] { Tensor::zeros({2, -1}); }, {"negative dimension", "[2x-1]"});
-  expect_error([&] { Tensor::from_vector({1, 2, 3}, {2, 2}); },
-               {"[Tensor::from_vector] 3 values", "[2x2]", "4 elements"});
+  expect_error(
+      [&] {
+        Tensor::from_vector({1, 2, 3}, {2, 2});
+      },
+      {"[Tensor::from_vector] 3 values", "[2x2]", "4 elements"});
   expect_error([&] { Tensor::zeros({2, 3}).reshape({4, 2}); }, {"[Tensor::reshape]", "[4x2]"});
   expect_error([&] { Tensor::zeros({2, 3}).dim(2); }, {"[Tensor::dim] axis 2"});
   expect_error([&] { Tensor::zeros({2, 3}).item(); }, {"[Tensor::item]"});
@@ -74,14 +80,25 @@ BOOST_AUTO_TEST_CASE(host_pointer_access_checks_the_type) {
 
 BOOST_AUTO_TEST_CASE(indices_out_of_range_are_named) {
   auto table = Tensor::zeros({4, 3});
-  expect_error([&] { gather_rows(table, {0, 4}); }, {"[gather_rows] index 4 at position 1", "[0, 4)"});
+  expect_error(
+      [&] {
+        gather_rows(table, {0, 4});
+      },
+      {"[gather_rows] index 4 at position 1", "[0, 4)"});
   expect_error([&] { gather_cols(table, {-1}); }, {"[gather_cols] index -1", "[0, 3)"});
-  expect_error([&] { scatter_add_cols(table, {0}, Tensor::zeros({3, 1})); },
-               {"[scatter_add_cols] source [3x1] should be [4x1]"});
-  expect_error([&] { scatter_add_rows(table, {9}, Tensor::zeros({1, 3})); },
-               {"[scatter_add_rows] index 9"});
+  expect_error(
+      [&] {
+        scatter_add_cols(table, {0}, Tensor::zeros({3, 1}));
+      },
+      {"[scatter_add_cols] source [3x1] should be [4x1]"});
+  expect_error(
+      [&] {
+        scatter_add_rows(table, {9}, Tensor::zeros({1, 3}));
+      },
+      {"[scatter_add_rows] index 9"});
   auto logits = Tensor::zeros({2, 3});
-  expect_error([&] { softmax_cross_entropy(logits, {0}); }, {"[softmax_cross_entropy] 1 labels", "2 rows"});
+  expect_error([&] { softmax_cross_entropy(logits, {0}); },
+               {"[softmax_cross_entropy] 1 labels", "2 rows"});
   expect_error([&] { softmax_cross_entropy(logits, {0, 3}); }, {"index 3", "(class labels)"});
   expect_error([&] { softmax_cross_entropy(Tensor::zeros({0, 3}), {}); }, {"at least one example"});
 }

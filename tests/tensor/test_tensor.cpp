@@ -73,7 +73,8 @@ BOOST_AUTO_TEST_CASE(dtype_conversions_round_trip) {
   auto f = x.to(DType::f32);
   BOOST_TEST(f.dtype() == DType::f32);
   const auto xv = x.to_vector_f64(), fv = f.to_vector_f64();
-  for (std::size_t i = 0; i < xv.size(); ++i) BOOST_TEST(fv[i] == static_cast<double>(static_cast<float>(xv[i])));
+  for (std::size_t i = 0; i < xv.size(); ++i)
+    BOOST_TEST(fv[i] == static_cast<double>(static_cast<float>(xv[i])));
   BOOST_TEST((f.to(DType::f64).to(DType::f32).to_vector() == f.to_vector()));  // f32 -> f64 exact
   auto h = f.to(DType::bf16);
   BOOST_TEST(h.dtype() == DType::bf16);
