@@ -77,6 +77,17 @@ std::string product_shapes(const Tensor& a, bool ta, const Tensor& b, bool tb) {
   return to_string(a.shape()) + (ta ? "^T" : "") + " x " + to_string(b.shape()) + (tb ? "^T" : "");
 }
 
+// The shape of op(a) op(b) after checking both are matrices on one device with one dtype and
+// that the inner dimensions agree.
+Shape product_shape(const char* op, const Tensor& a, bool ta, const Tensor& b, bool tb) {
+  check_matrix(op, a);
+  check_matrix(op, b);
+  check_compatible(op, a, b);
+  if (a.dim(ta ? 0 : 1) != b.dim(tb ? 1 : 0))
+    fail(op, "inner dimensions differ: " + product_shapes(a, ta, b, tb));
+  return {a.dim(ta ? 1 : 0), b.dim(tb ? 0 : 1)};
+}
+
 void check_ids(const char* op, const std::vector<std::int64_t>& ids, std::int64_t bound,
                const char* what) {
   for (std::size_t k = 0; k < ids.size(); ++k)
@@ -89,31 +100,19 @@ void check_ids(const char* op, const std::vector<std::int64_t>& ids, std::int64_
 
 void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b,
           double beta, Tensor& out) {
-  check_matrix("gemm", a);
-  check_matrix("gemm", b);
+  const Shape expected = product_shape("gemm", a, transpose_a, b, transpose_b);
   check_matrix("gemm", out);
-  check_compatible("gemm", a, b);
   check_compatible("gemm", a, out);
-  const auto m = a.dim(transpose_a ? 1 : 0), k = a.dim(transpose_a ? 0 : 1);
-  const auto k2 = b.dim(transpose_b ? 1 : 0), n = b.dim(transpose_b ? 0 : 1);
-  if (k != k2)
-    fail("gemm", "inner dimensions differ: " + product_shapes(a, transpose_a, b, transpose_b));
-  if (out.dim(0) != m || out.dim(1) != n)
+  if (out.shape() != expected)
     fail("gemm", "output " + to_string(out.shape()) + " does not match the product " +
-                     product_shapes(a, transpose_a, b, transpose_b) + " = " + to_string({m, n}));
+                     product_shapes(a, transpose_a, b, transpose_b) + " = " + to_string(expected));
   detail::backend_of(a).gemm(alpha, a, transpose_a, b, transpose_b, beta, out);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
-  check_matrix("matmul", a);
-  check_matrix("matmul", b);
-  check_compatible("matmul", a, b);
-  const auto m = a.dim(transpose_a ? 1 : 0), k = a.dim(transpose_a ? 0 : 1);
-  const auto k2 = b.dim(transpose_b ? 1 : 0), n = b.dim(transpose_b ? 0 : 1);
-  if (k != k2)
-    fail("matmul", "inner dimensions differ: " + product_shapes(a, transpose_a, b, transpose_b));
-  Tensor out = Tensor::empty({m, n}, a.dtype(), a.device());
-  gemm(1.0, a, transpose_a, b, transpose_b, 0.0, out);
+  Tensor out =
+      Tensor::empty(product_shape("matmul", a, transpose_a, b, transpose_b), a.dtype(), a.device());
+  detail::backend_of(a).gemm(1.0, a, transpose_a, b, transpose_b, 0.0, out);
   return out;
 }
 
