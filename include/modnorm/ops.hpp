@@ -48,7 +48,7 @@ MODNORM_API void axpy(double alpha, const Tensor& x, Tensor& y, double beta = 1.
 
 /// max(x, 0).
 MODNORM_API Tensor relu(const Tensor& x);
-/// Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
+/// Exact GELU: x * Phi(x) = 0.5 x erfc(-x / sqrt 2) (the erfc form keeps precision for x < 0).
 MODNORM_API Tensor gelu(const Tensor& x);
 /// |x|.
 MODNORM_API Tensor abs(const Tensor& x);

@@ -21,7 +21,7 @@ T apply(Unary op, T x) {
     case Unary::relu:
       return x > T(0) ? x : T(0);
     case Unary::gelu:
-      return static_cast<T>(0.5 * x * (1.0 + std::erf(x * kInvSqrt2)));
+      return static_cast<T>(0.5 * x * std::erfc(-x * kInvSqrt2));
     case Unary::abs:
       return std::abs(x);
     case Unary::sign:
@@ -37,7 +37,7 @@ T derivative(Unary op, T x) {
     case Unary::relu:
       return x > T(0) ? T(1) : T(0);
     case Unary::gelu: {
-      const double cdf = 0.5 * (1.0 + std::erf(x * kInvSqrt2));
+      const double cdf = 0.5 * std::erfc(-x * kInvSqrt2);  // no cancellation for x < 0
       const double pdf = kInvSqrt2Pi * std::exp(-0.5 * double(x) * double(x));
       return static_cast<T>(cdf + x * pdf);
     }

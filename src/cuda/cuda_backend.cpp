@@ -97,6 +97,39 @@ void CudaBackend::axpy(double alpha, const Tensor& x, double beta, Tensor& y) {
   cuda::launch_axpy(alpha, x, beta, y, stream_);
 }
 
+double CudaBackend::dot(const Tensor& a, const Tensor& b) {
+  return cuda::dot_on_device(a, b, stream_);
+}
+void CudaBackend::unary(Unary op, const Tensor& x, Tensor& out) {
+  cuda::launch_unary(op, x, out, stream_);
+}
+void CudaBackend::unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& out) {
+  cuda::launch_unary_backward(op, x, dy, out, stream_);
+}
+void CudaBackend::binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) {
+  cuda::launch_binary(op, a, b, out, stream_);
+}
+bool CudaBackend::all_finite(const Tensor& x) {
+  return cuda::all_finite_on_device(x, stream_);
+}
+void CudaBackend::reduce(Reduce op, const Tensor& x, int axis, Tensor& out) {
+  cuda::launch_reduce(op, x, axis, out, stream_);
+}
+void CudaBackend::transpose(const Tensor& x, Tensor& out) {
+  cuda::launch_transpose(x, out, stream_);
+}
+void CudaBackend::gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
+                         Tensor& out) {
+  cuda::launch_gather(table, ids, n, rows, out, stream_);
+}
+void CudaBackend::scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
+                              const Tensor& src) {
+  cuda::launch_scatter_add(dst, ids, n, rows, src, stream_);
+}
+double CudaBackend::cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad) {
+  return cuda::launch_cross_entropy(logits, labels, grad, stream_);
+}
+
 // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands and pass
 // each matrix's stored row length as its leading dimension. bf16 inputs accumulate in fp32.
 void CudaBackend::gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b,

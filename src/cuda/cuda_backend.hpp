@@ -1,7 +1,8 @@
 #pragma once
 // The CUDA backend: one stream and one cuBLAS handle for the process; GEMM through cuBLAS,
-// elementwise work in small kernels (kernels.cu). Primitives not listed here throw
-// "not implemented on the cuda backend yet" (backend.cpp) instead of falling back to the CPU.
+// elementwise work, reductions and indexing in small kernels (kernels.cu, compute.cu).
+// Primitives not overridden here throw "not implemented on the cuda backend yet" (backend.cpp)
+// instead of falling back to the CPU.
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -27,6 +28,18 @@ class CudaBackend final : public Backend {
   void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b,
             double beta, Tensor& out) override;
   void axpy(double alpha, const Tensor& x, double beta, Tensor& y) override;
+  double dot(const Tensor& a, const Tensor& b) override;
+  void unary(Unary op, const Tensor& x, Tensor& out) override;
+  void unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& out) override;
+  void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) override;
+  bool all_finite(const Tensor& x) override;
+  void reduce(Reduce op, const Tensor& x, int axis, Tensor& out) override;
+  void transpose(const Tensor& x, Tensor& out) override;
+  void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
+              Tensor& out) override;
+  void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
+                   const Tensor& src) override;
+  double cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad) override;
 
   cudaStream_t stream() const { return stream_; }
 
@@ -36,10 +49,25 @@ class CudaBackend final : public Backend {
 };
 
 namespace cuda {
-// Launchers in kernels.cu, enqueued on `stream`.
+// Launchers in kernels.cu and compute.cu, enqueued on `stream`; those returning a value
+// synchronise the stream.
 void launch_fill(Tensor& out, double value, cudaStream_t stream);
 void launch_convert(const Tensor& in, Tensor& out, cudaStream_t stream);
 void launch_axpy(double alpha, const Tensor& x, double beta, Tensor& y, cudaStream_t stream);
+void launch_unary(Unary op, const Tensor& x, Tensor& y, cudaStream_t stream);
+void launch_unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& y,
+                           cudaStream_t stream);
+void launch_binary(Binary op, const Tensor& a, const Tensor& b, Tensor& y, cudaStream_t stream);
+double dot_on_device(const Tensor& a, const Tensor& b, cudaStream_t stream);
+bool all_finite_on_device(const Tensor& x, cudaStream_t stream);
+void launch_reduce(Reduce op, const Tensor& x, int axis, Tensor& y, cudaStream_t stream);
+void launch_transpose(const Tensor& x, Tensor& y, cudaStream_t stream);
+void launch_gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
+                   Tensor& y, cudaStream_t stream);
+void launch_scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
+                        const Tensor& src, cudaStream_t stream);
+double launch_cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad,
+                            cudaStream_t stream);
 }  // namespace cuda
 
 }  // namespace modnorm::detail

@@ -1,0 +1,359 @@
+// CUDA kernels for the remaining primitives: elementwise maps and their derivatives, binary
+// ops, inner products and finiteness (deterministic two-pass reductions: fixed per-block
+// partials summed on the host in a fixed order), axis reductions, transpose, gather,
+// scatter-add (atomic) and softmax cross-entropy. Arithmetic in fp32 for f32/bf16, fp64 for f64.
+// GELU uses Phi(x) = erfc(-x / sqrt 2) / 2: 1 + erf(x / sqrt 2) cancels for negative x in fp32.
+#include <cuda_bf16.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_check.hpp"
+#include "cuda/device_buffer.hpp"
+
+namespace modnorm::detail::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kReduceBlocks = 256;
+
+template <class T>
+struct AccOf {
+  using type = float;
+};
+template <>
+struct AccOf<double> {
+  using type = double;
+};
+
+template <class T>
+__device__ __forceinline__ typename AccOf<T>::type load(const T* p, std::int64_t i) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return __bfloat162float(p[i]);
+  else
+    return p[i];
+}
+
+template <class T, class A>
+__device__ __forceinline__ void store(T* p, std::int64_t i, A v) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    p[i] = __float2bfloat16_rn(static_cast<float>(v));
+  else
+    p[i] = static_cast<T>(v);
+}
+
+template <class A>
+__device__ __forceinline__ A sign_of(A x) {
+  return static_cast<A>((x > A(0)) - (x < A(0)));
+}
+
+template <class A>
+__device__ A apply(Unary op, A x) {
+  switch (op) {
+    case Unary::relu:
+      return x > A(0) ? x : A(0);
+    case Unary::gelu:
+      return A(0.5) * x * erfc(-x * A(0.70710678118654752440));
+    case Unary::abs:
+      return fabs(x);
+    case Unary::sign:
+      return sign_of(x);
+  }
+  return x;
+}
+
+template <class A>
+__device__ A derivative(Unary op, A x) {
+  switch (op) {
+    case Unary::relu:
+      return x > A(0) ? A(1) : A(0);
+    case Unary::gelu:
+      return A(0.5) * erfc(-x * A(0.70710678118654752440)) +
+             x * A(0.39894228040143267794) * exp(A(-0.5) * x * x);
+    case Unary::abs:
+      return sign_of(x);
+    case Unary::sign:
+      return A(0);
+  }
+  return A(0);
+}
+
+#define MODNORM_GRID_STRIDE(i, n)                                                     \
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += std::int64_t(gridDim.x) * blockDim.x)
+
+template <class T>
+__global__ void unary_kernel(Unary op, const T* x, T* out, std::int64_t n) {
+  MODNORM_GRID_STRIDE(i, n) {
+    store(out, i, apply(op, load(x, i)));
+  }
+}
+
+template <class T>
+__global__ void unary_backward_kernel(Unary op, const T* x, const T* dy, T* out, std::int64_t n) {
+  MODNORM_GRID_STRIDE(i, n) {
+    store(out, i, load(dy, i) * derivative(op, load(x, i)));
+  }
+}
+
+template <class T>
+__global__ void binary_kernel(Binary op, const T* a, const T* b, T* out, std::int64_t n) {
+  MODNORM_GRID_STRIDE(i, n) {
+    const auto x = load(a, i), y = load(b, i);
+    store(out, i, op == Binary::add ? x + y : op == Binary::sub ? x - y : x * y);
+  }
+}
+
+// partial[block] = sum over the block's grid-stride share of a*b (or of !isfinite(a)).
+template <class T, bool kCountNonFinite>
+__global__ void partial_sum_kernel(const T* a, const T* b, double* partial, std::int64_t n) {
+  __shared__ double shared[kThreads];
+  double acc = 0;
+  MODNORM_GRID_STRIDE(i, n) {
+    if constexpr (kCountNonFinite)
+      acc += isfinite(static_cast<double>(load(a, i))) ? 0.0 : 1.0;
+    else
+      acc += static_cast<double>(load(a, i)) * static_cast<double>(load(b, i));
+  }
+  shared[threadIdx.x] = acc;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = shared[0];
+}
+
+// One thread per output (o, i): accumulates along k in double, like the CPU.
+template <class T>
+__global__ void reduce_kernel(Reduce op, const T* x, T* out, std::int64_t outer, std::int64_t n,
+                              std::int64_t inner) {
+  MODNORM_GRID_STRIDE(idx, outer * inner) {
+    const std::int64_t o = idx / inner, i = idx % inner;
+    double acc = op == Reduce::max ? -INFINITY : 0.0;
+    for (std::int64_t k = 0; k < n; ++k) {
+      const double v = load(x, (o * n + k) * inner + i);
+      switch (op) {
+        case Reduce::sum:
+        case Reduce::mean:
+          acc += v;
+          break;
+        case Reduce::l2:
+          acc += v * v;
+          break;
+        case Reduce::max:
+          acc = (isnan(v) || v > acc) ? v : acc;
+          break;
+        case Reduce::max_abs:
+          acc = (isnan(v) || fabs(v) > acc) ? fabs(v) : acc;
+          break;
+      }
+    }
+    if (op == Reduce::mean) acc /= static_cast<double>(n);
+    if (op == Reduce::l2) acc = sqrt(acc);
+    store(out, idx, acc);
+  }
+}
+
+template <class T>
+__global__ void transpose_kernel(const T* x, T* out, std::int64_t rows, std::int64_t cols) {
+  MODNORM_GRID_STRIDE(idx, rows * cols) {
+    const std::int64_t r = idx / cols, c = idx % cols;
+    out[c * rows + r] = x[idx];
+  }
+}
+
+// rows: out[k, j] = table[ids[k], j]; cols: out[i, k] = table[i, ids[k]].
+template <class T>
+__global__ void gather_kernel(const T* table, std::int64_t table_cols, const std::int64_t* ids,
+                              bool rows, T* out, std::int64_t out_rows, std::int64_t out_cols) {
+  MODNORM_GRID_STRIDE(idx, out_rows * out_cols) {
+    const std::int64_t r = idx / out_cols, c = idx % out_cols;
+    out[idx] = rows ? table[ids[r] * table_cols + c] : table[r * table_cols + ids[c]];
+  }
+}
+
+template <class T>
+__global__ void scatter_add_kernel(T* dst, std::int64_t dst_cols, const std::int64_t* ids,
+                                   bool rows, const T* src, std::int64_t src_rows,
+                                   std::int64_t src_cols) {
+  MODNORM_GRID_STRIDE(idx, src_rows * src_cols) {
+    const std::int64_t r = idx / src_cols, c = idx % src_cols;
+    T* target = rows ? dst + ids[r] * dst_cols + c : dst + r * dst_cols + ids[c];
+    atomicAdd(target, src[idx]);
+  }
+}
+
+// One thread per example row; the per-row losses are summed on the host.
+template <class T>
+__global__ void cross_entropy_kernel(const T* z, const std::int64_t* labels, T* grad,
+                                     double* row_loss, std::int64_t batch, std::int64_t classes) {
+  MODNORM_GRID_STRIDE(b, batch) {
+    const T* row = z + b * classes;
+    double shift = -INFINITY;
+    for (std::int64_t c = 0; c < classes; ++c) shift = fmax(shift, double(load(row, c)));
+    double denom = 0;
+    for (std::int64_t c = 0; c < classes; ++c) denom += exp(double(load(row, c)) - shift);
+    const double log_denom = log(denom);
+    row_loss[b] = log_denom + shift - double(load(row, labels[b]));
+    for (std::int64_t c = 0; c < classes; ++c) {
+      const double p = exp(double(load(row, c)) - shift - log_denom);
+      store(grad, b * classes + c, (p - (c == labels[b] ? 1.0 : 0.0)) / double(batch));
+    }
+  }
+}
+
+unsigned blocks_for(std::int64_t n) {
+  const std::int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < 65535 ? (b > 0 ? b : 1) : 65535);
+}
+
+template <class Fn>
+void visit(DType dtype, Fn&& fn) {
+  switch (dtype) {
+    case DType::f32:
+      return fn(float{});
+    case DType::f64:
+      return fn(double{});
+    case DType::bf16:
+      return fn(__nv_bfloat16{});
+  }
+}
+
+template <class T>
+const T* in(const Tensor& t) {
+  return static_cast<const T*>(t.raw());
+}
+template <class T>
+T* out(Tensor& t) {
+  return static_cast<T*>(t.raw());
+}
+
+// Sums per-block partials of a*b (or counts non-finite entries of a), deterministically.
+double reduce_to_host(const Tensor& a, const Tensor* b, bool count_non_finite,
+                      cudaStream_t stream) {
+  const std::int64_t n = a.numel();
+  if (n == 0) return 0.0;
+  DeviceBuffer<double> partial(kReduceBlocks, stream);
+  visit(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (count_non_finite)
+      partial_sum_kernel<T, true>
+          <<<kReduceBlocks, kThreads, 0, stream>>>(in<T>(a), nullptr, partial.get(), n);
+    else
+      partial_sum_kernel<T, false>
+          <<<kReduceBlocks, kThreads, 0, stream>>>(in<T>(a), in<T>(*b), partial.get(), n);
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+  double total = 0;
+  for (double p : partial.to_host(stream)) total += p;
+  return total;
+}
+
+}  // namespace
+
+void launch_unary(Unary op, const Tensor& x, Tensor& y, cudaStream_t stream) {
+  if (x.numel() == 0) return;
+  visit(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    unary_kernel<T>
+        <<<blocks_for(x.numel()), kThreads, 0, stream>>>(op, in<T>(x), out<T>(y), x.numel());
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& y,
+                           cudaStream_t stream) {
+  if (x.numel() == 0) return;
+  visit(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    unary_backward_kernel<T><<<blocks_for(x.numel()), kThreads, 0, stream>>>(
+        op, in<T>(x), in<T>(dy), out<T>(y), x.numel());
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_binary(Binary op, const Tensor& a, const Tensor& b, Tensor& y, cudaStream_t stream) {
+  if (a.numel() == 0) return;
+  visit(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    binary_kernel<T><<<blocks_for(a.numel()), kThreads, 0, stream>>>(op, in<T>(a), in<T>(b),
+                                                                     out<T>(y), a.numel());
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+double dot_on_device(const Tensor& a, const Tensor& b, cudaStream_t stream) {
+  return reduce_to_host(a, &b, false, stream);
+}
+
+bool all_finite_on_device(const Tensor& x, cudaStream_t stream) {
+  return reduce_to_host(x, nullptr, true, stream) == 0.0;
+}
+
+void launch_reduce(Reduce op, const Tensor& x, int axis, Tensor& y, cudaStream_t stream) {
+  std::int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= x.dim(d);
+  for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  if (outer * inner == 0) return;
+  visit(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    reduce_kernel<T><<<blocks_for(outer * inner), kThreads, 0, stream>>>(op, in<T>(x), out<T>(y),
+                                                                         outer, x.dim(axis), inner);
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_transpose(const Tensor& x, Tensor& y, cudaStream_t stream) {
+  if (x.numel() == 0) return;
+  visit(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    transpose_kernel<T>
+        <<<blocks_for(x.numel()), kThreads, 0, stream>>>(in<T>(x), out<T>(y), x.dim(0), x.dim(1));
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
+                   Tensor& y, cudaStream_t stream) {
+  if (y.numel() == 0) return;
+  const auto device_ids = DeviceBuffer<std::int64_t>::from_host(ids, n, stream);
+  visit(table.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    gather_kernel<T><<<blocks_for(y.numel()), kThreads, 0, stream>>>(
+        in<T>(table), table.dim(1), device_ids.get(), rows, out<T>(y), y.dim(0), y.dim(1));
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
+                        const Tensor& src, cudaStream_t stream) {
+  if (src.numel() == 0) return;
+  const auto device_ids = DeviceBuffer<std::int64_t>::from_host(ids, n, stream);
+  visit(src.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    scatter_add_kernel<T><<<blocks_for(src.numel()), kThreads, 0, stream>>>(
+        out<T>(dst), dst.dim(1), device_ids.get(), rows, in<T>(src), src.dim(0), src.dim(1));
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+double launch_cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad,
+                            cudaStream_t stream) {
+  const std::int64_t batch = logits.dim(0);
+  const auto device_labels = DeviceBuffer<std::int64_t>::from_host(labels, batch, stream);
+  DeviceBuffer<double> row_loss(batch, stream);
+  visit(logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cross_entropy_kernel<T><<<blocks_for(batch), kThreads, 0, stream>>>(
+        in<T>(logits), device_labels.get(), out<T>(grad), row_loss.get(), batch, logits.dim(1));
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+  double total = 0;
+  for (double l : row_loss.to_host(stream)) total += l;
+  return total / static_cast<double>(batch);
+}
+
+}  // namespace modnorm::detail::cuda
