@@ -5,8 +5,10 @@
 // silent fallback to another device).
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "modnorm/tensor.hpp"
 
@@ -62,6 +64,13 @@ class Backend {
                            const Tensor& src);
   /// Returns the mean loss and writes d loss / d logits into grad.
   virtual double cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad);
+  /// In place on a matrix x (f32 or f64), one odd-polynomial step per entry (a, b, c) of
+  /// `steps` (Newton-Schulz; dualize.hpp): A = x x^T, x <- (a I + b A + c A A) x when
+  /// rows <= cols; A = x^T x, x <- x (a I + b A + c A A) when rows > cols (the Gram matrix is
+  /// always the small one). With bf16_iterates (f32 only) x is rounded to bf16 first and every
+  /// product after it. Defined in orthogonalize.cpp (default) and src/cpu/.
+  virtual void newton_schulz(Tensor& x, const std::vector<std::array<double, 3>>& steps,
+                             bool bf16_iterates);
 
  protected:
   [[noreturn]] void not_implemented(const char* op) const;

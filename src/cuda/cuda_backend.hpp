@@ -40,6 +40,8 @@ class CudaBackend final : public Backend {
   void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
                    const Tensor& src) override;
   double cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad) override;
+  void newton_schulz(Tensor& x, const std::vector<std::array<double, 3>>& steps,
+                     bool bf16_iterates) override;
 
   cudaStream_t stream() const { return stream_; }
 

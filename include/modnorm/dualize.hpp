@@ -1,0 +1,222 @@
+#pragma once
+/// @file dualize.hpp
+/// Norms, dual norms and duality maps of the weight kinds of DESIGN.md section 3, and the
+/// Newton-Schulz family that computes the spectral duality map U V^T. The theory, with
+/// sources, is in docs/theory.md.
+///
+/// Conventions: a weight W (and its gradient G) is a `d_out x d_in` matrix (y = W x); the
+/// inner product is the Frobenius one, <A, B> = sum_ij A_ij B_ij; the duality map of a norm is
+/// dualize(G) = argmax_{||T|| = 1} <G, T> and the dual norm is <G, dualize(G)>.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "modnorm/export.hpp"
+#include "modnorm/tensor.hpp"
+
+namespace modnorm {
+
+/// The norm a weight is measured in (DESIGN.md 3; W is `d_out x d_in`, n = numel):
+///
+/// - `spectral`:  norm sqrt(d_in/d_out) sigma_max(W); dualize sqrt(d_out/d_in) U V^T;
+///   dual norm sqrt(d_out/d_in) ||G||_*.
+/// - `column`:    norm max_j ||W[:,j]||_RMS; dualize column j -> G[:,j] / ||G[:,j]||_RMS (a zero
+///   column stays zero); dual norm sum_j sqrt(d_out) ||G[:,j]||_2.
+/// - `sign`:      norm max_ij |W_ij|; dualize sign(G); dual norm sum_ij |G_ij|.
+/// - `euclidean`: norm ||w||_RMS = ||w||_2 / sqrt(n); dualize g / ||g||_RMS; dual norm
+///   sqrt(n) ||g||_2.
+///
+/// `spectral` is the RMS->RMS operator norm of a Linear weight; `column` the l1->RMS operator
+/// norm of an embedding table (`d x vocab`, one column per token); `sign` the l1->l_inf
+/// operator norm (the max-abs entry); `euclidean` the RMS norm of a vector (bias, gain).
+/// `spectral` and `column` need a matrix (rank 2); `sign` and `euclidean` accept any rank and
+/// treat the tensor as a flat list of its entries. `||G||_*` is the nuclear norm (the sum of
+/// singular values) and G = U S V^T the reduced SVD.
+///
+/// Example: modnorm::Tensor d = modnorm::dualize(grad, modnorm::Norm::spectral);
+enum class Norm : std::uint8_t { spectral, column, sign, euclidean };
+
+/// "spectral", "column", "sign", "euclidean".
+MODNORM_API const char* to_string(Norm norm);
+
+/// One step of an odd polynomial iteration X <- a X + b (X X^T) X + c (X X^T)^2 X, i.e. the
+/// scalar map p(x) = a x + b x^3 + c x^5 applied to every singular value of X. c = 0 gives a
+/// cubic step (one matrix product fewer).
+///
+/// Example: modnorm::QuinticCoefficients jordan{3.4445, -4.7750, 2.0315};
+struct QuinticCoefficients {
+  double a = 0.0;  ///< coefficient of x
+  double b = 0.0;  ///< coefficient of x^3
+  double c = 0.0;  ///< coefficient of x^5
+};
+
+/// How orthogonalize() approximates the polar factor U V^T. Each Newton-Schulz method divides
+/// G by its Frobenius norm (times a safety factor) so that every singular value x = sigma /
+/// ||G||_F lies in [0, 1], then applies its polynomial schedule; the result is U f(S) V^T with
+/// f the composed scalar map (docs/theory.md). The band is the range of the output singular
+/// values f(x) for inputs with x >= 1e-2, measured against Eigen's SVD on random,
+/// ill-conditioned and degenerate matrices (docs/theory.md, "Bands") and rounded outward.
+/// Inputs with x < 1e-2 map somewhere in [0, max] (zero stays zero; note x >= 1 / sqrt(rank)
+/// for the largest one, so sigma_max(G) is in the band for any matrix of rank <= 10^4).
+///
+/// | method          | steps | band, f32        | max f32 | band, bf16   | max bf16 |
+/// |-----------------|-------|------------------|---------|--------------|----------|
+/// | `quintic`       | 5     | [0.68, 1.14]     | 1.21    | [0.67, 1.14] | 1.21     |
+/// | `polar_express` | 5     | [0.87, 1.13]     | 1.13    | [0.86, 1.13] | 1.13     |
+/// | `seed_tuned`    | 5     | [0.99, 1.11]     | 1.11    | [0.99, 1.11] | 1.11     |
+/// | `modula`        | 6     | [0.995, 1.0]     | 1.0     | [0.99, 1.01] | 1.01     |
+/// | `cubic`         | 15    | [0.9999, 1.0001] | 1.0001  | [0.99, 1.01] | 1.01     |
+/// | `custom`        | list  | that of the list |         |              |          |
+/// | `svd`           | exact | exactly 1        | 1       | (in double)  |          |
+enum class OrthogonalizeMethod : std::uint8_t {
+  /// Fixed quintic (3.4445, -4.7750, 2.0315) every step: Jordan et al. 2024 (Muon), as in
+  /// optax contrib/_muon.py. Input divided by ||G||_F.
+  quintic,
+  /// Polar Express (Amsel, Persson, Musco, Gower 2025, arXiv:2505.16932, Algorithm 1): the
+  /// published per-step degree-5 list with safety factor 1.01 (a/1.01, b/1.01^3, c/1.01^5 on
+  /// all but the last entry), input divided by 1.01 * ||G||_F.
+  polar_express,
+  /// The per-step tuned set of the seed 000_524310cbc03ef28b.txt (DESIGN.md 3).
+  seed_tuned,
+  /// modula's six-step set (modula-systems/modula atom.py; found by @YouJiacheng).
+  modula,
+  /// The classical Newton-Schulz cubic X <- 1.5 X - 0.5 X X^T X (Higham 2008, ch. 8).
+  cubic,
+  /// The user's list in OrthogonalizeOptions::coefficients.
+  custom,
+  /// The exact polar factor U V^T from Eigen's SVD, computed on the host in double whatever
+  /// the tensor's device and compute_dtype (a reference: slow for large matrices).
+  svd,
+};
+
+/// "quintic", "polar_express", "seed_tuned", "modula", "cubic", "custom", "svd".
+MODNORM_API const char* to_string(OrthogonalizeMethod method);
+
+/// The coefficient schedule a method uses (one entry per step; a run with more steps than
+/// entries repeats the last one). Empty for `custom` and `svd`.
+///
+/// Example: auto pe = modnorm::orthogonalize_schedule(OrthogonalizeMethod::polar_express);
+MODNORM_API std::vector<QuinticCoefficients> orthogonalize_schedule(OrthogonalizeMethod method);
+
+/// Options of orthogonalize(). Defaults give Muon's 5-step quintic in f32.
+struct OrthogonalizeOptions {
+  /// Which approximation of U V^T (see OrthogonalizeMethod).
+  OrthogonalizeMethod method = OrthogonalizeMethod::quintic;
+  /// Number of iteration steps; unset means the method's default (table above; for `custom`
+  /// the length of `coefficients`). Step k (0-based) uses schedule entry min(k, size - 1): a
+  /// schedule shorter than `steps` repeats its last entry, a longer one is cut after `steps`.
+  /// Must be >= 1 when set. Ignored by `svd`.
+  std::optional<int> steps;
+  /// The schedule for `method == custom` (must be non-empty then, and empty otherwise).
+  std::vector<QuinticCoefficients> coefficients;
+  /// The iteration starts from X_0 = G / (norm_safety * ||G||_F). Unset means the method's
+  /// value: 1.01 for `polar_express`, 1 otherwise. Must be >= 1 (so that X_0 has singular
+  /// values in [0, 1]).
+  std::optional<double> norm_safety;
+  /// Arithmetic of the iterates: `f32` (default); `bf16` rounds every iterate to bf16 after
+  /// each product, as GPU implementations do (products still accumulate in f32); `f64` for
+  /// references. Ignored by `svd`.
+  DType compute_dtype = DType::f32;
+};
+
+/// The polar factor U V^T of a matrix G = U S V^T (reduced SVD), approximately for the
+/// Newton-Schulz methods (see OrthogonalizeMethod for the singular-value bands). Same shape,
+/// dtype and device as G. Tall inputs (rows > cols) are transposed internally so the Gram
+/// matrix X X^T is the small one. A zero matrix gives a zero matrix. The result is invariant
+/// under scaling G by any positive factor (tiny gradients, e.g. 1e-30, orthogonalize like any
+/// other; unlike the reference PyTorch code no 1e-7 is added to ||G||_F).
+///
+/// Throws modnorm::Error if G is not a non-empty matrix, holds NaN or Inf (the message says
+/// which and where), or the options are invalid (steps < 1, an empty or misplaced coefficient
+/// list, norm_safety < 1, an unsupported compute_dtype).
+///
+/// Example:
+///   modnorm::Generator gen(0);
+///   auto g = modnorm::Tensor::randn({256, 512}, gen);
+///   auto o = modnorm::orthogonalize(g);                                   // quintic, 5 steps
+///   modnorm::OrthogonalizeOptions exact;
+///   exact.method = modnorm::OrthogonalizeMethod::svd;
+///   auto uv = modnorm::orthogonalize(g, exact);                           // U V^T
+MODNORM_API Tensor orthogonalize(const Tensor& G, const OrthogonalizeOptions& options = {});
+
+/// Clamp range of the dual norm correction.
+enum class CorrectionRange : std::uint8_t {
+  symmetric,    ///< [-1, 1]
+  nonnegative,  ///< [0, 1]
+};
+
+/// The dual norm correction of the seed 000_524310cbc03ef28b.txt: scale the dualized tensor
+/// by clamp(<G, dualize(G)>, lo, hi), so that the step shrinks when the gradient does. For
+/// `spectral` the factor is the clamped scaled nuclear norm, for `sign` the clamped ||G||_1.
+/// (<G, dualize(G)> is a dual norm, hence >= 0: both ranges agree here; they differ where an
+/// optimizer pairs the dualized momentum with the raw gradient.)
+struct DualNormCorrection {
+  bool enabled = false;                                ///< off by default
+  CorrectionRange range = CorrectionRange::symmetric;  ///< [-1, 1] unless set
+};
+
+/// Options of dualize() and dual_norm().
+struct DualizeOptions {
+  /// How `spectral` computes U V^T.
+  OrthogonalizeOptions orthogonalize;
+  /// Optional scaling by the clamped dual norm (dualize() only).
+  DualNormCorrection dual_norm_correction;
+};
+
+/// The duality map of `kind` (table at Norm): the unit-norm direction T maximising <G, T>.
+/// Same shape, dtype and device as G. A zero G (or a zero column, for `column`) gives zeros,
+/// never NaN. With `options.dual_norm_correction.enabled` the result is further scaled by
+/// clamp(<G, dualize(G)>, lo, hi).
+///
+/// Throws modnorm::Error if G is empty, is not a matrix for `spectral` or `column`, holds NaN
+/// or Inf (the message says which and where), or the orthogonalize options are invalid.
+///
+/// Example:
+///   auto step = modnorm::dualize(grad, modnorm::Norm::spectral);   // sqrt(d_out/d_in) U V^T
+///   auto s = modnorm::dualize(grad, modnorm::Norm::sign);          // sign(grad)
+MODNORM_API Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& options = {});
+
+/// The dual norm <G, dualize(G)> of `kind` (table at Norm), in G's units. For `spectral` it is
+/// computed as <G, dualize(G, options)>, so that it pairs exactly with the duality map in use:
+/// with `OrthogonalizeMethod::svd` it is sqrt(d_out/d_in) ||G||_*, with a Newton-Schulz
+/// method the nuclear norm is weighted by that method's band. The other kinds use their
+/// closed forms. The dual norm correction does not apply here.
+///
+/// Throws as dualize().
+///
+/// Example: double lr_scale = modnorm::dual_norm(grad, modnorm::Norm::column);
+MODNORM_API double dual_norm(const Tensor& G, Norm kind, const DualizeOptions& options = {});
+
+/// Options of spectral_norm(): power iteration on W^T W, or the exact SVD.
+struct SpectralNormOptions {
+  /// Stop when the estimate changes by less than this, relative, between two iterations.
+  double tolerance = 1e-5;
+  /// Give up after this many iterations (the estimate is still a lower bound).
+  int max_iterations = 100;
+  /// Seed of the random start vector (the result is deterministic for a given seed).
+  std::uint64_t seed = 0;
+  /// Use the exact largest singular value from Eigen's SVD (on the host, in double).
+  bool exact = false;
+};
+
+/// The largest singular value sigma_max(W) of a matrix, by power iteration (on W's device;
+/// bf16 is iterated in f32) or exactly by SVD. Power iteration converges from below: the
+/// estimate never exceeds the true value by more than rounding. A zero matrix gives 0.
+///
+/// Throws modnorm::Error if W is not a non-empty matrix, holds NaN or Inf, or tolerance <= 0
+/// or max_iterations < 1.
+///
+/// Example: double s = modnorm::spectral_norm(w);   // ~ sqrt(d_out) + sqrt(d_in) for randn
+MODNORM_API double spectral_norm(const Tensor& W, const SpectralNormOptions& options = {});
+
+/// The norm of a weight W in `kind` (table at Norm), in W's units; `spectral` uses
+/// spectral_norm(W, options) (`options` is ignored by the other kinds). A well-normed weight
+/// has norm 1, and so does dualize(G, kind) for any non-zero G.
+///
+/// Throws modnorm::Error as dualize() (and spectral_norm() for `spectral`).
+///
+/// Example: double n = modnorm::norm(w, modnorm::Norm::spectral);
+MODNORM_API double norm(const Tensor& W, Norm kind, const SpectralNormOptions& options = {});
+
+}  // namespace modnorm

@@ -1,0 +1,175 @@
+// The Newton-Schulz primitive on the host (backend.hpp; the device-free part is in
+// src/orthogonalize.cpp). One step with coefficients (a, b, c) on X, m = min(rows, cols):
+//
+//   A = X X^T                  (m x m, symmetric; X^T X for a tall X)
+//   B = a I + b A + c A A      (m x m, symmetric: A A = A A^T)
+//   X <- B X                   = a X + b (X X^T) X + c (X X^T)^2 X   (X B for a tall X)
+//
+// as in Jordan et al. 2024 (Muon) and Amsel et al. 2025, Algorithm 1, with `a` folded into B
+// so that the update is one GEMM. Cost per step: X X^T and A A are Gram products with a
+// symmetric result, so only their lower tiles are computed (about m^2 n and m^3 flops instead
+// of 2 m^2 n and 2 m^3), in parallel, each tile mirrored (and rounded to bf16 if asked) while
+// it is hot in cache; B X is one parallel GEMM (2 m^2 n). All buffers are allocated before
+// the step loop (Eigen's GEMM packs into its own workspace).
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+#include "cpu/cpu_backend.hpp"
+#include "cpu/cpu_compute.hpp"
+
+namespace modnorm::detail {
+namespace {
+
+using Index = Eigen::Index;
+
+// Round to the nearest bf16 (ties to even) and back to f32: the bit-level form of
+// modnorm::float_to_bf16 / bf16_to_float (tests/dualize check the results are bf16 values),
+// inline so the loops vectorise. Iterates are finite here (inputs are checked): no NaN case.
+inline float round_to_bf16(float v) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  bits &= 0xffff0000u;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+template <class Block>
+void round_block_to_bf16(Block&& block) {
+  for (Index i = 0; i < block.rows(); ++i)
+    for (Index j = 0; j < block.cols(); ++j) block(i, j) = round_to_bf16(block(i, j));
+}
+
+// Square tiles of the m x m symmetric products: panel boundaries 0 = r_0 < ... < r_p = m.
+// Tile (i, j), i >= j, is rows [r_i, r_i+1) x columns [r_j, r_j+1); only these p(p+1)/2 tiles
+// are computed (diagonal tiles in full) and then mirrored, so a Gram product costs
+// m^2 n (1 + 1/p) flops instead of 2 m^2 n. The tile is the largest of 256, 128, 64 that
+// still gives every thread >= 4 tiles (dynamic scheduling then balances them): measured on a
+// 2-core EPYC and a 16-core Xeon (docs/benchmarks.md).
+std::vector<Index> panels(Index m) {
+  const Index threads = std::max(1, omp_get_max_threads());
+  Index tile = 64;
+  for (const Index t : {256, 128}) {
+    const Index p = (m + t - 1) / t;
+    if (p * (p + 1) / 2 >= 4 * threads) {
+      tile = t;
+      break;
+    }
+  }
+  std::vector<Index> bounds;
+  for (Index r = 0; r < m; r += tile) bounds.push_back(r);
+  bounds.push_back(m);
+  return bounds;
+}
+
+// Runs fn(r0, h0, r1, h1) for every lower tile (row panel [r0, r0 + h0), column panel
+// [r1, r1 + h1)) in parallel; each tile is one single-threaded GEMM (Eigen does not nest its
+// own threads inside a parallel region). With one tile the region is skipped, so Eigen's GEMM
+// threads are used.
+template <class Fn>
+void for_each_lower_tile(const std::vector<Index>& bounds, Fn&& fn) {
+  const int p = static_cast<int>(bounds.size()) - 1;
+  const int tiles = p * (p + 1) / 2;
+#pragma omp parallel for schedule(dynamic, 1) if (tiles > 1)
+  for (int t = 0; t < tiles; ++t) {
+    // t -> (i, j) with i >= j, row by row of the lower triangle
+    int i = static_cast<int>((std::sqrt(8.0 * t + 1) - 1) / 2);
+    while (i * (i + 1) / 2 > t) --i;
+    while ((i + 1) * (i + 2) / 2 <= t) ++i;
+    const int j = t - i * (i + 1) / 2;
+    fn(bounds[i], bounds[i + 1] - bounds[i], bounds[j], bounds[j + 1] - bounds[j]);
+  }
+}
+
+// X is m x n (wide) or n x m (tall, m = cols); the Gram matrix is always the m x m one:
+// A = X X^T (wide) or X^T X (tall), and the update is X <- B X (wide) or X B (tall). Working
+// on the tall matrix directly is the transposed problem without copying it.
+template <class T>
+void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& steps,
+                         bool bf16_iterates) {
+  using Map = cpu::MatrixMap<T>;
+  const Index rows = x.dim(0), cols = x.dim(1);
+  const bool tall = rows > cols;
+  const Index m = std::min(rows, cols);
+  constexpr bool kFloat = std::is_same_v<T, float>;
+  const bool round = kFloat && bf16_iterates;
+
+  cpu::Matrix<T> A(m, m), B(m, m), scratch(rows, cols);
+  const std::vector<Index> bounds = panels(m);
+  T* current = static_cast<T*>(x.raw());
+  T* next = scratch.data();
+
+  // Mirrors tile (r0, r1) of s onto (r1, r0), after rounding it when iterating in bf16.
+  auto finish_tile = [&](cpu::Matrix<T>& s, Index r0, Index h0, Index r1, Index h1) {
+    if constexpr (kFloat)
+      if (round) round_block_to_bf16(s.block(r0, r1, h0, h1));
+    if (r0 != r1) s.block(r1, r0, h1, h0) = s.block(r0, r1, h0, h1).transpose();
+  };
+
+  if constexpr (kFloat)
+    if (round) {
+      Map X(current, rows, cols);
+      round_block_to_bf16(X);
+    }
+
+  for (const auto& step : steps) {
+    const T a = static_cast<T>(step[0]), b = static_cast<T>(step[1]), c = static_cast<T>(step[2]);
+    const Map X(current, rows, cols);
+    Map Y(next, rows, cols);
+
+    // A = X X^T (or X^T X), lower tiles, mirrored.
+    for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
+      auto tile = A.block(r0, r1, h0, h1);
+      if (tall)
+        tile.noalias() = X.middleCols(r0, h0).transpose() * X.middleCols(r1, h1);
+      else
+        tile.noalias() = X.middleRows(r0, h0) * X.middleRows(r1, h1).transpose();
+      finish_tile(A, r0, h0, r1, h1);
+    });
+    // B = a I + b A + c A A, with A A = A A^T (A symmetric): the same tiles.
+    for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
+      auto tile = B.block(r0, r1, h0, h1);
+      if (c != T(0)) {
+        tile.noalias() = c * (A.middleRows(r0, h0) * A.middleRows(r1, h1).transpose());
+        tile += b * A.block(r0, r1, h0, h1);
+      } else {
+        tile = b * A.block(r0, r1, h0, h1);
+      }
+      if (r0 == r1) tile.diagonal().array() += a;
+      finish_tile(B, r0, h0, r1, h1);
+    });
+
+    // X <- B X = a X + b A X + c A^2 X (or X B): one parallel GEMM.
+    if (tall)
+      Y.noalias() = X * B;
+    else
+      Y.noalias() = B * X;
+    if constexpr (kFloat)
+      if (round) {
+        T* p = Y.data();
+        const Index size = Y.size();
+#pragma omp parallel for schedule(static) if (size > (1 << 16))
+        for (Index k = 0; k < size; ++k) p[k] = round_to_bf16(p[k]);
+      }
+    std::swap(current, next);
+  }
+  if (current != x.raw()) Map(static_cast<T*>(x.raw()), rows, cols) = Map(current, rows, cols);
+}
+
+}  // namespace
+
+void CpuBackend::newton_schulz(Tensor& x, const std::vector<std::array<double, 3>>& steps,
+                               bool bf16_iterates) {
+  if (x.dtype() == DType::f64)
+    newton_schulz_steps<double>(x, steps, bf16_iterates);
+  else
+    newton_schulz_steps<float>(x, steps, bf16_iterates);
+}
+
+}  // namespace modnorm::detail
