@@ -205,7 +205,7 @@ BOOST_AUTO_TEST_CASE(newton_schulz_matches_the_cpu) {
   MODNORM_FRESH_GENERATOR(gen);
   for (auto method : {OrthogonalizeMethod::quintic, OrthogonalizeMethod::polar_express})
     for (DType compute : {DType::f32, DType::bf16, DType::f64})
-      for (const Shape& shape : std::vector<Shape>{{1, 1}, {64, 64}, {200, 50}, {33, 300}}) {
+      for (const Shape& shape : std::vector<Shape>{{1, 1}, {64, 64}, {200, 50}, {33, 300}, {4096, 8}}) {
         BOOST_TEST_CONTEXT(to_string(method)
                            << " " << to_string(compute) << " " << to_string(shape)) {
           OrthogonalizeOptions options;
@@ -218,11 +218,12 @@ BOOST_AUTO_TEST_CASE(newton_schulz_matches_the_cpu) {
           const double error = rel_error(gpu.to_vector_f64(), cpu.to_vector_f64());
           BOOST_TEST_MESSAGE(to_string(method) << " " << to_string(compute) << " "
                                                << to_string(shape) << ": " << error);
-          // Measured on an H100: f32 <= 2.4e-6, f64 ~3e-15, bf16 0.017-0.030 (both sides round
-          // every product to bf16, at slightly different points: each is ~1e-2 from exact).
+          // Measured on an H100: f32 <= 2.5e-6, f64 <= 4e-15, bf16 0.006-0.040 over 20 cases: both
+          // sides round every product to bf16 at different points, each some 1e-2 from exact,
+          // so two of them may differ by twice that; 0.1 bounds it without flaking.
           const double tolerance = compute == DType::f64   ? 1e-12
                                    : compute == DType::f32 ? 1e-5
-                                                           : 5e-2;
+                                                           : 1e-1;
           BOOST_TEST(error <= tolerance);
         }
       }
