@@ -1,5 +1,5 @@
 // orthogonalize(): the device-free part of the Newton-Schulz family (coefficient tables,
-// normalisation, transposing tall inputs, schedule expansion) and the exact SVD reference.
+// normalisation, orientation of tall inputs, schedule expansion) and the exact SVD reference.
 // The iteration itself is one backend primitive, Backend::newton_schulz (src/cpu/).
 //
 // The iteration (Higham 2008, "Functions of Matrices", ch. 8; Jordan et al. 2024, Muon):
