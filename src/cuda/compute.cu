@@ -12,11 +12,11 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_buffer.hpp"
+#include "cuda/launch.cuh"
 
 namespace modnorm::detail::cuda {
 namespace {
 
-constexpr int kThreads = 256;
 constexpr int kReduceBlocks = 256;
 
 template <class T>
@@ -79,10 +79,6 @@ __device__ A derivative(Unary op, A x) {
   }
   return A(0);
 }
-
-#define MODNORM_GRID_STRIDE(i, n)                                                     \
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < (n); \
-       i += std::int64_t(gridDim.x) * blockDim.x)
 
 template <class T>
 __global__ void unary_kernel(Unary op, const T* x, T* out, std::int64_t n) {
@@ -202,23 +198,6 @@ __global__ void cross_entropy_kernel(const T* z, const std::int64_t* labels, T* 
       const double p = exp(double(load(row, c)) - shift - log_denom);
       store(grad, b * classes + c, (p - (c == labels[b] ? 1.0 : 0.0)) / double(batch));
     }
-  }
-}
-
-unsigned blocks_for(std::int64_t n) {
-  const std::int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 65535 ? (b > 0 ? b : 1) : 65535);
-}
-
-template <class Fn>
-void visit(DType dtype, Fn&& fn) {
-  switch (dtype) {
-    case DType::f32:
-      return fn(float{});
-    case DType::f64:
-      return fn(double{});
-    case DType::bf16:
-      return fn(__nv_bfloat16{});
   }
 }
 

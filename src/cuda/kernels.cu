@@ -6,11 +6,10 @@
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_check.hpp"
+#include "cuda/launch.cuh"
 
 namespace modnorm::detail::cuda {
 namespace {
-
-constexpr int kThreads = 256;
 
 template <class T>
 __device__ __forceinline__ T from_double(double v);
@@ -38,45 +37,26 @@ __device__ __forceinline__ double to_double<__nv_bfloat16>(__nv_bfloat16 v) {
 
 template <class T>
 __global__ void fill_kernel(T* out, std::int64_t n, T value) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  MODNORM_GRID_STRIDE(i, n) {
     out[i] = value;
+  }
 }
 
 template <class In, class Out>
 __global__ void convert_kernel(const In* in, Out* out, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
+  MODNORM_GRID_STRIDE(i, n) {
     out[i] = from_double<Out>(to_double(in[i]));
+  }
 }
 
 // y = alpha x + beta y, computed in the wider of fp32 / T; beta == 0 never reads y.
 template <class T, class Acc>
 __global__ void axpy_kernel(Acc alpha, const T* x, Acc beta, T* y, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
+  MODNORM_GRID_STRIDE(i, n) {
     const Acc xv = static_cast<Acc>(to_double(x[i]));
     const Acc r =
         beta == Acc(0) ? alpha * xv : alpha * xv + beta * static_cast<Acc>(to_double(y[i]));
     y[i] = from_double<T>(static_cast<double>(r));
-  }
-}
-
-unsigned blocks_for(std::int64_t n) {
-  const std::int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 65535 ? (b > 0 ? b : 1) : 65535);
-}
-
-// Calls fn(T{}) with the device storage type of `dtype`.
-template <class Fn>
-void visit(DType dtype, Fn&& fn) {
-  switch (dtype) {
-    case DType::f32:
-      return fn(float{});
-    case DType::f64:
-      return fn(double{});
-    case DType::bf16:
-      return fn(__nv_bfloat16{});
   }
 }
 
