@@ -10,14 +10,13 @@
 
 #include "cpu/svd.hpp"
 #include "dualize_detail.hpp"
+#include "fail.hpp"
 #include "modnorm/ops.hpp"
 
 namespace modnorm {
 namespace {
 
-[[noreturn]] void fail(const char* op, const std::string& what) {
-  throw Error(std::string("[") + op + "] " + what);
-}
+using detail::fail;
 
 // Reductions of a bf16 tensor produce bf16 results; norms are taken of an f32 copy instead.
 Tensor widened(const Tensor& t) {

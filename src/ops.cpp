@@ -5,13 +5,12 @@
 #include <cmath>
 
 #include "backend.hpp"
+#include "fail.hpp"
 
 namespace modnorm {
 namespace {
 
-[[noreturn]] void fail(const char* op, const std::string& what) {
-  throw Error(std::string("[") + op + "] " + what);
-}
+using detail::fail;
 
 void check_compatible(const char* op, const Tensor& a, const Tensor& b) {
   if (a.device() != b.device())

@@ -14,11 +14,14 @@
 #include "backend.hpp"
 #include "cpu/svd.hpp"
 #include "dualize_detail.hpp"
+#include "fail.hpp"
 #include "modnorm/dualize.hpp"
 #include "modnorm/ops.hpp"
 
 namespace modnorm {
 namespace {
+
+using detail::fail;
 
 using Schedule = std::vector<QuinticCoefficients>;
 
@@ -97,10 +100,6 @@ int default_steps(OrthogonalizeMethod method, const OrthogonalizeOptions& option
 
 double default_norm_safety(OrthogonalizeMethod method) {
   return method == OrthogonalizeMethod::polar_express ? 1.01 : 1.0;
-}
-
-[[noreturn]] void fail(const char* op, const std::string& what) {
-  throw Error(std::string("[") + op + "] " + what);
 }
 
 }  // namespace

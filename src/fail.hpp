@@ -1,0 +1,14 @@
+#pragma once
+// The one way the library raises an input error: `[op] what` (STYLE.md: the operation first).
+
+#include <string>
+
+#include "modnorm/error.hpp"
+
+namespace modnorm::detail {
+
+[[noreturn]] inline void fail(const char* op, const std::string& what) {
+  throw Error(std::string("[") + op + "] " + what);
+}
+
+}  // namespace modnorm::detail
