@@ -9,6 +9,26 @@ Storage::~Storage() {
   if (ptr != nullptr) backend(device, "free").deallocate(ptr);
 }
 
+BroadcastStrides broadcast_strides(const Shape& a, const Shape& b, const Shape& out) {
+  BroadcastStrides s{};
+  // Walk the axes from the last (trailing alignment); row-major strides of each operand grow
+  // with its own dimensions, and an axis of size 1 (or one the operand lacks) gets stride 0.
+  std::int64_t a_step = 1, b_step = 1;
+  const int a_rank = static_cast<int>(a.size()), b_rank = static_cast<int>(b.size());
+  const int out_rank = static_cast<int>(out.size());
+  for (int k = 0; k < kBroadcastRank; ++k) {
+    const int axis = kBroadcastRank - 1 - k;  // padded axis
+    s.dims[axis] = k < out_rank ? out[out_rank - 1 - k] : 1;
+    const std::int64_t da = k < a_rank ? a[a_rank - 1 - k] : 1;
+    const std::int64_t db = k < b_rank ? b[b_rank - 1 - k] : 1;
+    s.a_stride[axis] = da == 1 ? 0 : a_step;
+    s.b_stride[axis] = db == 1 ? 0 : b_step;
+    a_step *= da;
+    b_step *= db;
+  }
+  return s;
+}
+
 void Backend::not_implemented(const char* op) const {
   throw Error(std::string("[") + op + "] not implemented on the " + to_string(device()) +
               " backend yet");

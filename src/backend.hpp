@@ -14,6 +14,20 @@
 
 namespace modnorm::detail {
 
+/// How a broadcasting binary op walks its operands (NumPy rules, checked in ops.cpp): the
+/// output shape padded on the left to rank kBroadcastRank, and per padded axis the element
+/// stride of a and of b, 0 where that operand is broadcast (size 1 or a missing leading axis).
+/// out[i0, i1, i2, i3] = a[sum_k i_k a_stride[k]] op b[sum_k i_k b_stride[k]]. Plain data, so a
+/// CUDA kernel takes it by value.
+constexpr int kBroadcastRank = 4;
+struct BroadcastStrides {
+  std::int64_t dims[kBroadcastRank];
+  std::int64_t a_stride[kBroadcastRank];
+  std::int64_t b_stride[kBroadcastRank];
+};
+/// The strides for out = a op b, where `out` is the broadcast shape of a and b.
+BroadcastStrides broadcast_strides(const Shape& a, const Shape& b, const Shape& out);
+
 /// Owned device or host memory; freed by the backend that allocated it.
 struct Storage {
   void* ptr = nullptr;
@@ -22,8 +36,10 @@ struct Storage {
   ~Storage();
 };
 
-enum class Unary { relu, gelu, abs, sign };
-enum class Binary { add, sub, mul };
+/// sqrt follows IEEE (negative -> NaN); its derivative 1 / (2 sqrt x) is +Inf at 0.
+enum class Unary { relu, gelu, abs, sign, sqrt };
+/// div follows IEEE (x / 0 -> +-Inf, 0 / 0 -> NaN); callers guard zeros.
+enum class Binary { add, sub, mul, div };
 /// l2 is sqrt(sum x^2) along the axis, max_abs is max |x|.
 enum class Reduce { sum, mean, max, l2, max_abs };
 
@@ -49,6 +65,8 @@ class Backend {
   virtual void unary(Unary op, const Tensor& x, Tensor& out);
   /// out = dy * op'(x).
   virtual void unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& out);
+  /// out = a op b with NumPy broadcasting: out has the broadcast shape of a and b (ops.cpp
+  /// checked it). Equal shapes take a contiguous fast path; others walk broadcast_strides().
   virtual void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out);
   /// y = alpha * x + beta * y.
   virtual void axpy(double alpha, const Tensor& x, double beta, Tensor& y);

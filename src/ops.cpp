@@ -2,6 +2,7 @@
 // primitive on the inputs' device (backend.hpp).
 #include "modnorm/ops.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "backend.hpp"
@@ -65,9 +66,27 @@ Tensor map_backward(const char* op, detail::Unary kind, const Tensor& x, const T
   return out;
 }
 
+// NumPy broadcasting: shapes align at the trailing axis; on each axis the sizes agree, or one
+// is 1 (or missing) and stretches to the other.
+Shape broadcast_shape(const char* op, const Tensor& a, const Tensor& b) {
+  check_compatible(op, a, b);
+  if (a.shape() == b.shape()) return a.shape();
+  const int rank = std::max(a.rank(), b.rank());
+  Shape out(static_cast<std::size_t>(rank));
+  for (int k = 1; k <= rank; ++k) {
+    const std::int64_t da = k <= a.rank() ? a.dim(-k) : 1;
+    const std::int64_t db = k <= b.rank() ? b.dim(-k) : 1;
+    if (da != db && da != 1 && db != 1)
+      fail(op, "shapes differ: " + to_string(a.shape()) + " and " + to_string(b.shape()) +
+                   " do not broadcast (" + std::to_string(da) + " vs " + std::to_string(db) +
+                   " at axis " + std::to_string(-k) + ")");
+    out[static_cast<std::size_t>(rank - k)] = da == 1 ? db : da;
+  }
+  return out;
+}
+
 Tensor combine(const char* op, detail::Binary kind, const Tensor& a, const Tensor& b) {
-  check_same_shape(op, a, b);
-  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  Tensor out = Tensor::empty(broadcast_shape(op, a, b), a.dtype(), a.device());
   detail::backend_of(a).binary(kind, a, b, out);
   return out;
 }
@@ -129,6 +148,9 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   return combine("mul", detail::Binary::mul, a, b);
 }
+Tensor div(const Tensor& a, const Tensor& b) {
+  return combine("div", detail::Binary::div, a, b);
+}
 
 Tensor scale(const Tensor& a, double s) {
   Tensor out = Tensor::zeros(a.shape(), a.dtype(), a.device());
@@ -139,6 +161,10 @@ Tensor scale(const Tensor& a, double s) {
 void axpy(double alpha, const Tensor& x, Tensor& y, double beta) {
   check_same_shape("axpy", x, y);
   detail::backend_of(x).axpy(alpha, x, beta, y);
+}
+
+void fill(Tensor& x, double value) {
+  detail::backend_of(x).fill(x, value);
 }
 
 Tensor relu(const Tensor& x) {
@@ -152,6 +178,9 @@ Tensor abs(const Tensor& x) {
 }
 Tensor sign(const Tensor& x) {
   return map(detail::Unary::sign, x);
+}
+Tensor sqrt(const Tensor& x) {
+  return map(detail::Unary::sqrt, x);
 }
 
 Tensor relu_backward(const Tensor& x, const Tensor& dy) {

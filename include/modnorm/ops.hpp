@@ -35,16 +35,33 @@ MODNORM_API double dot(const Tensor& a, const Tensor& b);
 
 // ---- elementwise ------------------------------------------------------------------------------
 
-/// a + b, a - b, a * b (Hadamard), elementwise on equal shapes.
+/// a + b, a - b, a * b (Hadamard), a / b, elementwise with NumPy broadcasting: the shapes are
+/// aligned at their last axis, and on each axis the sizes must agree or one of them must be 1
+/// (or missing, for the shorter shape), which stretches to the other. The result has the
+/// broadcast shape, e.g. [B x n] + [n] -> [B x n], [B x T x d] * [B x 1 x d] -> [B x T x d],
+/// [3x1x5] - [2x3x4x5] -> [2x3x4x5]; a rank-0 or [1] operand acts as a scalar.
+/// Throws when the shapes do not broadcast:
+/// `[add] shapes differ: [3x4] and [5] do not broadcast (4 vs 5 at axis -1)`.
+///
+/// Example: auto y = add(x, bias);                    // [batch x n] + [n]: a Bias layer
 MODNORM_API Tensor add(const Tensor& a, const Tensor& b);
 MODNORM_API Tensor sub(const Tensor& a, const Tensor& b);
 MODNORM_API Tensor mul(const Tensor& a, const Tensor& b);
+/// a / b with broadcasting as add(). IEEE semantics, no check: x / 0 is +-Inf and 0 / 0 is
+/// NaN, so callers guard zeros themselves (e.g. add an epsilon to a norm before dividing).
+///
+/// Example: auto y = div(x, r);   // [batch x n] / [batch x 1]: RMS normalisation, r > 0
+MODNORM_API Tensor div(const Tensor& a, const Tensor& b);
 /// s * a.
 MODNORM_API Tensor scale(const Tensor& a, double s);
 /// In place: y = alpha * x + beta * y (x and y of equal shape). beta defaults to 1 (axpy).
 ///
 /// Example: axpy(1 - beta, grad, momentum, beta);   // EMA momentum
 MODNORM_API void axpy(double alpha, const Tensor& x, Tensor& y, double beta = 1.0);
+/// In place: every element of x becomes `value` (rounded to x's dtype).
+///
+/// Example: fill(grad, 0.0);   // what Module::zero_grad does
+MODNORM_API void fill(Tensor& x, double value);
 
 /// max(x, 0).
 MODNORM_API Tensor relu(const Tensor& x);
@@ -54,6 +71,10 @@ MODNORM_API Tensor gelu(const Tensor& x);
 MODNORM_API Tensor abs(const Tensor& x);
 /// sign(x) in {-1, 0, +1} (sign(0) = 0).
 MODNORM_API Tensor sign(const Tensor& x);
+/// sqrt(x), elementwise. IEEE semantics, no check: a negative entry gives NaN (sqrt(-0) = -0).
+///
+/// Example: auto rms = sqrt(mean(mul(x, x), -1));   // [batch x n] -> [batch]
+MODNORM_API Tensor sqrt(const Tensor& x);
 /// Vector-Jacobian products: dy * relu'(x) (relu'(0) = 0), dy * gelu'(x) with
 /// gelu'(x) = Phi(x) + x phi(x), dy * sign(x).
 MODNORM_API Tensor relu_backward(const Tensor& x, const Tensor& dy);

@@ -1,5 +1,7 @@
-// Elementwise maps, their vector-Jacobian products, binary ops, axpy and the finiteness check.
+// Elementwise maps, their vector-Jacobian products, binary ops (with NumPy broadcasting), axpy
+// and the finiteness check.
 #include <cmath>
+#include <cstdint>
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_compute.hpp"
@@ -26,6 +28,8 @@ T apply(Unary op, T x) {
       return std::abs(x);
     case Unary::sign:
       return sign_of(x);
+    case Unary::sqrt:
+      return std::sqrt(x);  // IEEE: negative -> NaN
   }
   return x;
 }
@@ -45,8 +49,55 @@ T derivative(Unary op, T x) {
       return sign_of(x);
     case Unary::sign:
       return T(0);
+    case Unary::sqrt:
+      return T(0.5) / std::sqrt(x);
   }
   return T(0);
+}
+
+// Calls fn(f) with the scalar functor of `op`: the one definition of each binary op, shared by
+// the equal-shape and the broadcast loops (the switch runs once per call, not per element).
+template <class Fn>
+void with_binary(Binary op, Fn&& fn) {
+  switch (op) {
+    case Binary::add:
+      return fn([](auto x, auto y) { return x + y; });
+    case Binary::sub:
+      return fn([](auto x, auto y) { return x - y; });
+    case Binary::mul:
+      return fn([](auto x, auto y) { return x * y; });
+    case Binary::div:
+      return fn([](auto x, auto y) { return x / y; });  // IEEE: x / 0 -> +-Inf or NaN
+  }
+}
+
+// out = f(a, b) over out's elements in row-major order, a and b read through the broadcast
+// strides. The innermost axis is contiguous in out; there each operand's stride is 1, or 0 when
+// it is broadcast: kA and kB fix it at compile time so the row loop vectorises like the
+// equal-shape one.
+template <int kA, int kB, class T, class F>
+void broadcast_loop(F f, const BroadcastStrides s, const T* a, const T* b, T* out) {
+  const std::int64_t n = s.dims[3];
+  for (std::int64_t i0 = 0; i0 < s.dims[0]; ++i0)
+    for (std::int64_t i1 = 0; i1 < s.dims[1]; ++i1)
+      for (std::int64_t i2 = 0; i2 < s.dims[2]; ++i2, out += n) {
+        const T* ar = a + i0 * s.a_stride[0] + i1 * s.a_stride[1] + i2 * s.a_stride[2];
+        const T* br = b + i0 * s.b_stride[0] + i1 * s.b_stride[1] + i2 * s.b_stride[2];
+        for (std::int64_t i = 0; i < n; ++i) out[i] = f(ar[i * kA], br[i * kB]);
+      }
+}
+
+template <class T, class F>
+void broadcast(F f, const BroadcastStrides& s, const T* a, const T* b, T* out) {
+  const bool a_runs = s.a_stride[3] != 0, b_runs = s.b_stride[3] != 0;
+  if (a_runs && b_runs)
+    broadcast_loop<1, 1>(f, s, a, b, out);
+  else if (a_runs)
+    broadcast_loop<1, 0>(f, s, a, b, out);
+  else if (b_runs)
+    broadcast_loop<0, 1>(f, s, a, b, out);
+  else
+    broadcast_loop<0, 0>(f, s, a, b, out);
 }
 
 }  // namespace
@@ -73,24 +124,25 @@ void CpuBackend::unary_backward(Unary op, const Tensor& x_in, const Tensor& dy_i
 }
 
 void CpuBackend::binary(Binary op, const Tensor& a_in, const Tensor& b_in, Tensor& out_in) {
+  if (out_in.numel() == 0) return;
   const Tensor a = cpu::widen(a_in), b = cpu::widen(b_in);
   cpu::WideOut out(out_in);
+  const bool same_shape = a.shape() == b.shape();
+  const BroadcastStrides strides =
+      same_shape ? BroadcastStrides{} : broadcast_strides(a.shape(), b.shape(), out_in.shape());
   cpu::visit_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    auto A = cpu::array<T>(a);
-    auto B = cpu::array<T>(b);
-    auto C = cpu::array<T>(out.get());
-    switch (op) {
-      case Binary::add:
-        C = A + B;
-        break;
-      case Binary::sub:
-        C = A - B;
-        break;
-      case Binary::mul:
-        C = A * B;
-        break;
-    }
+    const T* pa = static_cast<const T*>(a.raw());
+    const T* pb = static_cast<const T*>(b.raw());
+    T* pc = static_cast<T*>(out.get().raw());
+    with_binary(op, [&](auto f) {
+      if (same_shape) {  // the fast path: one contiguous, vectorisable loop
+        const std::int64_t n = out_in.numel();
+        for (std::int64_t i = 0; i < n; ++i) pc[i] = f(pa[i], pb[i]);
+      } else {
+        broadcast(f, strides, pa, pb, pc);
+      }
+    });
   });
   out.commit();
 }

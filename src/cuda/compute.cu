@@ -1,8 +1,9 @@
 // CUDA kernels for the remaining primitives: elementwise maps and their derivatives, binary
-// ops, inner products and finiteness (deterministic two-pass reductions: fixed per-block
-// partials summed on the host in a fixed order), axis reductions, transpose, gather,
-// scatter-add (atomic) and softmax cross-entropy. Arithmetic in fp32 for f32/bf16, fp64 for f64.
-// GELU uses Phi(x) = erfc(-x / sqrt 2) / 2: 1 + erf(x / sqrt 2) cancels for negative x in fp32.
+// ops (NumPy broadcasting), inner products and finiteness (deterministic two-pass reductions:
+// fixed per-block partials summed on the host in a fixed order), axis reductions, transpose,
+// gather, scatter-add (atomic) and softmax cross-entropy. Arithmetic in fp32 for f32/bf16, fp64
+// for f64. GELU uses Phi(x) = erfc(-x / sqrt 2) / 2: 1 + erf(x / sqrt 2) cancels for negative x
+// in fp32.
 #include <cuda_bf16.h>
 
 #include <cmath>
@@ -60,6 +61,8 @@ __device__ A apply(Unary op, A x) {
       return fabs(x);
     case Unary::sign:
       return sign_of(x);
+    case Unary::sqrt:
+      return sqrt(x);  // IEEE: negative -> NaN
   }
   return x;
 }
@@ -76,8 +79,26 @@ __device__ A derivative(Unary op, A x) {
       return sign_of(x);
     case Unary::sign:
       return A(0);
+    case Unary::sqrt:
+      return A(0.5) / sqrt(x);
   }
   return A(0);
+}
+
+// The one definition of each binary op on the device (IEEE division: x / 0 -> +-Inf or NaN).
+template <class A>
+__device__ __forceinline__ A combine(Binary op, A x, A y) {
+  switch (op) {
+    case Binary::add:
+      return x + y;
+    case Binary::sub:
+      return x - y;
+    case Binary::mul:
+      return x * y;
+    case Binary::div:
+      return x / y;
+  }
+  return x;
 }
 
 template <class T>
@@ -94,11 +115,26 @@ __global__ void unary_backward_kernel(Unary op, const T* x, const T* dy, T* out,
   }
 }
 
-template <class T>
-__global__ void binary_kernel(Binary op, const T* a, const T* b, T* out, std::int64_t n) {
+// out[i] = a op b over out's n elements. Equal shapes read a and b at i; with kBroadcast the
+// row-major index i is split along the padded output dims and mapped through the strides
+// (0 on broadcast axes).
+template <class T, bool kBroadcast>
+__global__ void binary_kernel(Binary op, const T* a, const T* b, T* out, std::int64_t n,
+                              BroadcastStrides s) {
   MODNORM_GRID_STRIDE(i, n) {
-    const auto x = load(a, i), y = load(b, i);
-    store(out, i, op == Binary::add ? x + y : op == Binary::sub ? x - y : x * y);
+    std::int64_t ia = i, ib = i;
+    if constexpr (kBroadcast) {
+      ia = 0;
+      ib = 0;
+      std::int64_t rest = i;
+      for (int k = kBroadcastRank - 1; k >= 0; --k) {
+        const std::int64_t ik = rest % s.dims[k];
+        rest /= s.dims[k];
+        ia += ik * s.a_stride[k];
+        ib += ik * s.b_stride[k];
+      }
+    }
+    store(out, i, combine(op, load(a, ia), load(b, ib)));
   }
 }
 
@@ -255,11 +291,19 @@ void launch_unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& 
 }
 
 void launch_binary(Binary op, const Tensor& a, const Tensor& b, Tensor& y, cudaStream_t stream) {
-  if (a.numel() == 0) return;
+  const std::int64_t n = y.numel();
+  if (n == 0) return;
+  const bool same_shape = a.shape() == b.shape();
+  const BroadcastStrides strides =
+      same_shape ? BroadcastStrides{} : broadcast_strides(a.shape(), b.shape(), y.shape());
   visit(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    binary_kernel<T><<<blocks_for(a.numel()), kThreads, 0, stream>>>(op, in<T>(a), in<T>(b),
-                                                                     out<T>(y), a.numel());
+    if (same_shape)
+      binary_kernel<T, false>
+          <<<blocks_for(n), kThreads, 0, stream>>>(op, in<T>(a), in<T>(b), out<T>(y), n, strides);
+    else
+      binary_kernel<T, true>
+          <<<blocks_for(n), kThreads, 0, stream>>>(op, in<T>(a), in<T>(b), out<T>(y), n, strides);
   });
   MODNORM_CUDA_CHECK(cudaGetLastError());
 }

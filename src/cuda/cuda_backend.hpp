@@ -59,6 +59,7 @@ void launch_axpy(double alpha, const Tensor& x, double beta, Tensor& y, cudaStre
 void launch_unary(Unary op, const Tensor& x, Tensor& y, cudaStream_t stream);
 void launch_unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& y,
                            cudaStream_t stream);
+/// y = a op b; a and b broadcast to y's shape (Backend::binary).
 void launch_binary(Binary op, const Tensor& a, const Tensor& b, Tensor& y, cudaStream_t stream);
 double dot_on_device(const Tensor& a, const Tensor& b, cudaStream_t stream);
 bool all_finite_on_device(const Tensor& x, cudaStream_t stream);

@@ -111,6 +111,8 @@ BOOST_AUTO_TEST_CASE(every_elementwise_op_matches_the_cpu) {
         same(add(xd, yd), add(x, y));
         same(sub(xd, yd), sub(x, y));
         same(mul(xd, yd), mul(x, y));
+        same(div(xd, yd), div(x, y));
+        same(modnorm::sqrt(abs(xd)), modnorm::sqrt(abs(x)));
         same(relu(xd), relu(x));
         same(gelu(xd), gelu(x));
         same(abs(xd), abs(x));
@@ -137,6 +139,48 @@ BOOST_AUTO_TEST_CASE(every_elementwise_op_matches_the_cpu) {
   auto bad = Tensor::from_vector({1.0f, std::nanf(""), 2.0f}, {3}).to(Device::cuda);
   BOOST_TEST(!all_finite(bad));
   BOOST_TEST(!all_finite(Tensor::full({1000}, INFINITY, DType::f32, Device::cuda)));
+}
+
+BOOST_AUTO_TEST_CASE(broadcast_binary_ops_match_the_cpu) {
+  MODNORM_FRESH_GENERATOR(gen);
+  using BinaryFn = Tensor (*)(const Tensor&, const Tensor&);
+  const std::pair<const char*, BinaryFn> ops[] = {
+      {"add", modnorm::add}, {"sub", modnorm::sub}, {"mul", modnorm::mul}, {"div", modnorm::div}};
+  // Bias, RMS normalisation, a Mean bond's backward, rank 4 against rank 3, both stretching,
+  // rank 0, and an empty result; each pair is also run the other way round.
+  const std::vector<std::pair<Shape, Shape>> pairs = {{{33, 129}, {129}},
+                                                      {{33, 129}, {33, 1}},
+                                                      {{8, 17, 64}, {8, 1, 64}},
+                                                      {{2, 3, 4, 5}, {3, 1, 5}},
+                                                      {{2, 1, 4, 1}, {3, 1, 5}},
+                                                      {{70, 1}, {1, 90}},
+                                                      {{3, 700}, {}},
+                                                      {{0, 7}, {7}}};
+  for (DType dt : {DType::f32, DType::bf16, DType::f64})
+    for (const auto& [first, second] : pairs)
+      for (bool swapped : {false, true}) {
+        const Shape& sa = swapped ? second : first;
+        const Shape& sb = swapped ? first : second;
+        auto a = Tensor::randn(sa, gen, dt), b = Tensor::randn(sb, gen, dt);
+        auto ad = a.to(Device::cuda), bd = b.to(Device::cuda);
+        for (const auto& [name, fn] : ops) {
+          BOOST_TEST_CONTEXT(name << " " << to_string(dt) << " " << to_string(sa) << " and "
+                                  << to_string(sb)) {
+            const Tensor gpu = fn(ad, bd), cpu = fn(a, b);
+            BOOST_TEST(gpu.device() == Device::cuda);
+            BOOST_TEST((gpu.shape() == cpu.shape()));
+            BOOST_TEST(rel_error(gpu.to_vector_f64(), cpu.to_vector_f64()) <= band(dt));
+          }
+        }
+      }
+  // IEEE division by zero on the device too: +-Inf and NaN, no error.
+  auto q = div(Tensor::from_vector({1, -1, 0}, {3}).to(Device::cuda),
+               Tensor::zeros({}, DType::f32, Device::cuda))
+               .to_vector_f64();
+  BOOST_TEST(q[0] == INFINITY);
+  BOOST_TEST(q[1] == -INFINITY);
+  BOOST_TEST(std::isnan(q[2]));
+  BOOST_TEST(std::isnan(modnorm::sqrt(Tensor::full({1}, -1.0, DType::f32, Device::cuda)).item()));
 }
 
 BOOST_AUTO_TEST_CASE(reductions_and_norms_match_the_cpu) {
