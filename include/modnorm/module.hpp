@@ -1,0 +1,228 @@
+#pragma once
+/// @file module.hpp
+/// The module core of DESIGN.md section 4 (Large et al. 2024, "Scalable Optimization in the
+/// Modular Norm"): a module has a mass, a sensitivity, a forward and a backward map; atoms own
+/// one weight measured in a `Norm`; bonds own none; compounds combine children by the
+/// composition rules. `Module` is the value-semantic handle users hold (cheap to copy, shared
+/// underneath); `ModuleImpl` is what a new atom, bond or compound implements (docs/modules.md).
+///
+/// The modular norm of a tree is a weighted max over its atoms, ||w|| = max_l c_l ||w_l||_l,
+/// where the coefficient c_l of atom l is the product, along its path from the root, of the
+/// factor each compound gives that child (Sequential: (M / m_k) * prod_{j > k} s_j;
+/// concatenation and Add: M / m_k; Scale: 1). Atoms of zero mass have c_l = inf: they drop out
+/// of the max and their dualized gradient is zero. Hence dualize(g)_l = dualize_l(g_l) / c_l
+/// and the modular dual norm is sum_l ||g_l||^dagger_l / c_l.
+
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "modnorm/dualize.hpp"
+#include "modnorm/export.hpp"
+#include "modnorm/generator.hpp"
+#include "modnorm/tensor.hpp"
+
+namespace modnorm {
+
+class ModuleImpl;
+class AtomImpl;
+
+/// One atom's weight as seen from a module tree: the tensors are handles to the atom's own
+/// storage (update them in place, e.g. with axpy, to change the module).
+struct Parameter {
+  std::string name;    ///< dotted path from the root, e.g. "0.weight", "block.2.weight"
+  Tensor weight;       ///< the atom's weight (Linear: d_out x d_in; Embed: d x vocab; Bias: n)
+  Tensor grad;         ///< gradient accumulated by backward(), same shape and dtype
+  Norm norm;           ///< the norm the weight is measured in (and its gradient dualized in)
+  double mass;         ///< the atom's mass m_l
+  double coefficient;  ///< c_l in the modular norm of the tree parameters() was called on
+  AtomImpl* atom;      ///< the atom itself (non-owning; valid while the tree lives)
+};
+
+/// A module handle. Copies share the module (as PyTorch's `ModuleHolder`); build trees with
+/// `Sequential`, `Add`, `Scale` and `>>`.
+///
+/// Example:
+///   auto net = modnorm::Linear(784, 512) >> modnorm::ReLU() >> modnorm::Linear(512, 10);
+///   modnorm::Generator gen(0);
+///   net.initialize(gen);
+///   auto y = net.forward(x);            // x: [batch x 784]
+///   net.backward(dy);                   // accumulates into parameters()[l].grad
+///   auto steps = net.dualize();         // one tensor per parameter, modular norm 1
+class MODNORM_API Module {
+ public:
+  /// Wraps an implementation (how atoms, bonds and compounds construct their handles).
+  explicit Module(std::shared_ptr<ModuleImpl> impl);
+
+  /// Total mass M (atoms: their mass; bonds: 0; compounds: the sum over children).
+  double mass() const;
+  /// Sensitivity s (atoms: 1; bonds: documented per bond; compounds: the composition rules).
+  double sensitivity() const;
+  /// The modular norm of the current weights, max_l c_l ||w_l||_l (0 if no atom has mass);
+  /// spectral norms by power iteration with `options` (exact SVD with options.exact).
+  double norm(const SpectralNormOptions& options = {}) const;
+  /// The modular duality map of the current gradients: one tensor per parameters() entry,
+  /// dualize(g_l, norm_l, options) / c_l (zeros for atoms of zero mass). Its modular norm is
+  /// 1 unless every gradient is zero. Throws as modnorm::dualize, naming the parameter.
+  std::vector<Tensor> dualize(const DualizeOptions& options = {}) const;
+  /// The modular dual norm of the current gradients, sum_l dual_norm(g_l, norm_l) / c_l; it
+  /// equals the inner product of the gradients with dualize(options).
+  double dual_norm(const DualizeOptions& options = {}) const;
+  /// Well-normed initialisation: every atom's weight gets norm 1 in its own norm
+  /// (AtomImpl::initialize; the default is dualize(randn, norm) with the exact polar factor,
+  /// i.e. an orthogonal matrix scaled by sqrt(d_out/d_in) for Linear). Gradients are zeroed.
+  void initialize(Generator& gen);
+
+  /// Runs the module on x (one example per row) and remembers what backward() needs.
+  /// Throws modnorm::Error naming the module's dotted path on a bad input.
+  Tensor forward(const Tensor& x);
+  /// Same as forward(x).
+  Tensor operator()(const Tensor& x) { return forward(x); }
+  /// Given dL/dy for the last forward(), accumulates dL/dw into every atom's grad (it adds;
+  /// call zero_grad() between steps) and returns dL/dx. Throws before any forward().
+  Tensor backward(const Tensor& dy);
+  /// Sets every gradient to zero.
+  void zero_grad();
+
+  /// The atoms' weights in depth-first order with dotted names and coefficients.
+  std::vector<Parameter> parameters() const;
+  /// Moves every weight and gradient to `device` (new storage: Parameter handles taken
+  /// before refer to the old tensors). Forward caches are dropped.
+  void to(Device device);
+
+  /// The implementation (for compounds walking their children, and for printing).
+  ModuleImpl& impl() const { return *impl_; }
+  /// The shared implementation pointer.
+  const std::shared_ptr<ModuleImpl>& ptr() const { return impl_; }
+
+ private:
+  std::shared_ptr<ModuleImpl> impl_;
+};
+
+/// Composition, left first: `a >> b` is Sequential{a, b} (b applied after a); sequences
+/// built with >> flatten, so `a >> b >> c` has children 0, 1, 2.
+MODNORM_API Module operator>>(const Module& a, const Module& b);
+
+/// Prints the tree, one node per line with its mass, sensitivity and (atoms) norm kind;
+/// children are indented under their parent (PyTorch's pretty_print).
+MODNORM_API std::ostream& operator<<(std::ostream& os, const Module& module);
+
+/// A named child of a compound.
+struct Child {
+  std::string name;  ///< the child's path component ("0", "block", ...)
+  Module module;     ///< the child
+};
+
+/// What every module implements. Derive from AtomImpl (one weight), BondImpl (no weight) or
+/// CompoundImpl (children); docs/modules.md lists exactly what to implement.
+class MODNORM_API ModuleImpl {
+ public:
+  virtual ~ModuleImpl();
+  ModuleImpl() = default;
+  ModuleImpl(const ModuleImpl&) = delete;
+  ModuleImpl& operator=(const ModuleImpl&) = delete;
+
+  /// A one-line description: "Linear(784 -> 512)", "ReLU", "Sequential".
+  virtual std::string describe() const = 0;
+  /// Mass m >= 0.
+  virtual double mass() const = 0;
+  /// Sensitivity s >= 0.
+  virtual double sensitivity() const = 0;
+  /// Forward map; stores what backward needs.
+  virtual Tensor forward(const Tensor& x) = 0;
+  /// Backward map: accumulates weight gradients, returns dL/dx.
+  virtual Tensor backward(const Tensor& dy) = 0;
+  /// Drops the state kept for backward (after to(), or to free memory).
+  virtual void clear_cache() {}
+
+  /// Compounds: the children, in order (empty for atoms and bonds).
+  virtual std::vector<Child> children() const { return {}; }
+  /// Compounds: for each child k, the factor its atoms' coefficients are multiplied by in
+  /// this module's norm (inf for a child of zero mass). Must have children().size() entries.
+  virtual std::vector<double> child_factors() const { return {}; }
+  /// Atoms return themselves.
+  virtual AtomImpl* atom() { return nullptr; }
+
+  /// The dotted path of this module in the tree it was last placed in ("" for a root).
+  const std::string& path() const { return path_; }
+  /// "module 'block.2' (Linear(512 -> 512))" or "module (root) (...)", for error messages.
+  std::string where() const;
+  /// Sets this module's path and, recursively, its children's (compounds call it).
+  void set_path(const std::string& path);
+
+ private:
+  std::string path_;
+};
+
+/// Children named by their index, for a compound's initializer-list constructor.
+MODNORM_API std::vector<Child> unnamed_children(std::initializer_list<Module> modules);
+
+/// Options every atom takes.
+struct AtomOptions {
+  /// Mass m_l >= 0: the atom's share m_l / M of the modular step. 0 freezes the atom.
+  double mass = 1.0;
+  /// Override of the atom's norm (e.g. Norm::sign for an Adam-like layer); unset keeps the
+  /// atom's own (Linear: spectral, Embed: column, Bias: euclidean).
+  std::optional<Norm> norm;
+  /// Dtype of the weight and its gradient.
+  DType dtype = DType::f32;
+};
+
+/// An atom: one weight, its gradient and its norm; sensitivity 1 (Large et al. 2024: atoms
+/// are well-normed, ||grad_x f . dx|| <= ||dx|| when ||w|| <= 1).
+class MODNORM_API AtomImpl : public ModuleImpl {
+ public:
+  /// `own_norm` is the atom's natural norm; options.norm overrides it. Throws on a negative
+  /// or non-finite mass, naming `type` ("Linear"); the weight starts at zero (initialize()).
+  AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const AtomOptions& options);
+
+  double mass() const override { return mass_; }
+  double sensitivity() const override { return 1.0; }
+  AtomImpl* atom() override { return this; }
+
+  /// Sets the weight to a norm-1 tensor in the atom's norm (default: dualize(randn, norm)
+  /// with the exact polar factor for spectral) and zeroes the gradient.
+  virtual void initialize(Generator& gen);
+
+  Tensor& weight() { return weight_; }
+  Tensor& grad() { return grad_; }
+  Norm norm() const { return norm_; }
+  /// Moves weight and gradient to `device`.
+  void to(Device device);
+
+ private:
+  double mass_;
+  Norm norm_;
+  Tensor weight_;
+  Tensor grad_;
+};
+
+/// A bond: no weights, mass 0.
+class MODNORM_API BondImpl : public ModuleImpl {
+ public:
+  double mass() const override { return 0.0; }
+};
+
+/// A compound: owns its children (named "0", "1", ... unless named), mass = sum of masses.
+class MODNORM_API CompoundImpl : public ModuleImpl {
+ public:
+  explicit CompoundImpl(std::vector<Child> children);
+  double mass() const override;
+  std::vector<Child> children() const override { return children_; }
+
+ protected:
+  const std::vector<Child>& kids() const { return children_; }
+
+ private:
+  std::vector<Child> children_;
+};
+
+/// Throws "[op] <where>: backward called before forward" unless `forwarded` (every module's
+/// backward starts with it).
+MODNORM_API void require_forward(const char* op, const ModuleImpl& module, bool forwarded);
+
+}  // namespace modnorm

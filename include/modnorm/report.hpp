@@ -1,0 +1,68 @@
+#pragma once
+/// @file report.hpp
+/// Per-layer inspection (DESIGN.md 4): one row per atom of a module tree with its norms,
+/// printable as an aligned text table, CSV, JSON and HTML (the HTML is what a notebook shows).
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "modnorm/dualize.hpp"
+#include "modnorm/export.hpp"
+#include "modnorm/module.hpp"
+#include "modnorm/tensor.hpp"
+
+namespace modnorm {
+
+/// One atom's line of a report. Norms are in the atom's own norm unless named otherwise.
+struct ReportRow {
+  std::string name;             ///< dotted parameter name, e.g. "0.weight"
+  Shape shape;                  ///< weight shape
+  Norm norm;                    ///< the norm kind the atom is measured in
+  double mass_share;            ///< m_l / M, the atom's share of the modular step (0 if M = 0)
+  double weight_norm;           ///< ||W_l|| in its own norm (1 after initialize())
+  double spectral_norm;         ///< sigma_max(W_l) (a vector counts as an n x 1 matrix)
+  double grad_dual_norm;        ///< ||G_l||^dagger, the dual norm of the current gradient
+  std::optional<double> update_norm;   ///< ||dW_l|| of the given update (ReportOptions::updates)
+  std::optional<double> update_ratio;  ///< update_norm / weight_norm (unset if weight_norm is 0)
+};
+
+/// A per-layer table; print it with operator<< (text) or one of the formats below.
+struct MODNORM_API Report {
+  std::vector<ReportRow> rows;  ///< one per parameter, in Module::parameters() order
+
+  /// Aligned plain-text table with a header line; absent values print as "-".
+  std::string to_text() const;
+  /// Comma-separated values with a header line; absent values are empty fields.
+  std::string to_csv() const;
+  /// A JSON array of objects, one per row, keys as the CSV header; absent values are null.
+  std::string to_json() const;
+  /// An HTML <table class="modnorm-report"> (for notebooks).
+  std::string to_html() const;
+};
+
+/// What report() measures beyond the weights and gradients.
+struct ReportOptions {
+  /// The last update of each parameter (e.g. Optimizer::last_updates()), in parameters()
+  /// order; empty means no update columns.
+  std::vector<Tensor> updates;
+  /// How spectral norms are estimated (power iteration by default; exact for tests).
+  SpectralNormOptions spectral;
+  /// How the gradient dual norm is computed (the orthogonalize method for spectral atoms).
+  DualizeOptions dualize;
+};
+
+/// Measures every atom of `net` (weights, gradients and, if given, updates).
+/// Throws modnorm::Error if options.updates is non-empty but does not match the parameters
+/// in count or shapes (naming the parameter), or on NaN/Inf weights (as modnorm::norm).
+///
+/// Example:
+///   std::cout << modnorm::report(net);                     // text table
+///   std::ofstream("layers.csv") << modnorm::report(net).to_csv();
+MODNORM_API Report report(const Module& net, const ReportOptions& options = {});
+
+/// Prints report.to_text().
+MODNORM_API std::ostream& operator<<(std::ostream& os, const Report& report);
+
+}  // namespace modnorm

@@ -1,0 +1,47 @@
+// Bias: y = x + b, b in the RMS norm (DESIGN.md 3-4).
+#include "bias.hpp"
+
+#include "module_checks.hpp"
+#include "modnorm/ops.hpp"
+
+namespace modnorm {
+namespace {
+
+class BiasImpl final : public AtomImpl {
+ public:
+  BiasImpl(std::int64_t n, const AtomOptions& options)
+      : AtomImpl("Bias", {n}, Norm::euclidean, options), n_(n) {}
+
+  std::string describe() const override { return "Bias(" + std::to_string(n_) + ")"; }
+
+  Tensor forward(const Tensor& x) override {
+    detail::check_width("Bias.forward", *this, x, n_);
+    detail::check_like("Bias.forward", *this, x, weight());
+    y_shape_ = x.shape();
+    return add(x, weight());  // broadcast over the leading axes
+  }
+
+  Tensor backward(const Tensor& dy) override {
+    require_forward("Bias.backward", *this, !y_shape_.empty());
+    detail::check_grad_shape("Bias.backward", *this, dy, y_shape_);
+    axpy(1.0, sum(dy.reshape({dy.numel() / n_, n_}), 0), grad());  // db += sum_rows dy
+    return dy;
+  }
+
+  void clear_cache() override { y_shape_.clear(); }
+
+ private:
+  std::int64_t n_;
+  Shape y_shape_;  // empty until forward
+};
+
+std::shared_ptr<ModuleImpl> make_bias(std::int64_t n, const AtomOptions& options) {
+  if (n < 1) detail::fail("Bias", "n must be >= 1, got " + std::to_string(n));
+  return std::make_shared<BiasImpl>(n, options);
+}
+
+}  // namespace
+
+Bias::Bias(std::int64_t n, const AtomOptions& options) : Module(make_bias(n, options)) {}
+
+}  // namespace modnorm

@@ -1,0 +1,58 @@
+// Identity bond and scalar multiple a * M (DESIGN.md 4).
+#include "scale.hpp"
+
+#include <cmath>
+
+#include "module_checks.hpp"
+#include "modnorm/ops.hpp"
+
+namespace modnorm {
+namespace {
+
+class IdentityImpl final : public BondImpl {
+ public:
+  std::string describe() const override { return "Identity"; }
+  double sensitivity() const override { return 1.0; }
+  Tensor forward(const Tensor& x) override {
+    forwarded_ = true;
+    return x;
+  }
+  Tensor backward(const Tensor& dy) override {
+    require_forward("Identity.backward", *this, forwarded_);
+    return dy;
+  }
+  void clear_cache() override { forwarded_ = false; }
+
+ private:
+  bool forwarded_ = false;
+};
+
+class ScaleImpl final : public CompoundImpl {
+ public:
+  ScaleImpl(double a, Module module) : CompoundImpl({{"", std::move(module)}}), a_(a) {}
+
+  std::string describe() const override { return "Scale(" + detail::short_number(a_) + ")"; }
+  double sensitivity() const override { return std::fabs(a_) * inner().sensitivity(); }
+  // a * M leaves the norm of M's weights unchanged (DESIGN.md 4, scalar multiple).
+  std::vector<double> child_factors() const override { return {1.0}; }
+
+  Tensor forward(const Tensor& x) override { return scale(inner().forward(x), a_); }
+  Tensor backward(const Tensor& dy) override { return inner().backward(scale(dy, a_)); }
+
+ private:
+  Module inner() const { return kids()[0].module; }
+  double a_;
+};
+
+std::shared_ptr<ModuleImpl> make_scale(double a, Module module) {
+  if (!std::isfinite(a)) detail::fail("Scale", "a must be finite, got " + std::to_string(a));
+  return std::make_shared<ScaleImpl>(a, std::move(module));
+}
+
+}  // namespace
+
+Identity::Identity() : Module(std::make_shared<IdentityImpl>()) {}
+
+Scale::Scale(double a, Module module) : Module(make_scale(a, std::move(module))) {}
+
+}  // namespace modnorm

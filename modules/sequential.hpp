@@ -1,0 +1,31 @@
+#pragma once
+/// @file sequential.hpp
+/// Sequential composition (DESIGN.md 4; Large et al. 2024, module composition): children
+/// applied in order, M = M_n o ... o M_1.
+
+#include <initializer_list>
+#include <vector>
+
+#include "modnorm/module.hpp"
+
+namespace modnorm {
+
+/// Children applied first to last. Mass M = sum_k m_k; sensitivity s = prod_k s_k; the
+/// atoms of child k enter the modular norm with factor (M / m_k) * prod_{j > k} s_j (inf when
+/// m_k = 0: a weightless child drops out of the max). For two children this is
+/// ||(w1, w2)|| = max(s2 (M/m1) ||w1||, (M/m2) ||w2||). Children are named "0", "1", ...
+/// unless given names. `a >> b` builds the same thing (module.hpp).
+///
+/// Throws modnorm::Error when given no children.
+///
+/// Example:
+///   modnorm::Sequential mlp{modnorm::Linear(784, 512), modnorm::ReLU(), modnorm::Linear(512, 10)};
+///   modnorm::Sequential named({{"body", mlp}, {"head", modnorm::Linear(10, 10)}});
+class MODNORM_API Sequential : public Module {
+ public:
+  Sequential(std::initializer_list<Module> children);
+  /// Children with names ("" means the child's index).
+  explicit Sequential(std::vector<Child> children);
+};
+
+}  // namespace modnorm

@@ -1,0 +1,28 @@
+#pragma once
+/// @file shape.hpp
+/// Bonds that reshape or reduce (mass 0, sensitivity 1): Flatten and Mean.
+
+#include "modnorm/module.hpp"
+
+namespace modnorm {
+
+/// [B x d1 x ... x dk] -> [B x (d1 * ... * dk)] (a rank-1 input [B] becomes [B x 1]).
+/// Sensitivity 1: the entries, hence the RMS norm, are unchanged.
+///
+/// Example: auto net = modnorm::Embed(100, 8) >> modnorm::Flatten() >> modnorm::Linear(32, 10);
+class MODNORM_API Flatten : public Module {
+ public:
+  Flatten();
+};
+
+/// The mean over `axis` (negative counts from the end; the axis is removed).
+/// Sensitivity 1: ||mean_t x_t||_RMS <= ||x||_RMS by Jensen's inequality.
+/// Throws modnorm::Error in forward if `axis` is out of range for the input, naming the module.
+///
+/// Example: auto pool = modnorm::Mean(1);   // [B x T x d] -> [B x d]
+class MODNORM_API Mean : public Module {
+ public:
+  explicit Mean(int axis);
+};
+
+}  // namespace modnorm

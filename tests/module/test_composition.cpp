@@ -1,0 +1,269 @@
+// The composition rules of DESIGN.md 4, checked exactly: random trees (depth 1-6, mixed masses
+// and sensitivities) against an independent reference that folds the two-module rules pairwise,
+// hand-computed examples, the modular duality map and dual norm, names and printing.
+#include <boost/test/unit_test.hpp>
+
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "module/module_support.hpp"
+
+namespace mt = modnorm::test;
+using namespace modnorm;
+namespace tt = boost::test_tools;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// A module with the metrics the rules predict: mass, sensitivity and each atom's coefficient.
+struct Built {
+  Module module;
+  double mass;
+  double sensitivity;
+  std::map<const AtomImpl*, double> coefficient;
+};
+
+double factor(double total, double part) { return part > 0.0 ? total / part : kInf; }
+
+// The binary rules of DESIGN.md 4, applied to two built modules.
+Built sequential(const Built& first, const Built& second, Module combined) {
+  Built out{std::move(combined), first.mass + second.mass, first.sensitivity * second.sensitivity, {}};
+  for (auto [atom, c] : first.coefficient)
+    out.coefficient[atom] = c * second.sensitivity * factor(out.mass, first.mass);
+  for (auto [atom, c] : second.coefficient) out.coefficient[atom] = c * factor(out.mass, second.mass);
+  return out;
+}
+
+Built concatenation(const Built& a, const Built& b, Module combined) {
+  Built out{std::move(combined), a.mass + b.mass, a.sensitivity + b.sensitivity, {}};
+  for (auto [atom, c] : a.coefficient) out.coefficient[atom] = c * factor(out.mass, a.mass);
+  for (auto [atom, c] : b.coefficient) out.coefficient[atom] = c * factor(out.mass, b.mass);
+  return out;
+}
+
+Built atom(Module m) {
+  const double mass = m.mass();
+  AtomImpl* a = m.impl().atom();
+  return {m, mass, 1.0, {{a, mass > 0.0 ? 1.0 : kInf}}};
+}
+
+Built leaf(Generator& gen) {
+  const double masses[] = {0.0, 0.5, 1.0, 2.0, 3.0};
+  const double mass = masses[gen.below(5)];
+  const auto dim = [&] { return static_cast<std::int64_t>(1 + gen.below(5)); };
+  const double a = (0.25 + 1.75 * gen.uniform()) * (gen.below(2) ? 1.0 : -1.0);
+  switch (gen.below(7)) {
+    case 0: return atom(Linear(dim(), dim(), mt::f64_atom(mass)));
+    case 1: return atom(Embed(dim(), dim(), mt::f64_atom(mass)));
+    case 2: return atom(Bias(dim(), mt::f64_atom(mass)));
+    case 3: return {ReLU(), 0.0, 1.0, {}};
+    case 4: return {GELU(), 0.0, 1.0, {}};
+    case 5: return {Scale(a), 0.0, std::abs(a), {}};
+    default: return {RMSNorm(), 0.0, 1.0, {}};
+  }
+}
+
+Built random_tree(Generator& gen, int depth) {
+  if (depth == 0) return leaf(gen);
+  const std::size_t n = 1 + gen.below(3);
+  std::vector<Built> kids;
+  for (std::size_t k = 0; k < n; ++k) kids.push_back(random_tree(gen, gen.below(2) ? depth - 1 : 0));
+  std::vector<Child> children;
+  for (const Built& k : kids) children.push_back({"", k.module});
+  switch (gen.below(3)) {
+    case 0: {  // Sequential, folded pairwise left to right
+      Built acc = kids[0];
+      for (std::size_t k = 1; k < n; ++k) acc = sequential(acc, kids[k], acc.module);
+      acc.module = Sequential(children);
+      return acc;
+    }
+    case 1: {  // Add = concatenation (then a weightless sum)
+      Built acc = kids[0];
+      for (std::size_t k = 1; k < n; ++k) acc = concatenation(acc, kids[k], acc.module);
+      acc.module = Add(children);
+      return acc;
+    }
+    default: {  // a * M: mass and norm unchanged, sensitivity |a| s
+      const double a = (0.25 + 1.75 * gen.uniform()) * (gen.below(2) ? 1.0 : -1.0);
+      Built out = kids[0];
+      out.module = Scale(a, kids[0].module);
+      out.sensitivity = std::abs(a) * kids[0].sensitivity;
+      return out;
+    }
+  }
+}
+
+void check_close(double got, double expected) {
+  if (std::isinf(expected))
+    BOOST_TEST(std::isinf(got));
+  else
+    BOOST_TEST(got == expected, tt::tolerance(1e-12));
+}
+
+SpectralNormOptions exact_norm() {
+  SpectralNormOptions o;
+  o.exact = true;
+  return o;
+}
+
+DualizeOptions exact_dualize() {
+  DualizeOptions o;
+  o.orthogonalize.method = OrthogonalizeMethod::svd;
+  return o;
+}
+
+void set_random(Tensor t, double scale_by, Generator& gen) {
+  axpy(scale_by, Tensor::randn(t.shape(), gen, t.dtype()), t, 0.0);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(composition)
+
+BOOST_AUTO_TEST_CASE(random_trees_follow_the_composition_rules_exactly) {
+  MODNORM_FRESH_GENERATOR(gen);
+  for (int trial = 0; trial < 60; ++trial) {
+    const int depth = 1 + trial % 6;
+    const Built tree = random_tree(gen, depth);
+    BOOST_TEST_INFO("trial " << trial << ", depth " << depth << ":\n" << tree.module);
+    check_close(tree.module.mass(), tree.mass);
+    check_close(tree.module.sensitivity(), tree.sensitivity);
+    const std::vector<Parameter> params = tree.module.parameters();
+    BOOST_TEST_REQUIRE(params.size() == tree.coefficient.size());
+
+    // Weights of random scale; the modular norm is the max over atoms of c_l ||w_l||_l.
+    double expected_norm = 0.0;
+    for (const Parameter& p : params) {
+      check_close(p.coefficient, tree.coefficient.at(p.atom));
+      set_random(p.weight, 0.1 + 3 * gen.uniform(), gen);
+      if (!std::isinf(p.coefficient))
+        expected_norm = std::max(expected_norm, p.coefficient * norm(p.weight, p.norm, exact_norm()));
+    }
+    check_close(tree.module.norm(exact_norm()), expected_norm);
+
+    // dualize: per atom dualize_l(g_l) / c_l; its pairing with g is the modular dual norm,
+    // and its modular norm is 1.
+    for (const Parameter& p : params) set_random(p.grad, 0.1 + 3 * gen.uniform(), gen);
+    const std::vector<Tensor> d = tree.module.dualize(exact_dualize());
+    BOOST_TEST_REQUIRE(d.size() == params.size());
+    double pairing = 0.0, expected_dual = 0.0;
+    bool any = false;
+    for (std::size_t l = 0; l < params.size(); ++l) {
+      const Parameter& p = params[l];
+      const Tensor expected = std::isinf(p.coefficient)
+                                  ? Tensor::zeros(p.grad.shape(), DType::f64)
+                                  : scale(dualize(p.grad, p.norm, exact_dualize()), 1 / p.coefficient);
+      BOOST_TEST(mt::max_abs_diff(d[l].to_vector_f64(), expected.to_vector_f64()) <= 1e-12);
+      pairing += dot(p.grad, d[l]);
+      if (!std::isinf(p.coefficient)) {
+        expected_dual += dual_norm(p.grad, p.norm, exact_dualize()) / p.coefficient;
+        any = true;
+      }
+    }
+    check_close(tree.module.dual_norm(exact_dualize()), expected_dual);
+    BOOST_TEST(pairing == expected_dual, tt::tolerance(1e-10));
+    for (std::size_t l = 0; l < params.size(); ++l) {
+      Tensor w = params[l].weight;
+      axpy(1.0, d[l], w, 0.0);
+    }
+    BOOST_TEST(tree.module.norm(exact_norm()) == (any ? 1.0 : 0.0), tt::tolerance(1e-10));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(hand_computed_masses_sensitivities_and_coefficients) {
+  // Sequential{L1 (m=1), ReLU, L2 (m=2)}: M = 3, s = 1; c_1 = (3/1) * 1 * 1 = 3, c_2 = 3/2.
+  AtomOptions two;
+  two.mass = 2;
+  Module mlp = Linear(4, 3) >> ReLU() >> Linear(3, 2, two);
+  BOOST_TEST(mlp.mass() == 3.0);
+  BOOST_TEST(mlp.sensitivity() == 1.0);
+  auto p = mlp.parameters();
+  BOOST_TEST(p[0].coefficient == 3.0);
+  BOOST_TEST(p[1].coefficient == 1.5);
+
+  // Sequential{L1, Scale(0.5), L2}: M = 2, s = 0.5; c_1 = 2 * 0.5 = 1, c_2 = 2.
+  Module halved = Sequential{Linear(4, 4), Scale(0.5), Linear(4, 4)};
+  BOOST_TEST(halved.sensitivity() == 0.5);
+  p = halved.parameters();
+  BOOST_TEST(p[0].coefficient == 1.0);
+  BOOST_TEST(p[1].coefficient == 2.0);
+
+  // Residual: Sequential{L1, Add{0.75 * Id, 0.25 * (L2 >> ReLU)}, L3}: M = 3; the Add has
+  // mass 1 and sensitivity 0.75 + 0.25 = 1, so every layer has c = 3 (mass share 1/3).
+  Module residual = Sequential{Linear(8, 4), Add{Scale(0.75), Scale(0.25, Linear(4, 4) >> ReLU())},
+                               Linear(4, 2)};
+  BOOST_TEST(residual.mass() == 3.0);
+  BOOST_TEST(residual.sensitivity() == 1.0);
+  for (const Parameter& q : residual.parameters()) BOOST_TEST(q.coefficient == 3.0);
+
+  // A frozen atom (mass 0) drops out: c = inf, zero dual step, not in the norm.
+  AtomOptions frozen;
+  frozen.mass = 0;
+  Module partly = Linear(3, 3, frozen) >> Linear(3, 3);
+  p = partly.parameters();
+  BOOST_TEST(std::isinf(p[0].coefficient));
+  BOOST_TEST(p[1].coefficient == 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(initialize_gives_every_atom_norm_one_and_the_tree_its_coefficient_max) {
+  MODNORM_FRESH_GENERATOR(gen);
+  AtomOptions sign;
+  sign.norm = Norm::sign;
+  Module net = Sequential{Embed(11, 6), Flatten(), Linear(6, 9), Bias(9), Linear(9, 4, sign)};
+  net.initialize(gen);
+  double max_c = 0.0;
+  for (const Parameter& p : net.parameters()) {
+    BOOST_TEST_INFO(p.name);
+    BOOST_TEST(norm(p.weight, p.norm, exact_norm()) == 1.0, tt::tolerance(1e-6));
+    BOOST_TEST(max_abs(p.grad) == 0.0);
+    max_c = std::max(max_c, p.coefficient);
+  }
+  BOOST_TEST(net.norm(exact_norm()) == max_c, tt::tolerance(1e-6));
+  BOOST_TEST((net.parameters()[3].norm == Norm::sign));
+}
+
+BOOST_AUTO_TEST_CASE(parameters_have_dotted_names_in_depth_first_order) {
+  Module net = Sequential{Linear(4, 4), Add{Identity(), Sequential{Linear(4, 4), ReLU()}}, Linear(4, 2)};
+  std::vector<std::string> names;
+  for (const Parameter& p : net.parameters()) names.push_back(p.name);
+  BOOST_TEST(names == (std::vector<std::string>{"0.weight", "1.1.0.weight", "2.weight"}),
+             tt::per_element());
+  Module named = Sequential({{"body", Linear(3, 3) >> ReLU()}, {"head", Linear(3, 1)}});
+  names.clear();
+  for (const Parameter& p : named.parameters()) names.push_back(p.name);
+  BOOST_TEST(names == (std::vector<std::string>{"body.0.weight", "head.weight"}), tt::per_element());
+  BOOST_TEST(Linear(2, 2).parameters()[0].name == "weight");
+}
+
+BOOST_AUTO_TEST_CASE(shift_operator_flattens_left_sequences) {
+  Module net = Linear(2, 3) >> ReLU() >> Linear(3, 1);
+  BOOST_TEST(net.impl().children().size() == 3u);
+  BOOST_TEST(net.impl().children()[2].name == "2");
+}
+
+BOOST_AUTO_TEST_CASE(tree_prints_mass_sensitivity_and_norm_kind_indented) {
+  AtomOptions two;
+  two.mass = 2;
+  Module net = Linear(4, 3) >> ReLU() >> Linear(3, 2, two);
+  std::ostringstream out;
+  out << net;
+  const std::string text = out.str();
+  BOOST_TEST_INFO(text);
+  BOOST_TEST(text.find("Sequential  mass 3  sensitivity 1\n") == 0u);
+  BOOST_TEST(text.find("  (0) Linear(4 -> 3)  mass 1  sensitivity 1  norm spectral\n") != std::string::npos);
+  BOOST_TEST(text.find("  (1) ReLU  mass 0  sensitivity 1\n") != std::string::npos);
+  BOOST_TEST(text.find("  (2) Linear(3 -> 2)  mass 2  sensitivity 1  norm spectral\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(handles_share_the_module) {
+  MODNORM_FRESH_GENERATOR(gen);
+  Module a = Linear(3, 2);
+  Module b = a;
+  b.initialize(gen);
+  BOOST_TEST(a.parameters()[0].weight.raw() == b.parameters()[0].weight.raw());
+  BOOST_TEST(a.norm() == 1.0, tt::tolerance(1e-4));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,102 @@
+// Bad input to modules: each a modnorm::Error naming the module by its dotted path and quoting
+// what was received.
+#include <boost/test/unit_test.hpp>
+
+#include "module/module_support.hpp"
+
+using namespace modnorm;
+
+namespace {
+
+// Runs `body`, requires a modnorm::Error, and checks the message contains every fragment.
+template <typename Body>
+void expect_error(Body body, const std::vector<std::string>& fragments) {
+  try {
+    body();
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const std::string& f : fragments) {
+      BOOST_TEST_INFO("message: " << message << "\nexpected to contain: " << f);
+      BOOST_TEST(message.find(f) != std::string::npos);
+    }
+    return;
+  }
+  BOOST_ERROR("no modnorm::Error thrown");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(module_errors)
+
+BOOST_AUTO_TEST_CASE(wrong_input_width_names_the_module_path_and_shape) {
+  MODNORM_FRESH_GENERATOR(gen);
+  Module net = Sequential{Linear(4, 3), ReLU(), Linear(5, 2)};
+  net.initialize(gen);
+  expect_error([&] { net.forward(Tensor::randn({2, 4}, gen)); },
+               {"[Linear.forward]", "module '2' (Linear(5 -> 2))", "[2x3]", "5"});
+  Module nested = Sequential({{"block", Sequential{Linear(3, 3), Bias(3)}}});
+  expect_error([&] { nested.forward(Tensor::randn({2, 4}, gen)); }, {"module 'block.0'", "[2x4]"});
+}
+
+BOOST_AUTO_TEST_CASE(token_ids_out_of_range_or_fractional_are_rejected) {
+  Module embed = Embed(10, 4);
+  expect_error([&] { embed.forward(Tensor::from_vector({1, 12}, {2})); },
+               {"[Embed.forward]", "module (root) (Embed(10 -> 4))", "12", "position 1", "[0, 10)"});
+  expect_error([&] { embed.forward(Tensor::from_vector({-1}, {1})); }, {"-1", "position 0"});
+  expect_error([&] { embed.forward(Tensor::from_vector({2.5f}, {1})); }, {"2.5"});
+  expect_error([&] { embed.forward(Tensor::zeros({1, 2, 3})); }, {"[1x2x3]"});
+}
+
+BOOST_AUTO_TEST_CASE(backward_before_forward_is_an_error) {
+  expect_error([] { Module(Linear(3, 2)).backward(Tensor::zeros({1, 2})); },
+               {"[Linear.backward]", "backward called before forward"});
+  Module net = Sequential{Linear(3, 2), ReLU()};
+  expect_error([&] { net.backward(Tensor::zeros({1, 2})); }, {"[ReLU.backward]", "module '1' (ReLU)"});
+  for (Module m : {Module(Embed(3, 2)), Module(Bias(2)), Module(Flatten()), Module(Mean(0)),
+                   Module(RMSNorm()), Module(Identity()), Module(GELU())})
+    expect_error([&] { m.backward(Tensor::zeros({1, 2})); }, {"backward called before forward"});
+}
+
+BOOST_AUTO_TEST_CASE(gradient_of_the_wrong_shape_is_an_error) {
+  MODNORM_FRESH_GENERATOR(gen);
+  Module net = Linear(3, 2);
+  net.initialize(gen);
+  net.forward(Tensor::randn({4, 3}, gen));
+  expect_error([&] { net.backward(Tensor::zeros({4, 3})); }, {"[Linear.backward]", "[4x3]", "[4x2]"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_construction_arguments_are_rejected) {
+  AtomOptions negative;
+  negative.mass = -1;
+  expect_error([&] { Linear(3, 2, negative); }, {"[Linear]", "mass", "-1"});
+  AtomOptions nan_mass;
+  nan_mass.mass = std::nan("");
+  expect_error([&] { Bias(3, nan_mass); }, {"[Bias]", "mass"});
+  expect_error([] { Linear(0, 2); }, {"[Linear]", "0"});
+  expect_error([] { Embed(5, 0); }, {"[Embed]"});
+  expect_error([] { Scale(std::nan("")); }, {"[Scale]"});
+  expect_error([] { RMSNorm(-1.0); }, {"[RMSNorm]", "eps"});
+  expect_error([] { Sequential(std::vector<Child>{}); }, {"[Sequential]"});
+  expect_error([] { Add(std::vector<Child>{}); }, {"[Add]"});
+}
+
+BOOST_AUTO_TEST_CASE(add_with_mismatched_branch_shapes_names_both_shapes) {
+  MODNORM_FRESH_GENERATOR(gen);
+  Module net = Sequential{Linear(4, 4), Add{Linear(4, 3), Linear(4, 2)}};
+  net.initialize(gen);
+  expect_error([&] { net.forward(Tensor::randn({2, 4}, gen)); },
+               {"[Add.forward]", "module '1' (Add)", "[2x2]", "[2x3]"});
+}
+
+BOOST_AUTO_TEST_CASE(input_dtype_or_device_unlike_the_weights_is_an_error) {
+  MODNORM_FRESH_GENERATOR(gen);
+  Module net = Linear(3, 2);
+  expect_error([&] { net.forward(Tensor::randn({1, 3}, gen, DType::f64)); },
+               {"[Linear.forward]", "f64", "f32"});
+}
+
+BOOST_AUTO_TEST_CASE(mean_axis_out_of_range_is_an_error) {
+  expect_error([] { Module(Mean(2)).forward(Tensor::zeros({2, 3})); }, {"[Mean.forward]", "axis 2", "[2x3]"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
