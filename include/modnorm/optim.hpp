@@ -1,0 +1,328 @@
+#pragma once
+/// @file optim.hpp
+/// The optimizer of DESIGN.md section 5: modular steepest descent over a module tree (each
+/// atom's momentum dualized in the atom's own norm and divided by its coefficient c_l in the
+/// tree's modular norm; Large et al. 2024, "Scalable Optimization in the Modular Norm"), with
+/// the options the Muon family added (Nesterov, NorMuon, dual norm correction, decoupled and
+/// cautious weight decay), learning-rate schedules, and SGD / AdamW / "adaptive Adam" baselines
+/// behind the same interface.
+///
+/// Conventions: W_l is atom l's weight, g_l its gradient (Parameter::grad), Delta W_l the
+/// change one step adds to W_l (W_l <- W_l + Delta W_l), lr the scheduled learning rate times
+/// the atom's lr multiplier, and <A, B> the Frobenius inner product.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "modnorm/dualize.hpp"
+#include "modnorm/export.hpp"
+#include "modnorm/module.hpp"
+#include "modnorm/tensor.hpp"
+
+namespace modnorm {
+
+/// Which update rule Optimizer::step applies to every atom (m is the momentum of
+/// OptimizerOptions::beta, u the momentum or its Nesterov form):
+///
+/// - `modular`: Delta W_l = -lr * k * dualize(u_l, norm_l) / c_l (DESIGN.md 4-5), k the dual
+///   norm correction (1 when off); NorMuon and the correction are options of this algorithm.
+/// - `sgd`: Delta W_l = -lr * u_l. The momentum is the EMA m = beta m + (1 - beta) g, so this
+///   equals PyTorch's SGD(momentum=beta, dampening=0) run with lr * (1 - beta).
+/// - `adamw`: Delta W_l = -lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta^t),
+///   v_hat = v / (1 - beta2^t), v = beta2 v + (1 - beta2) g*g, t the 1-based step (Loshchilov
+///   & Hutter 2019, Algorithm 2; beta plays Adam's beta1).
+/// - `adaptive_adam`: the seed's "adaptive Adam": AdamW's u = m_hat / (sqrt(v_hat) + eps)
+///   scaled per atom by clamp(<m_hat, u>, -1, 1), so that the step shrinks with the gradient.
+///
+/// Atoms of zero mass (c_l = inf) are frozen under every algorithm: no update, no decay.
+///
+/// Example: options.algorithm = modnorm::Algorithm::adamw;
+enum class Algorithm : std::uint8_t { modular, sgd, adamw, adaptive_adam };
+
+/// "modular", "sgd", "adamw", "adaptive_adam".
+MODNORM_API const char* to_string(Algorithm algorithm);
+
+/// Learning-rate schedule shapes (see scheduled_lr for the exact formulas).
+enum class Schedule : std::uint8_t {
+  constant,       ///< lr at every step
+  linear_warmup,  ///< a linear ramp over warmup_steps, then lr
+  cosine,         ///< optional ramp, then a half cosine from lr down to final_fraction * lr
+  linear_decay,   ///< optional ramp, then a straight line from lr down to final_fraction * lr
+};
+
+/// "constant", "linear_warmup", "cosine", "linear_decay".
+MODNORM_API const char* to_string(Schedule schedule);
+
+/// A learning-rate schedule: a multiplier of OptimizerOptions::lr that depends on the step
+/// index t = 0, 1, 2, ... (the number of steps taken before the step it applies to).
+///
+/// Example:
+///   modnorm::ScheduleOptions s;
+///   s.kind = modnorm::Schedule::cosine;
+///   s.warmup_steps = 100;     // ramp over steps 0..99
+///   s.total_steps = 10000;    // reaches final_fraction * lr at step 10000, stays there
+struct ScheduleOptions {
+  /// The shape; constant by default.
+  Schedule kind = Schedule::constant;
+  /// Length W of the linear ramp lr * (t + 1) / W over steps t < W (so step W - 1 already
+  /// uses the full lr). Must be >= 1 for linear_warmup, >= 0 for cosine and linear_decay, and
+  /// 0 for constant (use linear_warmup for a ramp without decay).
+  std::int64_t warmup_steps = 0;
+  /// cosine and linear_decay: the step T at which the decay ends (counted from step 0, the
+  /// ramp included); must exceed warmup_steps. Ignored by constant and linear_warmup.
+  std::int64_t total_steps = 0;
+  /// cosine and linear_decay: the multiplier reached at step T and kept after it, in [0, 1].
+  /// Ignored by constant and linear_warmup.
+  double final_fraction = 0.0;
+};
+
+/// The learning rate of step t (0-based) under `schedule`: lr * f(t) with, for W =
+/// warmup_steps, T = total_steps, f_end = final_fraction and p = min(1, (t - W) / (T - W)):
+///
+/// - t < W (a ramp):        f = (t + 1) / W
+/// - constant, linear_warmup: f = 1
+/// - cosine:                f = f_end + (1 - f_end) * (1 + cos(pi p)) / 2
+/// - linear_decay:          f = f_end + (1 - f_end) * (1 - p)
+///
+/// Throws modnorm::Error if lr is not a finite number > 0, t < 0, or the schedule is invalid
+/// (see ScheduleOptions).
+///
+/// Example: modnorm::scheduled_lr(0.1, s, 0) == 0.1 / s.warmup_steps
+MODNORM_API double scheduled_lr(double lr, const ScheduleOptions& schedule, std::int64_t step);
+
+/// Dual norm correction of the modular step (seed 000_524310cbc03ef28b.txt, DESIGN.md 3).
+enum class CorrectionMode : std::uint8_t {
+  /// No correction: every atom's dualized update has norm 1 in its own norm (before 1/c_l).
+  off,
+  /// Atom l's dualized update is multiplied by clamp(<u_l, dualize(u_l)>, lo, hi): its own
+  /// dual norm, so each layer's step shrinks with its own momentum.
+  per_layer,
+  /// Every atom's update is multiplied by the one factor clamp(sum_l <u_l, dualize(u_l)> / c_l,
+  /// lo, hi): the modular dual norm of the momenta (DESIGN.md 4), i.e. steepest descent in
+  /// the modular norm with step size proportional to the clamped dual norm.
+  global,
+};
+
+/// "off", "per_layer", "global".
+MODNORM_API const char* to_string(CorrectionMode mode);
+
+/// The dual norm correction of the `modular` algorithm. The pairing <u_l, dualize(u_l)> is
+/// taken with the plain duality map (before NorMuon), so it is the dual norm of u_l in norm_l.
+/// Being a dual norm it is >= 0, so both ranges give the same factor; the range is kept for
+/// parity with DualNormCorrection.
+///
+/// Example: options.correction.mode = modnorm::CorrectionMode::global;
+struct CorrectionOptions {
+  CorrectionMode mode = CorrectionMode::off;           ///< off by default
+  CorrectionRange range = CorrectionRange::symmetric;  ///< [lo, hi] = [-1, 1] unless set
+};
+
+/// NorMuon's neuron-wise normalisation of the dualized update O (a d_out x d_in matrix; one
+/// row per output neuron), for the `modular` algorithm. This is Algorithm 1 of Li, Liu, Liang,
+/// Chen, Zhao 2025, "NorMuon: Making Muon more efficient and scalable" (arXiv:2510.05491):
+///
+///   v <- beta2 * v + (1 - beta2) * mean_over_columns(O * O)     (one entry per row, no bias
+///                                                                correction, as published)
+///   O' = O / (sqrt(v) + eps)                                     (row-wise)
+///
+/// followed by the rescaling of the authors' released code (normuon.py, `normuon_update`),
+/// O'' = O' * ||O||_F / ||O'||_F, instead of the paper's Adam-matching step size
+/// 0.2 * sqrt(d_out d_in) / ||O'||_F: keeping ||O''||_F = ||O||_F keeps the scale that the
+/// duality map gave the update, so the 1/c_l modular shares and the learning rate keep their
+/// meaning (the paper's variant would retune lr to AdamW's RMS). Applied to every rank-2
+/// atom, whatever its norm; vectors (Bias) are left as dualized.
+///
+/// Example: options.normuon.enabled = true;
+struct NorMuonOptions {
+  bool enabled = false;  ///< off by default
+  double beta2 = 0.95;   ///< decay of the row second moment, in [0, 1) (NorMuon's default)
+  double eps = 1e-10;    ///< added to sqrt(v) before dividing, > 0 (normuon.py's value)
+};
+
+/// Weight decay modes.
+enum class WeightDecay : std::uint8_t {
+  off,        ///< no decay
+  decoupled,  ///< Delta W += -lr * coefficient * W (Loshchilov & Hutter 2019)
+  cautious,   ///< decoupled, but only where the step already moves W towards zero (below)
+};
+
+/// "off", "decoupled", "cautious".
+MODNORM_API const char* to_string(WeightDecay mode);
+
+/// Weight decay, applied after the step is formed (DESIGN.md 5), under every algorithm, with
+/// the atom's lr (scheduled lr times its lr multiplier; not divided by c_l).
+///
+/// `cautious` (Chen et al. 2025, "Cautious Weight Decay", arXiv:2510.12402; seed
+/// 002_75c44f08e44768fe.txt `mask = (update * W) >= 0`) decays entry ij only where
+/// mask_ij = (update_ij * W_ij >= 0), and "update" is the quantity the optimizer SUBTRACTS:
+/// update = -Delta W (before decay), the convention W <- W - lr * update of PyTorch, optax and
+/// the paper (x_{t+1} = x_t - eta (u_t + lambda 1[u_t * x_t >= 0] x_t)). So the mask is
+/// Delta W_ij * W_ij <= 0: the entries the step moves towards zero (or leaves alone), where
+/// decay agrees with it; where the step grows |W_ij| the decay would fight it and is skipped.
+/// (With update = +Delta W the mask would select exactly the entries where decay fights the
+/// optimizer, the opposite of the method's intent.)
+///
+/// Example:
+///   options.weight_decay.mode = modnorm::WeightDecay::cautious;
+///   options.weight_decay.coefficient = 0.1;
+struct WeightDecayOptions {
+  WeightDecay mode = WeightDecay::off;  ///< off by default
+  double coefficient = 0.01;            ///< lambda, finite and >= 0 (PyTorch AdamW's default)
+};
+
+/// The second-moment settings of `adamw` and `adaptive_adam` (beta1 is OptimizerOptions::beta).
+struct AdamOptions {
+  double beta2 = 0.999;  ///< decay of the second moment, in [0, 1)
+  double eps = 1e-8;     ///< added to sqrt(v_hat), > 0
+};
+
+/// Per-atom settings, selected by the parameter's exact dotted name (Parameter::name, e.g.
+/// "2.weight"). Every override must name a parameter of the tree, once.
+///
+/// Example: options.overrides.push_back({"0.weight", 0.5, modnorm::Norm::sign});
+struct ParameterOverride {
+  std::string name;            ///< the dotted parameter name
+  double lr_multiplier = 1.0;  ///< the atom's lr is the scheduled lr times this (finite, >= 0)
+  /// The norm the atom's momentum is dualized in (`modular` only); unset keeps the atom's own.
+  /// spectral and column need a matrix weight.
+  std::optional<Norm> norm;
+};
+
+/// Everything an Optimizer does. Defaults: modular steepest descent with lr 0.1, EMA momentum
+/// 0.95 without Nesterov, Muon's 5-step quintic, no correction, no NorMuon, no weight decay.
+///
+/// Example:
+///   modnorm::OptimizerOptions options;
+///   options.lr = 0.05;
+///   options.nesterov = true;
+///   options.schedule.kind = modnorm::Schedule::linear_decay;
+///   options.schedule.total_steps = 1000;
+struct OptimizerOptions {
+  /// The update rule (Algorithm).
+  Algorithm algorithm = Algorithm::modular;
+  /// Base learning rate, finite and > 0. For `modular` it is the modular norm of the step
+  /// (with the correction off): each atom moves by lr / c_l in its own norm. Adam-type runs
+  /// usually want ~1e-3.
+  double lr = 0.1;
+  /// How lr varies with the step (scheduled_lr).
+  ScheduleOptions schedule;
+  /// Momentum in EMA form, m <- beta * m + (1 - beta) * g, in [0, 1) (0: no momentum); it is
+  /// beta1 for the Adam algorithms.
+  double beta = 0.95;
+  /// Nesterov: the step uses u = (1 - beta) * g + beta * m (m already updated) instead of m.
+  /// `modular` and `sgd` only.
+  bool nesterov = false;
+  /// How `spectral` atoms compute U V^T (`modular` only); OrthogonalizeMethod::svd is exact.
+  OrthogonalizeOptions orthogonalize;
+  /// Dual norm correction (`modular` only).
+  CorrectionOptions correction;
+  /// NorMuon row normalisation (`modular` only).
+  NorMuonOptions normuon;
+  /// Decoupled or cautious weight decay (every algorithm).
+  WeightDecayOptions weight_decay;
+  /// Second moment of `adamw` and `adaptive_adam` (validated whatever the algorithm).
+  AdamOptions adam;
+  /// Per-atom lr multipliers and norms, by parameter name.
+  std::vector<ParameterOverride> overrides;
+};
+
+/// Steepest descent over a module tree (DESIGN.md 5). Per step and atom l, in this order:
+/// momentum (EMA, optional Nesterov) -> dualize with the atom's norm -> optional NorMuon ->
+/// optional dual norm correction -> scale by lr / c_l -> optional decoupled or cautious weight
+/// decay -> W_l += Delta W_l in place. (`sgd` and the Adam algorithms replace the middle part
+/// by their own rule; see Algorithm.)
+///
+/// The optimizer holds the tree (a Module handle) and re-reads its parameters() at each step,
+/// so Module::initialize() may replace the weights; but the parameter list (count, names,
+/// shapes, dtypes, devices) must stay what it was at construction. State: one momentum
+/// buffer per atom, plus a [d_out x 1] row second moment per matrix atom with NorMuon, plus a
+/// second moment per atom for the Adam algorithms, and the last update per atom; all are
+/// allocated at construction with the weight's shape, dtype and device (bf16 weights keep
+/// bf16 state) and updated in place. A step allocates only the temporaries of the tensor ops
+/// (dualize's included). Not copyable (the state would be shared); movable.
+///
+/// Example:
+///   auto net = modnorm::Linear(784, 512) >> modnorm::ReLU() >> modnorm::Linear(512, 10);
+///   modnorm::Generator gen(0);
+///   net.initialize(gen);
+///   modnorm::Optimizer opt(net);                          // modular, lr 0.1
+///   for (...) {
+///     net.zero_grad();
+///     auto ce = modnorm::softmax_cross_entropy(net.forward(x), labels);
+///     net.backward(ce.grad);
+///     opt.step();
+///   }
+class MODNORM_API Optimizer {
+ public:
+  /// Builds the optimizer for `module`'s current parameters() with `options`.
+  ///
+  /// Throws modnorm::Error naming the field and the value received when: lr is not finite and
+  /// > 0; beta, adam.beta2 or normuon.beta2 is outside [0, 1); adam.eps or normuon.eps is not
+  /// finite and > 0; the weight decay coefficient is negative or not finite; the schedule is
+  /// invalid (ScheduleOptions); the orthogonalize options are invalid; an option is set that
+  /// the algorithm does not use (nesterov with an Adam algorithm; correction, NorMuon or an
+  /// override's norm with a non-modular algorithm); an override names no parameter, names one
+  /// twice, has a negative or non-finite lr multiplier, or asks for spectral/column on a
+  /// non-matrix weight; or (modular) an atom of positive mass has coefficient 0.
+  ///
+  /// Example: modnorm::Optimizer opt(net, options);
+  explicit Optimizer(const Module& module, OptimizerOptions options = {});
+  ~Optimizer();
+  Optimizer(Optimizer&&) noexcept;
+  Optimizer& operator=(Optimizer&&) noexcept;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  /// One step with the gradients currently in the tree (Parameter::grad; the optimizer does
+  /// not zero them). First checks the whole tree, then changes anything: throws
+  /// modnorm::Error, leaving every weight and all state untouched, if the parameter list
+  /// differs from the one the optimizer was built for (count, names, shapes, dtypes or
+  /// devices) or any gradient holds NaN or Inf:
+  /// `[Optimizer.step] parameter '0.weight': gradient [3x4] f32 cpu contains NaN at [1, 2] ...`.
+  ///
+  /// Example: opt.step();
+  void step();
+
+  /// The scheduled learning rate of the next step, scheduled_lr(options.lr, options.schedule,
+  /// steps()) (before per-atom multipliers).
+  double lr() const;
+  /// Number of steps taken (restored by load_state).
+  std::int64_t steps() const;
+  /// Delta W_l of the last step, one tensor per parameters() entry (same order, shape, dtype
+  /// and device as the weights), weight decay included: W_after = W_before + Delta W_l. Zeros
+  /// before the first step and for frozen atoms. The tensors are overwritten by each step.
+  ///
+  /// Example: double ratio = modnorm::norm(opt.last_updates()[0], Norm::spectral) / ...;
+  const std::vector<Tensor>& last_updates() const;
+  /// The options the optimizer was built with.
+  const OptimizerOptions& options() const;
+
+  /// A snapshot of everything a resumed run needs, as (name, tensor) pairs ready for a
+  /// safetensors file: "step" (a rank-0 f64 tensor holding steps()), then per parameter, in
+  /// parameters() order, "<name>.momentum", with NorMuon "<name>.row_second_moment"
+  /// ([d_out x 1]; matrix atoms only), with an Adam algorithm "<name>.second_moment". The
+  /// tensors are copies (later steps do not change them), in the state's dtype and device.
+  ///
+  /// Example: auto entries = opt.state();   // entries[0].first == "step"
+  std::vector<std::pair<std::string, Tensor>> state() const;
+  /// Restores a state() snapshot taken from an optimizer with the same options over a tree
+  /// with the same parameters: training then continues bit for bit. Entries are converted to
+  /// the state's dtype and device and copied into the existing buffers. All entries are
+  /// checked before anything changes. Throws modnorm::Error naming the entry when one is
+  /// missing, unexpected, given twice, of another shape, non-finite, or when "step" is not a
+  /// single non-negative integer:
+  /// `[Optimizer.load_state] entry '0.weight.momentum' has shape [3x4], expected [4x3]`.
+  ///
+  /// Example: fresh.load_state(saved);
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& state);
+
+ private:
+  struct Impl;  // src/optim/optimizer_impl.hpp
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace modnorm

@@ -1,0 +1,24 @@
+// NorMuon's neuron-wise (row-wise) normalisation of the dualized update; the formulas and the
+// choice between the paper's and the released code's final scaling are in optim.hpp
+// (NorMuonOptions). Li, Liu, Liang, Chen, Zhao 2025, arXiv:2510.05491, Algorithm 1.
+#include "modnorm/ops.hpp"
+#include "optim/optimizer_impl.hpp"
+
+namespace modnorm::detail {
+
+Tensor normuon(const Tensor& O, Tensor& row_second_moment, const NorMuonOptions& options) {
+  const std::int64_t rows = O.dim(0);
+  // v <- beta2 * v + (1 - beta2) * mean_j O_ij^2, one entry per row (neuron).
+  const Tensor row_mean = mean(mul(O, O), -1).reshape({rows, 1});
+  axpy(1.0 - options.beta2, row_mean, row_second_moment, options.beta2);
+  // O' = O / (sqrt(v) + eps), broadcast [rows x cols] / [rows x 1].
+  const Tensor normalized =
+      div(O, add(sqrt(row_second_moment), scalar_like(options.eps, row_second_moment)));
+  // Rescale so that ||O'||_F = ||O||_F (normuon.py); a zero O stays zero.
+  const double before = frobenius_norm(O);
+  const double after = frobenius_norm(normalized);
+  if (after == 0.0) return normalized;
+  return scale(normalized, before / after);
+}
+
+}  // namespace modnorm::detail

@@ -1,0 +1,148 @@
+// modnorm::Optimizer: construction (state allocated once, overrides resolved by name) and the
+// step of DESIGN.md 5, which checks the whole tree first, then forms every atom's direction,
+// then (after the global dual norm correction, which needs all of them) applies them.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+
+#include "fail.hpp"
+#include "modnorm/ops.hpp"
+#include "optim/optimizer_impl.hpp"
+
+namespace modnorm {
+namespace {
+
+using detail::fail;
+
+bool uses_adam(Algorithm algorithm) {
+  return algorithm == Algorithm::adamw || algorithm == Algorithm::adaptive_adam;
+}
+
+// The atom is frozen: zero mass (or under a weightless compound), so it is not in the max of
+// the modular norm (c_l = inf) and no algorithm moves it.
+bool frozen(const Parameter& p) {
+  return std::isinf(p.coefficient);
+}
+
+std::map<std::string, const ParameterOverride*> overrides_by_name(
+    const char* op, const std::vector<ParameterOverride>& overrides,
+    const std::vector<Parameter>& params) {
+  std::map<std::string, const ParameterOverride*> out;
+  for (const ParameterOverride& ov : overrides) {
+    const bool known = std::any_of(params.begin(), params.end(),
+                                   [&](const Parameter& p) { return p.name == ov.name; });
+    if (!known) {
+      std::string list;
+      for (const Parameter& p : params) list += (list.empty() ? "" : ", ") + p.name;
+      fail(op, "override names no parameter: '" + ov.name + "' (the parameters are " +
+                   (list.empty() ? std::string("none") : list) + ")");
+    }
+    if (!out.emplace(ov.name, &ov).second)
+      fail(op, "parameter '" + ov.name + "' is overridden twice");
+  }
+  return out;
+}
+
+}  // namespace
+
+Optimizer::Optimizer(const Module& module, OptimizerOptions options)
+    : impl_(std::make_unique<Impl>(Impl{module, std::move(options), {}, {}, 0})) {
+  constexpr const char* op = "Optimizer";
+  Impl& s = *impl_;
+  const OptimizerOptions& o = s.options;
+  detail::validate(op, o);
+  const std::vector<Parameter> params = s.module.parameters();
+  const auto overrides = overrides_by_name(op, o.overrides, params);
+
+  for (const Parameter& p : params) {
+    const Tensor& w = p.weight;
+    detail::AtomState a{p.name, w.shape(), w.dtype(), w.device(), p.norm, 1.0, {}, {}, {}};
+    if (const auto it = overrides.find(p.name); it != overrides.end()) {
+      a.lr_multiplier = it->second->lr_multiplier;
+      a.norm = it->second->norm.value_or(p.norm);
+      if ((a.norm == Norm::spectral || a.norm == Norm::column) && w.rank() != 2)
+        fail(op, "override '" + p.name + "': norm " + to_string(a.norm) +
+                     " needs a matrix weight, got " + w.describe());
+    }
+    if (o.algorithm == Algorithm::modular && !frozen(p) && !(p.coefficient > 0.0))
+      fail(op, "parameter '" + p.name + "' has coefficient " + std::to_string(p.coefficient) +
+                   " (a module after it has sensitivity 0), so its modular step is unbounded");
+    a.momentum = Tensor::zeros(w.shape(), w.dtype(), w.device());
+    if (o.algorithm == Algorithm::modular && o.normuon.enabled && w.rank() == 2)
+      a.row_second_moment = Tensor::zeros({w.dim(0), 1}, w.dtype(), w.device());
+    if (uses_adam(o.algorithm)) a.second_moment = Tensor::zeros(w.shape(), w.dtype(), w.device());
+    s.atoms.push_back(std::move(a));
+    s.updates.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));
+  }
+}
+
+Optimizer::~Optimizer() = default;
+Optimizer::Optimizer(Optimizer&&) noexcept = default;
+Optimizer& Optimizer::operator=(Optimizer&&) noexcept = default;
+
+void Optimizer::step() {
+  constexpr const char* op = "Optimizer.step";
+  Impl& s = *impl_;
+  const OptimizerOptions& o = s.options;
+  const std::vector<Parameter> params = s.module.parameters();
+  // Everything is checked before anything changes (issue 5, item 6).
+  detail::check_tree(op, params, s.atoms);
+  detail::check_gradients(op, params);
+
+  // Directions of every atom: the global correction needs all pairings before any step.
+  std::vector<detail::Direction> directions(params.size());
+  double modular_dual_norm = 0.0;  // sum_l <u_l, dualize(u_l)> / c_l (DESIGN.md 4)
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Parameter& p = params[i];
+    detail::AtomState& a = s.atoms[i];
+    if (frozen(p)) continue;
+    directions[i] = detail::for_parameter(op, p.name, [&]() -> detail::Direction {
+      switch (o.algorithm) {
+        case Algorithm::modular:
+          return detail::modular_direction(
+              a, detail::momentum_step(a.momentum, p.grad, o.beta, o.nesterov), p.coefficient, o);
+        case Algorithm::sgd:
+          return {detail::momentum_step(a.momentum, p.grad, o.beta, o.nesterov), 1.0, 0.0};
+        case Algorithm::adamw:
+        case Algorithm::adaptive_adam:
+          return detail::adam_direction(a, p.grad, s.steps + 1, o);
+      }
+      fail(op, "unknown algorithm");
+    });
+    modular_dual_norm += directions[i].pairing / p.coefficient;
+  }
+  const double global =
+      o.correction.mode == CorrectionMode::global
+          ? std::clamp(modular_dual_norm, detail::correction_lo(o.correction.range), 1.0)
+          : 1.0;
+
+  const double base_lr = lr();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (frozen(params[i])) continue;
+    const double atom_lr = base_lr * s.atoms[i].lr_multiplier;
+    Tensor weight = params[i].weight;
+    detail::apply_step(weight, s.updates[i], directions[i].direction,
+                       atom_lr * directions[i].scale * global, atom_lr * o.weight_decay.coefficient,
+                       o.weight_decay.mode);
+  }
+  ++s.steps;
+}
+
+double Optimizer::lr() const {
+  return scheduled_lr(impl_->options.lr, impl_->options.schedule, impl_->steps);
+}
+
+std::int64_t Optimizer::steps() const {
+  return impl_->steps;
+}
+
+const std::vector<Tensor>& Optimizer::last_updates() const {
+  return impl_->updates;
+}
+
+const OptimizerOptions& Optimizer::options() const {
+  return impl_->options;
+}
+
+}  // namespace modnorm

@@ -1,0 +1,107 @@
+#pragma once
+// Internals of modnorm::Optimizer shared by the files of src/optim/: the per-atom state and
+// one function per stage of the step of DESIGN.md 5 (momentum -> dualize -> NorMuon ->
+// correction -> lr / c_l -> weight decay -> apply). Each stage trusts its inputs: options are
+// validated at construction and the tree and gradients at the start of every step.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fail.hpp"
+#include "modnorm/module.hpp"
+#include "modnorm/optim.hpp"
+#include "modnorm/tensor.hpp"
+
+namespace modnorm {
+namespace detail {
+
+/// One atom as the optimizer was built for it, and its state buffers (weight's dtype/device).
+struct AtomState {
+  std::string name;          ///< Parameter::name
+  Shape shape;               ///< the weight's shape
+  DType dtype;               ///< the weight's dtype
+  Device device;             ///< the weight's device
+  Norm norm;                 ///< the atom's norm, or its override
+  double lr_multiplier;      ///< 1 unless overridden
+  Tensor momentum;           ///< EMA of the gradient (Adam's first moment)
+  Tensor row_second_moment;  ///< NorMuon's v, [d_out x 1]; empty unless used
+  Tensor second_moment;      ///< Adam's v, the weight's shape; empty unless used
+};
+
+/// A step before the learning rate: Delta W = -lr * scale * direction.
+struct Direction {
+  Tensor direction;      ///< dualized (and NorMuon-normalised) momentum, or Adam's u, or m
+  double scale = 1.0;    ///< 1 / c_l, per-layer correction, adaptive Adam's clamp
+  double pairing = 0.0;  ///< <u, dualize(u)> when a correction is on (modular)
+};
+
+// ---- options.cpp ------------------------------------------------------------------------------
+/// Throws `[op] <field> must ..., got <value>` on the first invalid field (optim.hpp lists them).
+void validate(const char* op, const OptimizerOptions& options);
+/// Throws unless the schedule is usable (ScheduleOptions).
+void validate_schedule(const char* op, const ScheduleOptions& schedule);
+/// The lower end of a correction clamp range (the upper end is 1).
+double correction_lo(CorrectionRange range);
+
+// ---- tree_checks.cpp ---------------------------------------------------------------------------
+/// Throws unless `params` is the parameter list `atoms` were built for (count, names, shapes,
+/// dtypes, devices; gradients shaped like their weights).
+void check_tree(const char* op, const std::vector<Parameter>& params,
+                const std::vector<AtomState>& atoms);
+/// Throws `[op] parameter 'x': gradient ... contains NaN at [i, j] ...` for the first
+/// parameter whose gradient is not finite.
+void check_gradients(const char* op, const std::vector<Parameter>& params);
+/// Runs `body`, prefixing any modnorm::Error with the parameter's name.
+template <typename Body>
+auto for_parameter(const char* op, const std::string& name, Body body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    fail(op, "parameter '" + name + "': " + e.what());
+  }
+}
+
+// ---- momentum.cpp ------------------------------------------------------------------------------
+/// momentum <- beta * momentum + (1 - beta) * grad in place; returns the momentum itself, or
+/// with Nesterov a new tensor (1 - beta) * grad + beta * momentum.
+Tensor momentum_step(Tensor& momentum, const Tensor& grad, double beta, bool nesterov);
+
+// ---- modular_step.cpp --------------------------------------------------------------------------
+/// The modular direction of one atom: dualize(u, norm) -> NorMuon -> per-layer correction,
+/// scale 1 / c_l (DESIGN.md 4-5).
+Direction modular_direction(AtomState& atom, const Tensor& u, double coefficient,
+                            const OptimizerOptions& options);
+
+// ---- normuon.cpp -------------------------------------------------------------------------------
+/// NorMuon (NorMuonOptions): updates `row_second_moment` in place, returns the row-normalised
+/// O rescaled to ||O||_F.
+Tensor normuon(const Tensor& O, Tensor& row_second_moment, const NorMuonOptions& options);
+
+// ---- adam.cpp ----------------------------------------------------------------------------------
+/// AdamW's u = m_hat / (sqrt(v_hat) + eps) for 1-based step t, updating both moments in place;
+/// scale is clamp(<m_hat, u>, -1, 1) for adaptive_adam, 1 for adamw.
+Direction adam_direction(AtomState& atom, const Tensor& grad, std::int64_t t,
+                         const OptimizerOptions& options);
+
+// ---- apply.cpp ---------------------------------------------------------------------------------
+/// update = -step * direction, plus weight decay at rate `decay` (lr * coefficient) per `mode`;
+/// then weight += update. All in place.
+void apply_step(Tensor& weight, Tensor& update, const Tensor& direction, double step, double decay,
+                WeightDecay mode);
+
+/// A [1] tensor holding `value`, broadcastable against `like` (same dtype and device).
+Tensor scalar_like(double value, const Tensor& like);
+
+}  // namespace detail
+
+/// The optimizer's data (optim.hpp keeps it out of the public header).
+struct Optimizer::Impl {
+  Module module;                         ///< the tree
+  OptimizerOptions options;              ///< validated
+  std::vector<detail::AtomState> atoms;  ///< one per parameters() entry, same order
+  std::vector<Tensor> updates;           ///< last Delta W per atom
+  std::int64_t steps = 0;                ///< steps taken
+};
+
+}  // namespace modnorm
