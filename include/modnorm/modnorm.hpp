@@ -3,9 +3,25 @@
 /// The umbrella header: include this one file and link modnorm::modnorm.
 /// (Bridges to other libraries are opt-in: <modnorm/eigen.hpp>, <modnorm/xtensor.hpp>.)
 
+#include "modnorm/data.hpp"
 #include "modnorm/dualize.hpp"
 #include "modnorm/error.hpp"
 #include "modnorm/generator.hpp"
+#include "modnorm/module.hpp"
 #include "modnorm/ops.hpp"
+#include "modnorm/optim.hpp"
+#include "modnorm/report.hpp"
+#include "modnorm/safetensors.hpp"
 #include "modnorm/tensor.hpp"
 #include "modnorm/version.hpp"
+
+// Modules (modules/; adding a module adds one line here).
+#include "modnorm/modules/activations.hpp"
+#include "modnorm/modules/add.hpp"
+#include "modnorm/modules/bias.hpp"
+#include "modnorm/modules/embed.hpp"
+#include "modnorm/modules/linear.hpp"
+#include "modnorm/modules/rms_norm.hpp"
+#include "modnorm/modules/scale.hpp"
+#include "modnorm/modules/sequential.hpp"
+#include "modnorm/modules/shape.hpp"

@@ -1,8 +1,9 @@
-// The `modnorm` command. Subcommands: demo (a tiny tour of the tensor layer); train, inspect
-// and bench arrive with their issues.
+// The `modnorm` command: train (the default job), inspect (a checkpoint's per-layer table) and
+// demo (a tiny tour of the tensor layer).
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/train.hpp"
 #include "modnorm/modnorm.hpp"
 
 namespace {
@@ -29,11 +30,23 @@ int main(int argc, char** argv) {
   CLI::App app{"modnorm: modular-norm composition and steepest descent"};
   app.set_version_flag("--version", std::string("modnorm ") + modnorm::version());
   app.require_subcommand(0, 1);
+
+  modnorm::cli::TrainConfig train_config;
+  auto* train = app.add_subcommand("train", "Train an MLP on Fashion-MNIST and print its per-layer norms");
+  modnorm::cli::add_train_flags(*train, train_config);
+
+  std::string checkpoint;
+  auto* inspect = app.add_subcommand("inspect", "Print the per-layer norm table of a checkpoint");
+  inspect->add_option("checkpoint", checkpoint, "A .safetensors file written by train --save")->required();
+
   std::uint64_t seed = 0;
   auto* demo = app.add_subcommand("demo", "Multiply two random matrices and print their norms");
   demo->add_option("--seed", seed, "Random seed")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   try {
+    if (*train) return modnorm::cli::run_train(train_config);
+    if (*inspect) return modnorm::cli::run_inspect(checkpoint);
     if (*demo) return run_demo(seed);
     std::cout << app.help();
     return 0;
