@@ -141,7 +141,7 @@ std::vector<std::pair<std::string, Tensor>> optimizer_entries(const SafetensorsF
 
 double default_lr(Algorithm algorithm) {
   switch (algorithm) {
-    case Algorithm::modular: return 0.5;
+    case Algorithm::modular: return 0.1;
     case Algorithm::sgd: return 0.5;
     case Algorithm::adamw: return 1e-3;
     case Algorithm::adaptive_adam: return 1e-3;
@@ -156,7 +156,7 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
   cmd.add_option("--optimizer", c.optimizer.algorithm, "modular, sgd, adamw or adaptive_adam")
       ->transform(CLI::CheckedTransformer(names_of({Algorithm::modular, Algorithm::sgd, Algorithm::adamw, Algorithm::adaptive_adam})))
       ->capture_default_str();
-  cmd.add_option("--lr", c.lr, "Learning rate (default: 0.5 for modular and sgd, 1e-3 for the Adams)");
+  cmd.add_option("--lr", c.lr, "Learning rate (default: 0.1 for modular, 0.5 for sgd, 1e-3 for the Adams)");
   cmd.add_option("--epochs", c.epochs, "Passes over the training set")->capture_default_str()->check(CLI::PositiveNumber);
   cmd.add_option("--batch", c.batch, "Mini-batch size")->capture_default_str()->check(CLI::PositiveNumber);
   cmd.add_option("--seed", c.seed, "Seed of the initialisation and the batch order")->capture_default_str();
