@@ -162,7 +162,7 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
   cmd.add_option("--seed", c.seed, "Seed of the initialisation and the batch order")->capture_default_str();
   cmd.add_option("--limit", c.limit, "Train on the first N examples only (0: all)")->capture_default_str();
   cmd.add_option("--beta", c.optimizer.beta, "Momentum (EMA) in [0, 1)")->capture_default_str();
-  cmd.add_flag("--nesterov,!--no-nesterov", c.optimizer.nesterov, "Nesterov momentum");
+  cmd.add_flag("--nesterov,!--no-nesterov", c.nesterov, "Nesterov momentum (default: on for modular and sgd)");
   cmd.add_option("--schedule", c.optimizer.schedule.kind, "constant, linear_warmup, cosine or linear_decay")
       ->transform(CLI::CheckedTransformer(names_of({Schedule::constant, Schedule::linear_warmup, Schedule::cosine, Schedule::linear_decay})))
       ->capture_default_str();
@@ -193,7 +193,9 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
 int run_train(TrainConfig c) {
   std::ostream& out = c.json ? std::cerr : std::cout;  // human-readable output
   Progress progress(c.json ? stderr : stdout);
-  c.optimizer.lr = c.lr.value_or(default_lr(c.optimizer.algorithm));
+  const Algorithm algorithm = c.optimizer.algorithm;
+  c.optimizer.lr = c.lr.value_or(default_lr(algorithm));
+  c.optimizer.nesterov = c.nesterov.value_or(algorithm == Algorithm::modular || algorithm == Algorithm::sgd);
 
   std::optional<SafetensorsFile> checkpoint;
   if (!c.resume.empty()) {

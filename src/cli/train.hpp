@@ -17,6 +17,7 @@ struct TrainConfig {
   MlpShape shape;
   OptimizerOptions optimizer = defaults();
   std::optional<double> lr;  // unset: the algorithm's default (default_lr)
+  std::optional<bool> nesterov;  // unset: on for modular and sgd, off for the Adams
   int epochs = 5;
   std::int64_t batch = 256;
   std::uint64_t seed = 0;
@@ -27,11 +28,9 @@ struct TrainConfig {
   std::string save, resume;
   Device device = Device::cpu;
 
-  // The library's defaults, with Nesterov momentum and a linear decay to zero (what Muon
-  // users run).
+  // The library's defaults with a linear decay to zero.
   static OptimizerOptions defaults() {
     OptimizerOptions o;
-    o.nesterov = true;
     o.schedule.kind = Schedule::linear_decay;
     return o;
   }
