@@ -20,22 +20,7 @@ namespace {
 
 using Bytes = std::vector<unsigned char>;
 
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("modnorm_idx_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using modnorm::test::TempDir;
 
 void put_be32(Bytes& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8)
@@ -100,19 +85,7 @@ void write_file(const std::string& path, const Bytes& bytes) {
   BOOST_REQUIRE(f.good());
 }
 
-// Runs fn, requires a modnorm::Error, and checks every fragment appears in its message.
-template <class Fn>
-void expect_error(Fn&& fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& f : fragments)
-      BOOST_TEST(msg.find(f) != std::string::npos, "message '" << msg << "' lacks '" << f << "'");
-    return;
-  }
-  BOOST_FAIL("no modnorm::Error thrown; expected one mentioning '" << fragments.front() << "'");
-}
+using modnorm::test::expect_error;
 
 // 3 images of 2 x 4 pixels covering 0 and 255, and their labels.
 const Bytes kPixels = {0,  255, 1,  2,  3,   4,   5,   6,   10,  20,  30, 40,

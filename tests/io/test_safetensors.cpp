@@ -20,22 +20,7 @@ namespace {
 
 using Bytes = std::vector<unsigned char>;
 
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("modnorm_safetensors_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using modnorm::test::TempDir;
 
 Bytes read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -66,19 +51,7 @@ Bytes safetensors_bytes(std::string header, const Bytes& data, bool pad = true) 
   return out;
 }
 
-// Runs fn, requires a modnorm::Error, and checks every fragment appears in its message.
-template <class Fn>
-void expect_error(Fn&& fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& f : fragments)
-      BOOST_TEST(msg.find(f) != std::string::npos, "message '" << msg << "' lacks '" << f << "'");
-    return;
-  }
-  BOOST_FAIL("no modnorm::Error thrown; expected one mentioning '" << fragments.front() << "'");
-}
+using modnorm::test::expect_error;
 
 // Writes a corrupt file and checks that loading it fails with `[load_safetensors] <path>: ...`.
 void expect_load_error(const TempDir& dir, const Bytes& bytes, const std::string& fragment) {

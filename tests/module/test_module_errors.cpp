@@ -6,25 +6,7 @@
 
 using namespace modnorm;
 
-namespace {
-
-// Runs `body`, requires a modnorm::Error, and checks the message contains every fragment.
-template <typename Body>
-void expect_error(Body body, const std::vector<std::string>& fragments) {
-  try {
-    body();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& f : fragments) {
-      BOOST_TEST_INFO("message: " << message << "\nexpected to contain: " << f);
-      BOOST_TEST(message.find(f) != std::string::npos);
-    }
-    return;
-  }
-  BOOST_ERROR("no modnorm::Error thrown");
-}
-
-}  // namespace
+using modnorm::test::expect_error;
 
 BOOST_AUTO_TEST_SUITE(module_errors)
 

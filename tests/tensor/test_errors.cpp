@@ -9,19 +9,7 @@ using namespace modnorm;
 
 namespace {
 
-// Runs fn, requires a modnorm::Error, and checks every fragment appears in its message.
-template <class Fn>
-void expect_error(Fn&& fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& f : fragments)
-      BOOST_TEST(msg.find(f) != std::string::npos, "message '" << msg << "' lacks '" << f << "'");
-    return;
-  }
-  BOOST_FAIL("no modnorm::Error thrown; expected one mentioning '" << fragments.front() << "'");
-}
+using modnorm::test::expect_error;
 
 }  // namespace
 
