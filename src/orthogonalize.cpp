@@ -174,6 +174,8 @@ void check_options(const char* op, const OrthogonalizeOptions& options) {
   if (options.norm_safety && !(*options.norm_safety >= 1.0 && std::isfinite(*options.norm_safety)))
     fail(op,
          "norm_safety must be a finite number >= 1, got " + std::to_string(*options.norm_safety));
+  if (!(options.epsilon >= 0.0 && std::isfinite(options.epsilon)))
+    fail(op, "epsilon must be a finite number >= 0, got " + std::to_string(options.epsilon));
   const DType dt = options.compute_dtype;
   if (dt != DType::f32 && dt != DType::bf16 && dt != DType::f64)
     fail(op, "compute_dtype must be f32, bf16 or f64");
@@ -193,9 +195,10 @@ Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& option
   const double frobenius = frobenius_norm(x);
   if (frobenius == 0.0) return Tensor::zeros(G.shape(), G.dtype(), G.device());
   const double safety = options.norm_safety.value_or(default_norm_safety(options.method));
-  // X_0 = G / (s ||G||_F). No epsilon is added to the norm (the zero case returned above),
-  // so the map is scale-invariant down to the smallest normal numbers.
-  x = scale(x, 1.0 / (safety * frobenius));
+  // X_0 = G / (s ||G||_F + epsilon). With the default epsilon 0 (the zero case returned
+  // above) the map is scale-invariant down to the smallest normal numbers; optax adds 1e-8,
+  // the reference PyTorch code 1e-7 (OrthogonalizeOptions::epsilon).
+  x = scale(x, 1.0 / (safety * frobenius + options.epsilon));
 
   // Tall inputs are the transposed problem: the primitive iterates with the small Gram matrix
   // X^T X and X <- X B instead of X X^T and B X, which is transposing without the copies.

@@ -114,6 +114,15 @@ struct OrthogonalizeOptions {
   /// value: 1.01 for `polar_express`, 1 otherwise. Must be >= 1 (so that X_0 has singular
   /// values in [0, 1]).
   std::optional<double> norm_safety;
+  /// Added to the scaled norm before dividing: X_0 = G / (norm_safety * ||G||_F + epsilon).
+  /// 0 (default) keeps the map invariant under scaling G (a zero G gives zeros either way).
+  /// Other implementations add a constant: 1e-8 reproduces optax's
+  /// `orthogonalize_via_newton_schulz` (its `eps`), 1e-7 the reference PyTorch Muon code
+  /// (docs/theory.md, "Conventions of other implementations"). Must be finite and >= 0.
+  /// Ignored by `svd`.
+  ///
+  /// Example: OrthogonalizeOptions optax_like; optax_like.epsilon = 1e-8;
+  double epsilon = 0.0;
   /// Arithmetic of the iterates: `f32` (default); `bf16` rounds every iterate to bf16 after
   /// each product, as GPU implementations do (products still accumulate in f32); `f64` for
   /// references. Ignored by `svd`.
@@ -125,11 +134,12 @@ struct OrthogonalizeOptions {
 /// dtype and device as G. Tall inputs (rows > cols) are transposed internally so the Gram
 /// matrix X X^T is the small one. A zero matrix gives a zero matrix. The result is invariant
 /// under scaling G by any positive factor (tiny gradients, e.g. 1e-30, orthogonalize like any
-/// other; unlike the reference PyTorch code no 1e-7 is added to ||G||_F).
+/// other) unless OrthogonalizeOptions::epsilon is set (the reference PyTorch code adds 1e-7 to
+/// ||G||_F, optax 1e-8).
 ///
 /// Throws modnorm::Error if G is not a non-empty matrix, holds NaN or Inf (the message says
 /// which and where), or the options are invalid (steps < 1, an empty or misplaced coefficient
-/// list, norm_safety < 1, an unsupported compute_dtype).
+/// list, norm_safety < 1, a negative or non-finite epsilon, an unsupported compute_dtype).
 ///
 /// Example:
 ///   modnorm::Generator gen(0);

@@ -7,6 +7,7 @@
 #include "modnorm/dualize.hpp"
 #include "modnorm/error.hpp"
 #include "modnorm/generator.hpp"
+#include "modnorm/html.hpp"
 #include "modnorm/module.hpp"
 #include "modnorm/ops.hpp"
 #include "modnorm/optim.hpp"
@@ -25,3 +26,8 @@
 #include "modnorm/modules/scale.hpp"
 #include "modnorm/modules/sequential.hpp"
 #include "modnorm/modules/shape.hpp"
+
+// Notebook display (needs nlohmann/json) only inside cling or clang-repl: docs/notebooks.md.
+#if defined(__CLING__) || defined(__CLANG_REPL__)
+#include "modnorm/display.hpp"
+#endif

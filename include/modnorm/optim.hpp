@@ -143,6 +143,38 @@ struct NorMuonOptions {
   double eps = 1e-10;    ///< added to sqrt(v) before dividing, > 0 (normuon.py's value)
 };
 
+/// Whose conventions the `modular` algorithm follows where Muon implementations differ
+/// (docs/theory.md, "Conventions of other implementations"). Everything else (EMA momentum,
+/// Nesterov, the orthogonalize options, NorMuon, weight decay, 1 / c_l, schedules) is shared.
+///
+/// Example: options.convention = modnorm::Convention::optax;
+enum class Convention : std::uint8_t {
+  /// This library's (DESIGN.md 4-5): u is the raw momentum m or (1 - beta) g + beta m; a
+  /// spectral atom's direction is dualize(u) = sqrt(d_out/d_in) O with O = orthogonalize(u);
+  /// the correction is clamp(<u, dualize(u)>, lo, 1).
+  modular,
+  /// optax.contrib.muon's (optax 0.2.x, contrib/_muon.py `scale_by_muon` + `scale_by_shape`),
+  /// so that a run reproduces it step for step. Three things change (t = steps() + 1):
+  ///
+  /// - u is bias-corrected like Adam's first moment: m / (1 - beta^t), or with Nesterov
+  ///   beta m / (1 - beta^(t+1)) + (1 - beta) g / (1 - beta^t). (It changes the direction
+  ///   only with Nesterov: O is invariant under scaling u; it changes the correction's size.)
+  /// - a spectral atom's direction is sqrt(max(1, d_out/d_in)) O (Jordan's width scaling)
+  ///   instead of sqrt(d_out/d_in) O: the same for d_out >= d_in, larger when d_out < d_in.
+  /// - `CorrectionMode::per_layer` multiplies by <u, O> for spectral atoms (<u, dualize(u)>
+  ///   for the other norms), unclamped: optax's `adaptive=True`. `range` is ignored, and
+  ///   `global` is rejected (optax has no counterpart).
+  ///
+  /// For an exact match also set orthogonalize.epsilon = 1e-8 (optax's `eps`). optax's
+  /// weight W is this library's W^T (optax's `x W = y`: the first axis is d_in), and optax
+  /// applies one lr to every matrix where the modular step divides atom l's by c_l (1 for a
+  /// single atom). optax sends non-matrix parameters to AdamW; here they keep their norm.
+  optax,
+};
+
+/// "modular", "optax".
+MODNORM_API const char* to_string(Convention convention);
+
 /// Weight decay modes.
 enum class WeightDecay : std::uint8_t {
   off,        ///< no decay
@@ -228,6 +260,8 @@ struct OptimizerOptions {
   AdamOptions adam;
   /// Per-atom lr multipliers and norms, by parameter name.
   std::vector<ParameterOverride> overrides;
+  /// This library's conventions, or optax's (Convention; `modular` algorithm only).
+  Convention convention = Convention::modular;
 };
 
 /// Steepest descent over a module tree (DESIGN.md 5). Per step and atom l, in this order:
@@ -267,7 +301,8 @@ class MODNORM_API Optimizer {
   /// the algorithm does not use (nesterov with an Adam algorithm; correction, NorMuon or an
   /// override's norm with a non-modular algorithm); an override names no parameter, names one
   /// twice, has a negative or non-finite lr multiplier, or asks for spectral/column on a
-  /// non-matrix weight; or (modular) an atom of positive mass has coefficient 0.
+  /// non-matrix weight; convention optax is set with a non-modular algorithm or with the
+  /// global correction; or (modular) an atom of positive mass has coefficient 0.
   ///
   /// Example: modnorm::Optimizer opt(net, options);
   explicit Optimizer(const Module& module, OptimizerOptions options = {});

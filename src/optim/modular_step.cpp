@@ -2,6 +2,7 @@
 // the atom's own norm, optionally NorMuon-normalised and corrected by its clamped dual norm,
 // divided by the atom's coefficient c_l in the tree's modular norm.
 #include <algorithm>
+#include <cmath>
 
 #include "modnorm/ops.hpp"
 #include "optim/optimizer_impl.hpp"
@@ -21,9 +22,21 @@ Direction modular_direction(AtomState& atom, const Tensor& u, double coefficient
   // dualize_M(u)_l = dualize_l(u_l) / c_l (module.hpp); the global correction multiplies
   // every atom's scale later, once all pairings are known.
   double k = 1.0;
-  if (options.correction.mode == CorrectionMode::per_layer)
+  double shape = 1.0;
+  if (options.convention == Convention::optax) {
+    // optax (Convention::optax): dualize(u) = sqrt(d_out/d_in) O becomes
+    // sqrt(max(1, d_out/d_in)) O (scale_by_shape), and adaptive=True multiplies by the
+    // unclamped <u, O> = <u, dualize(u)> / sqrt(d_out/d_in).
+    if (atom.norm == Norm::spectral) {
+      const double ratio = static_cast<double>(u.dim(0)) / static_cast<double>(u.dim(1));
+      shape = std::sqrt(std::max(1.0, ratio)) / std::sqrt(ratio);
+      d.pairing /= std::sqrt(ratio);
+    }
+    if (options.correction.mode == CorrectionMode::per_layer) k = d.pairing;
+  } else if (options.correction.mode == CorrectionMode::per_layer) {
     k = std::clamp(d.pairing, correction_lo(options.correction.range), 1.0);
-  d.scale = k / coefficient;
+  }
+  d.scale = k * shape / coefficient;
   return d;
 }
 

@@ -101,7 +101,10 @@ void Optimizer::step() {
       switch (o.algorithm) {
         case Algorithm::modular:
           return detail::modular_direction(
-              a, detail::momentum_step(a.momentum, p.grad, o.beta, o.nesterov), p.coefficient, o);
+              a,
+              detail::momentum_step(a.momentum, p.grad, o.beta, o.nesterov,
+                                    o.convention == Convention::optax ? s.steps + 1 : 0),
+              p.coefficient, o);
         case Algorithm::sgd:
           return {detail::momentum_step(a.momentum, p.grad, o.beta, o.nesterov), 1.0, 0.0};
         case Algorithm::adamw:

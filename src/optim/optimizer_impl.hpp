@@ -64,8 +64,11 @@ auto for_parameter(const char* op, const std::string& name, Body body) -> declty
 
 // ---- momentum.cpp ------------------------------------------------------------------------------
 /// momentum <- beta * momentum + (1 - beta) * grad in place; returns the momentum itself, or
-/// with Nesterov a new tensor (1 - beta) * grad + beta * momentum.
-Tensor momentum_step(Tensor& momentum, const Tensor& grad, double beta, bool nesterov);
+/// with Nesterov a new tensor (1 - beta) * grad + beta * momentum. With bias_step = t >= 1
+/// (Convention::optax) both terms are bias-corrected as optax does: m / (1 - beta^t), or
+/// beta m / (1 - beta^(t+1)) + (1 - beta) g / (1 - beta^t) (a new tensor either way).
+Tensor momentum_step(Tensor& momentum, const Tensor& grad, double beta, bool nesterov,
+                     std::int64_t bias_step = 0);
 
 // ---- modular_step.cpp --------------------------------------------------------------------------
 /// The modular direction of one atom: dualize(u, norm) -> NorMuon -> per-layer correction,

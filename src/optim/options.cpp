@@ -84,6 +84,11 @@ void validate(const char* op, const OptimizerOptions& o) {
 
   require_modular(op, o, o.correction.mode != CorrectionMode::off, "correction");
   require_modular(op, o, o.normuon.enabled, "normuon");
+  require_modular(op, o, o.convention != Convention::modular, "convention optax");
+  if (o.convention == Convention::optax && o.correction.mode == CorrectionMode::global)
+    fail(op,
+         "correction.mode global has no optax counterpart (optax's adaptive=True is "
+         "per_layer); use CorrectionMode::per_layer with convention optax");
   if (o.nesterov && (o.algorithm == Algorithm::adamw || o.algorithm == Algorithm::adaptive_adam))
     fail(op, std::string("nesterov applies to the modular and sgd algorithms, not to ") +
                  to_string(o.algorithm));
@@ -135,6 +140,16 @@ const char* to_string(CorrectionMode mode) {
       return "per_layer";
     case CorrectionMode::global:
       return "global";
+  }
+  return "unknown";
+}
+
+const char* to_string(Convention convention) {
+  switch (convention) {
+    case Convention::modular:
+      return "modular";
+    case Convention::optax:
+      return "optax";
   }
   return "unknown";
 }

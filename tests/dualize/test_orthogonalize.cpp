@@ -324,4 +324,77 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_with_a_clear_error) {
   throws_with([&] { modnorm::orthogonalize(g, small_safety); }, "norm_safety");
 }
 
+// ---- OrthogonalizeOptions::epsilon (the convention of optax and the reference PyTorch code)
+
+BOOST_AUTO_TEST_CASE(epsilon_is_added_to_the_frobenius_norm) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const mt::MatD g = mt::gaussian(9, 14, gen);
+  OrthogonalizeOptions f64;
+  f64.compute_dtype = DType::f64;
+  // epsilon 0 is the default, bit for bit.
+  OrthogonalizeOptions zero = f64;
+  zero.epsilon = 0.0;
+  BOOST_TEST((mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(g, DType::f64), zero)) ==
+              mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(g, DType::f64), f64))));
+  for (const double scale : {1.0, 1e-3, 1e-7}) {
+    const mt::MatD gs = scale * g;
+    const double n = gs.norm();
+    OrthogonalizeOptions eps = f64;
+    eps.epsilon = 1e-7;
+    const mt::MatD got = mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(gs, DType::f64), eps));
+    // The reference quintic of optax and Jordan's PyTorch code: X_0 = G / (||G||_F + eps).
+    mt::MatD x = gs / (n + 1e-7);
+    for (int k = 0; k < 5; ++k) {
+      const mt::MatD a = x * x.transpose();
+      x = 3.4445 * x + (-4.7750 * a + 2.0315 * a * a) * x;
+    }
+    BOOST_TEST_INFO("scale " << scale);
+    BOOST_TEST((got - x).norm() / x.norm() < 1e-12);
+    // The same as a norm safety factor (n + eps) / n.
+    OrthogonalizeOptions safety = f64;
+    safety.norm_safety = (n + 1e-7) / n;
+    const mt::MatD via_safety =
+        mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(gs, DType::f64), safety));
+    BOOST_TEST((got - via_safety).norm() / x.norm() < 1e-12);
+  }
+  // epsilon breaks scale invariance where ||G||_F is not large against it: at ||G||_F ~ 1e-7
+  // the iterate starts at half the size and the result differs from the default's.
+  OrthogonalizeOptions eps = f64;
+  eps.epsilon = 1e-7;
+  const mt::MatD tiny = (1e-7 / g.norm()) * g;
+  const mt::MatD with = mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(tiny, DType::f64), eps));
+  const mt::MatD without =
+      mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(tiny, DType::f64), f64));
+  BOOST_TEST((with - without).norm() / without.norm() > 1e-2);
+}
+
+BOOST_AUTO_TEST_CASE(epsilon_keeps_zero_zero_and_f32_close_to_f64) {
+  MODNORM_FRESH_GENERATOR(gen);
+  OrthogonalizeOptions eps;
+  eps.epsilon = 1e-8;
+  BOOST_TEST(modnorm::max_abs(modnorm::orthogonalize(Tensor::zeros({5, 7}), eps)) == 0.0);
+  const mt::MatD g = mt::gaussian(30, 20, gen);
+  OrthogonalizeOptions eps64 = eps;
+  eps64.compute_dtype = DType::f64;
+  const mt::MatD f32 = mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(g), eps));
+  const mt::MatD f64 = mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(g, DType::f64), eps64));
+  BOOST_TEST((f32 - f64).cwiseAbs().maxCoeff() / f64.cwiseAbs().maxCoeff() < 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(bad_epsilon_is_rejected) {
+  const Tensor g = Tensor::full({3, 4}, 1.0);
+  for (const double bad : {-1e-8, std::nan(""), HUGE_VAL}) {
+    OrthogonalizeOptions o;
+    o.epsilon = bad;
+    try {
+      modnorm::orthogonalize(g, o);
+      BOOST_ERROR("no modnorm::Error for epsilon " << bad);
+    } catch (const modnorm::Error& e) {
+      BOOST_TEST_INFO("message: " << e.what());
+      BOOST_TEST(std::string(e.what()).find(
+                     "[orthogonalize] epsilon must be a finite number >= 0") != std::string::npos);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
