@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "html_escape.hpp"
 #include "modnorm/module.hpp"
 #include "modnorm/tensor.hpp"
 
@@ -19,33 +20,6 @@ constexpr std::int64_t kEdge = 3;
 // Marks an elided run of indices in the list of shown indices.
 constexpr std::int64_t kGap = -1;
 
-// Text content and attribute values: the five characters HTML gives a meaning.
-std::string escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string number(double v) {
   char buffer[32];
@@ -126,9 +100,9 @@ void leading_indices(const Shape& shape, std::size_t axis, std::vector<std::int6
 }
 
 void module_rows(std::ostream& os, const ModuleImpl& module, const std::string& path, int depth) {
-  os << "<tr><td style=\"text-align:left\"><code>" << escape(path) << "</code></td>"
+  os << "<tr><td style=\"text-align:left\"><code>" << detail::html_escape(path) << "</code></td>"
      << "<td style=\"text-align:left;padding-left:" << 1.5 * depth + 0.5 << "em\">"
-     << escape(module.describe()) << "</td><td>" << number(module.mass()) << "</td><td>"
+     << detail::html_escape(module.describe()) << "</td><td>" << number(module.mass()) << "</td><td>"
      << number(module.sensitivity()) << "</td>";
   // atom() is the non-const hook of ModuleImpl; asking it changes nothing.
   if (AtomImpl* atom = const_cast<ModuleImpl&>(module).atom())

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "fail.hpp"
+#include "html_escape.hpp"
 #include "modnorm/ops.hpp"
 
 namespace modnorm {
@@ -33,17 +34,6 @@ std::vector<std::string> cells(const ReportRow& r) {
   return {r.name,         to_string(r.shape),    to_string(r.norm),
           number(r.mass_share), number(r.weight_norm), number(r.spectral_norm),
           number(r.grad_dual_norm), number(r.update_norm), number(r.update_ratio)};
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
-  }
-  return out;
 }
 
 }  // namespace
@@ -128,7 +118,7 @@ std::string Report::to_html() const {
   os << "</tr>\n";
   for (const ReportRow& r : rows) {
     os << "<tr>";
-    for (const std::string& cell : cells(r)) os << "<td>" << html_escape(cell.empty() ? "-" : cell) << "</td>";
+    for (const std::string& cell : cells(r)) os << "<td>" << detail::html_escape(cell.empty() ? "-" : cell) << "</td>";
     os << "</tr>\n";
   }
   os << "</table>\n";
