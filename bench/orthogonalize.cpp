@@ -25,6 +25,7 @@
 
 #include "modnorm/dualize.hpp"
 #include "modnorm/ops.hpp"
+#include "timing.hpp"
 
 namespace {
 
@@ -35,23 +36,8 @@ using modnorm::Tensor;
 
 // Median and minimum of `repeats` timed calls after one warm-up call (page faults, Eigen's
 // workspace, OpenMP threads).
-struct Timing {
-  double median_s, best_s;
-};
-
-template <class Fn>
-Timing time_calls(Fn&& fn, int repeats) {
-  fn();
-  std::vector<double> times;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    times.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times.front()};
-}
+using modnorm::bench::Timing;
+using modnorm::bench::time_calls;
 
 struct Case {
   std::string name;
@@ -154,9 +140,8 @@ int main(int argc, char** argv) {
         Tensor::randn({static_cast<std::int64_t>(m), static_cast<std::int64_t>(n)}, gen);
     Tensor out = Tensor::empty(x.shape());
     // The best of many GEMMs: the highest rate, hence the lowest (most demanding) floor.
-    const Timing gemm = time_calls([&] { modnorm::gemm(1.0, b, false, x, false, 0.0, out); },
-                                   std::max(10, 2 * repeats));
-    const double gemm_s = gemm.best_s;
+    const Timing gemm = time_calls([&] { modnorm::gemm(1.0, b, false, x, false, 0.0, out); }, 1, std::max(10, 2 * repeats));
+    const double gemm_s = gemm.min_s;
     const double gemm_rate = 2 * m * m * n / gemm_s;
 
     nlohmann::json size = {{"rows", rows},
@@ -170,7 +155,7 @@ int main(int argc, char** argv) {
       if (is_svd && n > static_cast<double>(svd_max)) continue;
       Tensor y;
       const double t =
-          time_calls([&] { y = modnorm::orthogonalize(g, c.options); }, is_svd ? 1 : repeats)
+          time_calls([&] { y = modnorm::orthogonalize(g, c.options); }, 1, is_svd ? 1 : repeats)
               .median_s;
       const auto [sigma_min, sigma_max, error] = orthogonality(y);
       nlohmann::json row = {{"method", c.name},

@@ -8,14 +8,14 @@ fan_out / fan_in is then modnorm's d_out / d_in.
 """
 
 import contextlib
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from optax.contrib import _muon
+
+from timing import timed
 
 NS_COEFFS = (3.4445, -4.7750, 2.0315)  # optax _DEFAULT_NS_COEFFS
 
@@ -86,23 +86,12 @@ def mlp_grad(weights, x, labels):
     return float(loss), [np.asarray(g).T for g in grads]
 
 
-def _timed(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times}
-
-
 def time_orthogonalize(g, warmup, repeats):
     """optax's Newton-Schulz under jax.jit, f32; the first warm-up call compiles."""
     x = jnp.asarray(g)
     coeffs = jnp.asarray(NS_COEFFS, dtype=x.dtype)
     f = jax.jit(lambda x: _muon.orthogonalize_via_newton_schulz(x, coeffs, 5))
-    return _timed(lambda: f(x).block_until_ready(), max(warmup, 1), repeats)
+    return timed(lambda: f(x).block_until_ready(), max(warmup, 1), repeats)
 
 
 def time_train_step(weights, x, labels, lr, warmup, repeats):
@@ -126,4 +115,4 @@ def time_train_step(weights, x, labels, lr, warmup, repeats):
         loss.block_until_ready()
         box["params"], box["state"] = p, s
 
-    return _timed(run, max(warmup, 1), repeats)
+    return timed(run, max(warmup, 1), repeats)

@@ -25,7 +25,6 @@
 //       One training step exactly as src/cli/train.cpp does it: zero_grad, forward,
 //       softmax_cross_entropy, backward, Optimizer::step (modular defaults, Nesterov, quintic).
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -35,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "../timing.hpp"
 #include "modnorm/modnorm.hpp"
 
 namespace {
@@ -44,29 +44,8 @@ using modnorm::Module;
 using modnorm::Tensor;
 using json = nlohmann::json;
 
-struct Timing {
-  double median_s;
-  double min_s;
-  std::vector<double> times_s;
-};
-
-// `warmup` untimed calls (page faults, OpenMP threads, allocator), then `repeats` timed ones.
-template <class Fn>
-Timing time_calls(Fn&& fn, int warmup, int repeats) {
-  for (int w = 0; w < warmup; ++w) fn();
-  std::vector<double> times;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    times.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::vector<double> sorted = times;
-  std::sort(sorted.begin(), sorted.end());
-  const std::size_t n = sorted.size();
-  const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  return {median, sorted.front(), times};
-}
+using modnorm::bench::Timing;
+using modnorm::bench::time_calls;
 
 // The tensor name a job gives under `key`.
 std::string name_of(const json& job, const char* key) {

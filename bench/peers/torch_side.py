@@ -12,9 +12,7 @@ ones PyTorch has a counterpart for: "orthogonalize" (the reference quintic below
 
 import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
@@ -22,6 +20,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
+from timing import timed  # noqa: E402
 
 
 def zeropower_via_newtonschulz5(G, steps=5, eps=1e-7):
@@ -88,17 +87,6 @@ def agree(inp, out):
             for name, lin in zip(names, lins):
                 result[job["output"] + name] = lin.weight.grad.numpy()
     st.save(out, result, {"torch_version": torch.__version__})
-
-
-def timed(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times}
 
 
 def speed(inp, out, threads):
