@@ -6,4 +6,8 @@ const char* version() {
   return MODNORM_VERSION_STRING;
 }
 
+const char* cpu_gemm() {
+  return MODNORM_CPU_GEMM;
+}
+
 }  // namespace modnorm
