@@ -94,4 +94,8 @@ bool cuda_available() {
   return detail::cuda_device_count() > 0;
 }
 
+void synchronize(Device device) {
+  detail::backend(device, "synchronize").synchronize();
+}
+
 }  // namespace modnorm

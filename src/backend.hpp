@@ -53,6 +53,8 @@ class Backend {
   virtual void deallocate(void* ptr) noexcept = 0;
   virtual void copy_from_host(const void* host, void* dst, std::size_t nbytes) = 0;
   virtual void copy_to_host(const void* src, void* host, std::size_t nbytes) = 0;
+  /// Waits for all work queued on this device (a no-op where calls are synchronous).
+  virtual void synchronize() {}
   /// out = value everywhere.
   virtual void fill(Tensor& out, double value);
   /// out = in converted to out's dtype (equal shapes, same device).
@@ -82,10 +84,10 @@ class Backend {
                            const Tensor& src);
   /// Returns the mean loss and writes d loss / d logits into grad.
   virtual double cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad);
-  /// In place on a matrix x (f32 or f64), one odd-polynomial step per entry (a, b, c) of
-  /// `steps` (Newton-Schulz; dualize.hpp): A = x x^T, x <- (a I + b A + c A A) x when
-  /// rows <= cols; A = x^T x, x <- x (a I + b A + c A A) when rows > cols (the Gram matrix is
-  /// always the small one). With bf16_iterates (f32 only) x is rounded to bf16 first and every
+  /// In place on a matrix x (f32 or f64), or on each matrix of a batch [batch, rows, cols], one
+  /// odd-polynomial step per entry (a, b, c) of `steps` (Newton-Schulz; dualize.hpp):
+  /// A = x x^T, x <- (a I + b A + c A A) x when rows <= cols; A = x^T x,
+  /// x <- x (a I + b A + c A A) when rows > cols (the Gram matrix is always the small one). With bf16_iterates (f32 only) x is rounded to bf16 first and every
   /// product after it. Defined in orthogonalize.cpp (default) and src/cpu/.
   virtual void newton_schulz(Tensor& x, const std::vector<std::array<double, 3>>& steps,
                              bool bf16_iterates);

@@ -146,7 +146,10 @@ std::vector<QuinticCoefficients> orthogonalize_schedule(OrthogonalizeMethod meth
 Tensor orthogonalize(const Tensor& G, const OrthogonalizeOptions& options) {
   constexpr const char* op = "orthogonalize";
   detail::check_options(op, options);
-  detail::check_matrix(op, G);
+  if (G.rank() != 2 && G.rank() != 3)
+    detail::fail(op, "expects a matrix (rank 2) or a batch of matrices (rank 3), got " +
+                         G.describe());
+  detail::check_nonempty(op, G);
   detail::check_finite(op, G);
   return detail::orthogonalize_checked(G, options);
 }
@@ -181,24 +184,47 @@ void check_options(const char* op, const OrthogonalizeOptions& options) {
     fail(op, "compute_dtype must be f32, bf16 or f64");
 }
 
-Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& options) {
-  if (options.method == OrthogonalizeMethod::svd) {
-    // A reference: always on the host in double.
-    const Tensor host = G.to(Device::cpu).to(DType::f64);
-    return cpu::svd_polar_factor(host).to(G.dtype()).to(G.device());
+// The exact polar factor of each matrix of a batch [batch, rows, cols] (or of one matrix), on
+// the host in double.
+Tensor svd_polar_factors(const Tensor& G) {
+  const std::vector<double> values = G.to(Device::cpu).to_vector_f64();
+  const std::int64_t rows = G.dim(G.rank() - 2), cols = G.dim(G.rank() - 1);
+  const auto size = static_cast<std::size_t>(rows * cols);
+  std::vector<double> out;
+  out.reserve(values.size());
+  for (std::size_t start = 0; start < values.size(); start += size) {
+    const std::vector<double> one(values.begin() + start, values.begin() + start + size);
+    const std::vector<double> factor =
+        cpu::svd_polar_factor(Tensor::from_vector_f64(one, {rows, cols})).to_vector_f64();
+    out.insert(out.end(), factor.begin(), factor.end());
   }
+  return Tensor::from_vector_f64(out, G.shape()).to(G.dtype()).to(G.device());
+}
+
+// X_0 = G / (s ||G||_F + epsilon), per matrix of a batch. With the default epsilon 0 the map
+// is scale-invariant down to the smallest normal numbers; optax adds 1e-8, the reference
+// PyTorch code 1e-7 (OrthogonalizeOptions::epsilon). A zero matrix stays zero, and so does
+// every iterate after it (its factor is any finite number; 1 here). Always a new tensor: the
+// iteration then runs in place on it.
+Tensor normalized(const Tensor& x, double safety, double epsilon) {
+  if (x.rank() == 2) {
+    const double frobenius = frobenius_norm(x);
+    return scale(x, frobenius == 0.0 ? 1.0 : 1.0 / (safety * frobenius + epsilon));
+  }
+  const std::int64_t batch = x.dim(0);
+  std::vector<double> factors = row_norms(x.reshape({batch, x.numel() / batch})).to_vector_f64();
+  for (double& f : factors) f = f == 0.0 ? 1.0 : 1.0 / (safety * f + epsilon);
+  return mul(x, Tensor::from_vector_f64(factors, {batch, 1, 1}).to(x.dtype()).to(x.device()));
+}
+
+Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& options) {
+  if (options.method == OrthogonalizeMethod::svd) return svd_polar_factors(G);  // a reference
 
   // The iterate lives in f32 (also for bf16 iterates, which are rounded after each product)
   // or in f64.
   const DType work = options.compute_dtype == DType::f64 ? DType::f64 : DType::f32;
-  Tensor x = G.to(work);
-  const double frobenius = frobenius_norm(x);
-  if (frobenius == 0.0) return Tensor::zeros(G.shape(), G.dtype(), G.device());
   const double safety = options.norm_safety.value_or(default_norm_safety(options.method));
-  // X_0 = G / (s ||G||_F + epsilon). With the default epsilon 0 (the zero case returned
-  // above) the map is scale-invariant down to the smallest normal numbers; optax adds 1e-8,
-  // the reference PyTorch code 1e-7 (OrthogonalizeOptions::epsilon).
-  x = scale(x, 1.0 / (safety * frobenius + options.epsilon));
+  Tensor x = normalized(G.to(work), safety, options.epsilon);
 
   // Tall inputs are the transposed problem: the primitive iterates with the small Gram matrix
   // X^T X and X <- X B instead of X X^T and B X, which is transposing without the copies.

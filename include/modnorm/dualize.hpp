@@ -137,9 +137,14 @@ struct OrthogonalizeOptions {
 /// other) unless OrthogonalizeOptions::epsilon is set (the reference PyTorch code adds 1e-7 to
 /// ||G||_F, optax 1e-8).
 ///
-/// Throws modnorm::Error if G is not a non-empty matrix, holds NaN or Inf (the message says
-/// which and where), or the options are invalid (steps < 1, an empty or misplaced coefficient
-/// list, norm_safety < 1, a negative or non-finite epsilon, an unsupported compute_dtype).
+/// A rank-3 G is a batch [batch, rows, cols] of same-shaped matrices: each is orthogonalized on
+/// its own (its own ||G||_F), and the result has G's shape. On the GPU a batch runs as one
+/// strided-batched product per step instead of `batch` small ones.
+///
+/// Throws modnorm::Error if G is not a non-empty matrix or batch of matrices, holds NaN or Inf
+/// (the message says which and where), or the options are invalid (steps < 1, an empty or
+/// misplaced coefficient list, norm_safety < 1, a negative or non-finite epsilon, an
+/// unsupported compute_dtype).
 ///
 /// Example:
 ///   modnorm::Generator gen(0);

@@ -40,6 +40,15 @@ MODNORM_API std::size_t itemsize(DType dtype);
 /// the CUDA runtime while counting devices (a missing driver included) counts as no device.
 MODNORM_API bool cuda_available();
 
+/// Blocks until all work queued on `device` has finished (a no-op for Device::cpu, whose work
+/// is done when a call returns). GPU operations are asynchronous: time them with this, e.g.
+///   auto start = std::chrono::steady_clock::now();
+///   auto o = modnorm::orthogonalize(g_on_gpu);
+///   modnorm::synchronize(modnorm::Device::cuda);  // o is computed now
+/// Reading a tensor back (to(), to_vector()) synchronises by itself. Throws modnorm::Error for
+/// Device::cuda when no CUDA device is visible, or when queued work failed.
+MODNORM_API void synchronize(Device device);
+
 namespace detail {
 struct Storage;
 }

@@ -89,12 +89,15 @@ void for_each_lower_tile(const std::vector<Index>& bounds, Fn&& fn) {
 
 // X is m x n (wide) or n x m (tall, m = cols); the Gram matrix is always the m x m one:
 // A = X X^T (wide) or X^T X (tall), and the update is X <- B X (wide) or X B (tall). Working
-// on the tall matrix directly is the transposed problem without copying it.
+// on the tall matrix directly is the transposed problem without copying it. A batch
+// [batch, rows, cols] is one matrix after another through the same buffers.
 template <class T>
 void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& steps,
                          bool bf16_iterates) {
   using Map = cpu::MatrixMap<T>;
-  const Index rows = x.dim(0), cols = x.dim(1);
+  const bool batched = x.rank() == 3;
+  const Index batch = batched ? x.dim(0) : 1;
+  const Index rows = x.dim(x.rank() - 2), cols = x.dim(x.rank() - 1);
   const bool tall = rows > cols;
   const Index m = std::min(rows, cols);
   constexpr bool kFloat = std::is_same_v<T, float>;
@@ -102,64 +105,67 @@ void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& st
 
   cpu::Matrix<T> A(m, m), B(m, m), scratch(rows, cols);
   const std::vector<Index> bounds = panels(m);
-  T* current = static_cast<T*>(x.raw());
-  T* next = scratch.data();
+  for (Index matrix = 0; matrix < batch; ++matrix) {
+    T* const result = static_cast<T*>(x.raw()) + matrix * rows * cols;
+    T* current = result;
+    T* next = scratch.data();
 
-  // Mirrors tile (r0, r1) of s onto (r1, r0), after rounding it when iterating in bf16.
-  auto finish_tile = [&](cpu::Matrix<T>& s, Index r0, Index h0, Index r1, Index h1) {
-    if constexpr (kFloat)
-      if (round) round_block_to_bf16(s.block(r0, r1, h0, h1));
-    if (r0 != r1) s.block(r1, r0, h1, h0) = s.block(r0, r1, h0, h1).transpose();
-  };
+    // Mirrors tile (r0, r1) of s onto (r1, r0), after rounding it when iterating in bf16.
+    auto finish_tile = [&](cpu::Matrix<T>& s, Index r0, Index h0, Index r1, Index h1) {
+      if constexpr (kFloat)
+        if (round) round_block_to_bf16(s.block(r0, r1, h0, h1));
+      if (r0 != r1) s.block(r1, r0, h1, h0) = s.block(r0, r1, h0, h1).transpose();
+    };
 
-  if constexpr (kFloat)
-    if (round) {
-      Map X(current, rows, cols);
-      round_block_to_bf16(X);
-    }
-
-  for (const auto& step : steps) {
-    const T a = static_cast<T>(step[0]), b = static_cast<T>(step[1]), c = static_cast<T>(step[2]);
-    const Map X(current, rows, cols);
-    Map Y(next, rows, cols);
-
-    // A = X X^T (or X^T X), lower tiles, mirrored.
-    for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
-      auto tile = A.block(r0, r1, h0, h1);
-      if (tall)
-        tile.noalias() = X.middleCols(r0, h0).transpose() * X.middleCols(r1, h1);
-      else
-        tile.noalias() = X.middleRows(r0, h0) * X.middleRows(r1, h1).transpose();
-      finish_tile(A, r0, h0, r1, h1);
-    });
-    // B = a I + b A + c A A, with A A = A A^T (A symmetric): the same tiles.
-    for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
-      auto tile = B.block(r0, r1, h0, h1);
-      if (c != T(0)) {
-        tile.noalias() = c * (A.middleRows(r0, h0) * A.middleRows(r1, h1).transpose());
-        tile += b * A.block(r0, r1, h0, h1);
-      } else {
-        tile = b * A.block(r0, r1, h0, h1);
-      }
-      if (r0 == r1) tile.diagonal().array() += a;
-      finish_tile(B, r0, h0, r1, h1);
-    });
-
-    // X <- B X = a X + b A X + c A^2 X (or X B): one parallel GEMM.
-    if (tall)
-      Y.noalias() = X * B;
-    else
-      Y.noalias() = B * X;
     if constexpr (kFloat)
       if (round) {
-        T* p = Y.data();
-        const Index size = Y.size();
-#pragma omp parallel for schedule(static) if (size > (1 << 16))
-        for (Index k = 0; k < size; ++k) p[k] = round_to_bf16(p[k]);
+        Map X(current, rows, cols);
+        round_block_to_bf16(X);
       }
-    std::swap(current, next);
+
+    for (const auto& step : steps) {
+      const T a = static_cast<T>(step[0]), b = static_cast<T>(step[1]), c = static_cast<T>(step[2]);
+      const Map X(current, rows, cols);
+      Map Y(next, rows, cols);
+
+      // A = X X^T (or X^T X), lower tiles, mirrored.
+      for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
+        auto tile = A.block(r0, r1, h0, h1);
+        if (tall)
+          tile.noalias() = X.middleCols(r0, h0).transpose() * X.middleCols(r1, h1);
+        else
+          tile.noalias() = X.middleRows(r0, h0) * X.middleRows(r1, h1).transpose();
+        finish_tile(A, r0, h0, r1, h1);
+      });
+      // B = a I + b A + c A A, with A A = A A^T (A symmetric): the same tiles.
+      for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
+        auto tile = B.block(r0, r1, h0, h1);
+        if (c != T(0)) {
+          tile.noalias() = c * (A.middleRows(r0, h0) * A.middleRows(r1, h1).transpose());
+          tile += b * A.block(r0, r1, h0, h1);
+        } else {
+          tile = b * A.block(r0, r1, h0, h1);
+        }
+        if (r0 == r1) tile.diagonal().array() += a;
+        finish_tile(B, r0, h0, r1, h1);
+      });
+
+      // X <- B X = a X + b A X + c A^2 X (or X B): one parallel GEMM.
+      if (tall)
+        Y.noalias() = X * B;
+      else
+        Y.noalias() = B * X;
+      if constexpr (kFloat)
+        if (round) {
+          T* p = Y.data();
+          const Index size = Y.size();
+#pragma omp parallel for schedule(static) if (size > (1 << 16))
+          for (Index k = 0; k < size; ++k) p[k] = round_to_bf16(p[k]);
+        }
+      std::swap(current, next);
+    }
+    if (current != result) Map(result, rows, cols) = Map(current, rows, cols);
   }
-  if (current != x.raw()) Map(static_cast<T*>(x.raw()), rows, cols) = Map(current, rows, cols);
 }
 
 }  // namespace

@@ -197,6 +197,31 @@ __global__ void transpose_kernel(const T* x, T* out, std::int64_t rows, std::int
   }
 }
 
+// c[i, j] = c[j, i] for j > i on a k x k matrix (Newton-Schulz computes the lower triangle of
+// its symmetric products). One 32x32 block per tile (ti, tj) with tj >= ti: it stages the
+// mirrored lower tile (tj, ti) in shared memory so that reads and writes are both row-wise
+// (coalesced). A diagonal tile reads itself whole before writing only its upper part; no
+// other block touches it.
+constexpr int kMirrorTile = 32;
+
+template <class T>
+__global__ void mirror_lower_kernel(T* c, std::int64_t k) {
+  __shared__ T tile[kMirrorTile][kMirrorTile + 1];  // +1: no shared-memory bank conflicts
+  const std::int64_t ti = blockIdx.y, tj = blockIdx.x;
+  if (tj < ti) return;
+  const std::int64_t lower_row = tj * kMirrorTile, lower_col = ti * kMirrorTile;
+  for (int dy = threadIdx.y; dy < kMirrorTile; dy += blockDim.y) {
+    const std::int64_t r = lower_row + dy, col = lower_col + threadIdx.x;
+    if (r < k && col < k) tile[dy][threadIdx.x] = c[r * k + col];
+  }
+  __syncthreads();
+  // Element (lower_col + dy, lower_row + x) of the upper tile is c[lower_row + x][lower_col + dy].
+  for (int dy = threadIdx.y; dy < kMirrorTile; dy += blockDim.y) {
+    const std::int64_t r = lower_col + dy, col = lower_row + threadIdx.x;
+    if (r < k && col < k && col > r) c[r * k + col] = tile[threadIdx.x][dy];
+  }
+}
+
 // rows: out[k, j] = table[ids[k], j]; cols: out[i, k] = table[i, ids[k]].
 template <class T>
 __global__ void gather_kernel(const T* table, std::int64_t table_cols, const std::int64_t* ids,
@@ -335,6 +360,17 @@ void launch_transpose(const Tensor& x, Tensor& y, cudaStream_t stream) {
     using T = decltype(tag);
     transpose_kernel<T>
         <<<blocks_for(x.numel()), kThreads, 0, stream>>>(in<T>(x), out<T>(y), x.dim(0), x.dim(1));
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_mirror_lower(Tensor& c, cudaStream_t stream) {
+  const std::int64_t k = c.dim(0);
+  if (k < 2) return;
+  const auto tiles = static_cast<unsigned>((k + kMirrorTile - 1) / kMirrorTile);
+  visit(c.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    mirror_lower_kernel<T><<<dim3(tiles, tiles), dim3(kMirrorTile, 8), 0, stream>>>(out<T>(c), k);
   });
   MODNORM_CUDA_CHECK(cudaGetLastError());
 }

@@ -1,5 +1,8 @@
 #include "cuda/cuda_backend.hpp"
 
+#include <cstdint>
+#include <string>
+
 #include "cuda/cuda_check.hpp"
 
 namespace modnorm::detail {
@@ -43,6 +46,18 @@ Backend& cuda_backend(const char* op) {
 }
 
 CudaBackend::CudaBackend() {
+  int device = 0, pools = 0;
+  MODNORM_CUDA_CHECK(cudaGetDevice(&device));
+  MODNORM_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device));
+  if (pools == 0)
+    throw Error("[cuda] device " + std::to_string(device) +
+                " does not support stream-ordered memory pools (cudaMallocAsync), which the "
+                "CUDA backend allocates from");
+  cudaMemPool_t pool = nullptr;
+  MODNORM_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+  std::uint64_t keep_everything = UINT64_MAX;  // freed blocks stay cached in the pool
+  MODNORM_CUDA_CHECK(
+      cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_everything));
   MODNORM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   MODNORM_CUDA_CHECK(cublasCreate(&blas_));
   MODNORM_CUDA_CHECK(cublasSetStream(blas_, stream_));
@@ -59,18 +74,28 @@ CudaBackend::~CudaBackend() {
 void* CudaBackend::allocate(std::size_t nbytes) {
   if (nbytes == 0) return nullptr;
   void* p = nullptr;
-  const cudaError_t status = cudaMalloc(&p, nbytes);
+  const cudaError_t status = cudaMallocAsync(&p, nbytes, stream_);
   if (status != cudaSuccess) {
     (void)cudaGetLastError();
-    throw Error("[allocate] cudaMalloc of " + std::to_string(nbytes) +
-                " bytes failed: " + cudaGetErrorName(status));
+    std::size_t free_bytes = 0, total_bytes = 0;
+    (void)cudaMemGetInfo(&free_bytes, &total_bytes);
+    (void)cudaGetLastError();
+    throw Error("[allocate] cudaMallocAsync of " + std::to_string(nbytes) +
+                " bytes failed: " + cudaGetErrorName(status) + " (device memory free " +
+                std::to_string(free_bytes) + " of " + std::to_string(total_bytes) + " bytes)");
   }
   return p;
 }
 
 void CudaBackend::deallocate(void* ptr) noexcept {
-  cudaStreamSynchronize(stream_);  // kernels still reading ptr finish first
-  cudaFree(ptr);
+  // Stream-ordered: the block returns to the pool after the work queued so far, so kernels
+  // still reading ptr finish first, without blocking the host. Errors are ignored: at process
+  // exit the driver may already be gone.
+  if (cudaFreeAsync(ptr, stream_) != cudaSuccess) (void)cudaGetLastError();
+}
+
+void CudaBackend::synchronize() {
+  MODNORM_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
 void CudaBackend::copy_from_host(const void* host, void* dst, std::size_t nbytes) {
@@ -130,34 +155,58 @@ double CudaBackend::cross_entropy(const Tensor& logits, const std::int64_t* labe
   return cuda::launch_cross_entropy(logits, labels, grad, stream_);
 }
 
-// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands and pass
-// each matrix's stored row length as its leading dimension. bf16 inputs accumulate in fp32.
 void CudaBackend::gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b,
                        bool transpose_b, double beta, Tensor& out) {
-  const int m = static_cast<int>(out.dim(0)), n = static_cast<int>(out.dim(1));
-  const int k = static_cast<int>(transpose_a ? a.dim(0) : a.dim(1));
-  if (m == 0 || n == 0) return;
-  if (k == 0) {  // empty product: out = beta * out (beta == 0 ignores out's old content)
+  RawGemm g;
+  g.m = out.dim(0);
+  g.n = out.dim(1);
+  g.k = transpose_a ? a.dim(0) : a.dim(1);
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0) {  // empty product: out = beta * out (beta == 0 ignores out's old content)
     if (beta == 0.0)
       fill(out, 0.0);
     else
       axpy(beta, out, 0.0, out);
     return;
   }
-  const auto op_a = transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const auto op_b = transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const int lda = static_cast<int>(a.dim(1)), ldb = static_cast<int>(b.dim(1));
-  const cudaDataType_t type = blas_type(a.dtype());
-  if (a.dtype() == DType::f64) {
-    MODNORM_CUDA_CHECK(cublasGemmEx(blas_, op_b, op_a, n, m, k, &alpha, b.raw(), type, ldb, a.raw(),
-                                    type, lda, &beta, out.raw(), type, n, CUBLAS_COMPUTE_64F,
-                                    CUBLAS_GEMM_DEFAULT));
-  } else {
-    const float alpha_f = static_cast<float>(alpha), beta_f = static_cast<float>(beta);
-    MODNORM_CUDA_CHECK(cublasGemmEx(blas_, op_b, op_a, n, m, k, &alpha_f, b.raw(), type, ldb,
-                                    a.raw(), type, lda, &beta_f, out.raw(), type, n,
-                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-  }
+  g.a = a.raw();
+  g.lda = a.dim(1);
+  g.transpose_a = transpose_a;
+  g.b = b.raw();
+  g.ldb = b.dim(1);
+  g.transpose_b = transpose_b;
+  g.c = out.raw();
+  g.ldc = g.n;
+  gemm_raw(a.dtype(), alpha, beta, g);
+}
+
+// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands and pass
+// each matrix's stored row length as its leading dimension. cuBLAS takes int sizes: larger
+// ones are refused here rather than truncated.
+void CudaBackend::gemm_raw(DType dtype, double alpha, double beta, const RawGemm& g) {
+  for (const std::int64_t v : {g.m, g.n, g.k, g.lda, g.ldb, g.ldc, g.batch})
+    if (v > INT32_MAX)
+      throw Error("[gemm] a dimension of " + std::to_string(v) +
+                  " exceeds cuBLAS's 32-bit limit (M " + std::to_string(g.m) + ", N " +
+                  std::to_string(g.n) + ", K " + std::to_string(g.k) + ")");
+  const auto op_a = g.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const auto op_b = g.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
+  const int lda = static_cast<int>(g.lda), ldb = static_cast<int>(g.ldb),
+            ldc = static_cast<int>(g.ldc), batch = static_cast<int>(g.batch);
+  const cudaDataType_t type = blas_type(dtype);
+  const bool wide = dtype == DType::f64;
+  const cublasComputeType_t compute = wide ? CUBLAS_COMPUTE_64F : CUBLAS_COMPUTE_32F;
+  const float alpha_f = static_cast<float>(alpha), beta_f = static_cast<float>(beta);
+  const void* alpha_p = wide ? static_cast<const void*>(&alpha) : &alpha_f;
+  const void* beta_p = wide ? static_cast<const void*>(&beta) : &beta_f;
+  if (batch == 1)
+    MODNORM_CUDA_CHECK(cublasGemmEx(blas_, op_b, op_a, n, m, k, alpha_p, g.b, type, ldb, g.a, type,
+                                    lda, beta_p, g.c, type, ldc, compute, CUBLAS_GEMM_DEFAULT));
+  else
+    MODNORM_CUDA_CHECK(cublasGemmStridedBatchedEx(
+        blas_, op_b, op_a, n, m, k, alpha_p, g.b, type, ldb, g.stride_b, g.a, type, lda,
+        g.stride_a, beta_p, g.c, type, ldc, g.stride_c, batch, compute, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace modnorm::detail

@@ -1,6 +1,10 @@
 #pragma once
 // The CUDA backend: one stream and one cuBLAS handle for the process; GEMM through cuBLAS,
 // elementwise work, reductions and indexing in small kernels (kernels.cu, compute.cu).
+// Memory is stream-ordered (cudaMallocAsync / cudaFreeAsync on the one stream) from the
+// device's memory pool, which keeps freed blocks cached (release threshold: unlimited): a
+// tensor freed and a new one of the same size cost no driver allocation and no synchronisation,
+// and every kernel that still reads a freed block runs before the block is handed out again.
 // Primitives not overridden here throw "not implemented on the cuda backend yet" (backend.cpp)
 // instead of falling back to the CPU.
 
@@ -21,6 +25,7 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device::cuda; }
   void* allocate(std::size_t nbytes) override;
   void deallocate(void* ptr) noexcept override;
+  void synchronize() override;
   void copy_from_host(const void* host, void* dst, std::size_t nbytes) override;
   void copy_to_host(const void* src, void* host, std::size_t nbytes) override;
   void fill(Tensor& out, double value) override;
@@ -45,6 +50,25 @@ class CudaBackend final : public Backend {
 
   cudaStream_t stream() const { return stream_; }
 
+  /// One row-major product C = alpha op(A) op(B) + beta C (op = transpose where asked) of
+  /// M x K by K x N on raw device pointers, each matrix with its own row length (leading
+  /// dimension), so that sub-matrices can be addressed; `batch` > 1 repeats it over matrices
+  /// `stride_*` elements apart (cublasGemmStridedBatchedEx). All three share `dtype`; bf16 and
+  /// f32 accumulate in fp32 (tf32 off), f64 in fp64.
+  struct RawGemm {
+    std::int64_t m = 0, n = 0, k = 0;
+    const void* a = nullptr;
+    std::int64_t lda = 0, stride_a = 0;
+    bool transpose_a = false;
+    const void* b = nullptr;
+    std::int64_t ldb = 0, stride_b = 0;
+    bool transpose_b = false;
+    void* c = nullptr;
+    std::int64_t ldc = 0, stride_c = 0;
+    std::int64_t batch = 1;
+  };
+  void gemm_raw(DType dtype, double alpha, double beta, const RawGemm& g);
+
  private:
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
@@ -65,6 +89,8 @@ double dot_on_device(const Tensor& a, const Tensor& b, cudaStream_t stream);
 bool all_finite_on_device(const Tensor& x, cudaStream_t stream);
 void launch_reduce(Reduce op, const Tensor& x, int axis, Tensor& y, cudaStream_t stream);
 void launch_transpose(const Tensor& x, Tensor& y, cudaStream_t stream);
+/// c[i, j] = c[j, i] for j > i on a k x k matrix: the upper triangle from the lower one.
+void launch_mirror_lower(Tensor& c, cudaStream_t stream);
 void launch_gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
                    Tensor& y, cudaStream_t stream);
 void launch_scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,

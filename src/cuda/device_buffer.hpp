@@ -1,6 +1,6 @@
 #pragma once
-// A small RAII device array for kernel scratch (ids, partial sums); freed after the stream has
-// finished with it.
+// A small RAII device array for kernel scratch (ids, partial sums, pointer tables), allocated
+// and freed in stream order from the same cached pool as tensors (cuda_backend.hpp).
 
 #include <cuda_runtime.h>
 
@@ -15,7 +15,9 @@ template <class T>
 class DeviceBuffer {
  public:
   DeviceBuffer(std::int64_t n, cudaStream_t stream) : n_(n), stream_(stream) {
-    if (n_ > 0) MODNORM_CUDA_CHECK(cudaMalloc(&ptr_, sizeof(T) * static_cast<std::size_t>(n_)));
+    if (n_ > 0)
+      MODNORM_CUDA_CHECK(
+          cudaMallocAsync(&ptr_, sizeof(T) * static_cast<std::size_t>(n_), stream_));
   }
   static DeviceBuffer from_host(const T* host, std::int64_t n, cudaStream_t stream) {
     DeviceBuffer buffer(n, stream);
@@ -34,10 +36,8 @@ class DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(DeviceBuffer&&) = delete;
   ~DeviceBuffer() {
-    if (ptr_ != nullptr) {
-      cudaStreamSynchronize(stream_);
-      cudaFree(ptr_);
-    }
+    // After the work queued so far, which may still read it; errors ignored (see deallocate).
+    if (ptr_ != nullptr && cudaFreeAsync(ptr_, stream_) != cudaSuccess) (void)cudaGetLastError();
   }
 
   T* get() const { return ptr_; }
