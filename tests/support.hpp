@@ -26,6 +26,14 @@ inline std::uint64_t fresh_seed() {
          counter++;
 }
 
+/// A Boost.Test precondition for GPU suites: false, with the reason CTest turns into "skipped"
+/// (tests/CMakeLists.txt), when no CUDA device is visible.
+inline boost::test_tools::assertion_result cuda_visible(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result visible(cuda_available());
+  visible.message() << "no CUDA device visible";
+  return visible;
+}
+
 /// Relative error ||a - b||_2 / max(||b||_2, tiny) of two flat vectors.
 inline double rel_error(const std::vector<double>& a, const std::vector<double>& b) {
   BOOST_REQUIRE_EQUAL(a.size(), b.size());

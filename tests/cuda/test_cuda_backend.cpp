@@ -12,12 +12,6 @@ using modnorm::test::rel_error;
 
 namespace {
 
-boost::test_tools::assertion_result cuda_visible(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result visible(cuda_available());
-  visible.message() << "no CUDA device visible";
-  return visible;
-}
-
 // Relative error bands per dtype (issue 7): f32 < 1e-5, bf16 < 1e-2, f64 < 1e-12.
 double band(DType dt) {
   return dt == DType::f32 ? 1e-5 : dt == DType::bf16 ? 1e-2 : 1e-12;
@@ -25,7 +19,7 @@ double band(DType dt) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(cuda_backend, *boost::unit_test::precondition(cuda_visible))
+BOOST_AUTO_TEST_SUITE(cuda_backend, *boost::unit_test::precondition(modnorm::test::cuda_visible))
 
 BOOST_AUTO_TEST_CASE(round_trip_to_the_device_keeps_every_bit) {
   MODNORM_FRESH_GENERATOR(gen);

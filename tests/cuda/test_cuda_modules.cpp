@@ -14,12 +14,6 @@ using modnorm::test::rel_error;
 
 namespace {
 
-boost::test_tools::assertion_result cuda_visible(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result visible(cuda_available());
-  visible.message() << "no CUDA device visible";
-  return visible;
-}
-
 constexpr double kF32Band = 1e-5;  // issue 7: f32 GPU vs CPU relative error
 
 // Integer token ids in [0, vocab) as a tensor.
@@ -44,7 +38,7 @@ Twins twins(const std::function<Module()>& make, std::uint64_t seed) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(cuda_modules, *boost::unit_test::precondition(cuda_visible))
+BOOST_AUTO_TEST_SUITE(cuda_modules, *boost::unit_test::precondition(modnorm::test::cuda_visible))
 
 BOOST_AUTO_TEST_CASE(every_module_forward_and_backward_match_the_cpu) {
   MODNORM_FRESH_GENERATOR(gen);
