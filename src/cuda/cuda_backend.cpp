@@ -53,11 +53,10 @@ CudaBackend::CudaBackend() {
     throw Error("[cuda] device " + std::to_string(device) +
                 " does not support stream-ordered memory pools (cudaMallocAsync), which the "
                 "CUDA backend allocates from");
-  cudaMemPool_t pool = nullptr;
-  MODNORM_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+  MODNORM_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool_, device));
   std::uint64_t keep_everything = UINT64_MAX;  // freed blocks stay cached in the pool
   MODNORM_CUDA_CHECK(
-      cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_everything));
+      cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep_everything));
   MODNORM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   MODNORM_CUDA_CHECK(cublasCreate(&blas_));
   MODNORM_CUDA_CHECK(cublasSetStream(blas_, stream_));
@@ -74,7 +73,15 @@ CudaBackend::~CudaBackend() {
 void* CudaBackend::allocate(std::size_t nbytes) {
   if (nbytes == 0) return nullptr;
   void* p = nullptr;
-  const cudaError_t status = cudaMallocAsync(&p, nbytes, stream_);
+  cudaError_t status = cudaMallocAsync(&p, nbytes, stream_);
+  if (status == cudaErrorMemoryAllocation) {
+    // The cache may hold the memory in blocks of other sizes: wait until every free queued so
+    // far has happened, give all unused blocks back to the driver, and try once more.
+    (void)cudaGetLastError();
+    MODNORM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    MODNORM_CUDA_CHECK(cudaMemPoolTrimTo(pool_, 0));
+    status = cudaMallocAsync(&p, nbytes, stream_);
+  }
   if (status != cudaSuccess) {
     (void)cudaGetLastError();
     std::size_t free_bytes = 0, total_bytes = 0;

@@ -5,6 +5,8 @@
 // device's memory pool, which keeps freed blocks cached (release threshold: unlimited): a
 // tensor freed and a new one of the same size cost no driver allocation and no synchronisation,
 // and every kernel that still reads a freed block runs before the block is handed out again.
+// When an allocation fails, the unused cached blocks go back to the driver and it is retried
+// once (as PyTorch's caching allocator does) before the error is raised.
 // Primitives not overridden here throw "not implemented on the cuda backend yet" (backend.cpp)
 // instead of falling back to the CPU.
 
@@ -71,6 +73,7 @@ class CudaBackend final : public Backend {
 
  private:
   cudaStream_t stream_ = nullptr;
+  cudaMemPool_t pool_ = nullptr;  // the device's default pool, which allocate() draws from
   cublasHandle_t blas_ = nullptr;
 };
 
