@@ -26,7 +26,7 @@ class ElementwiseBond final : public BondImpl {
     return gain_ == 1.0 ? map_(x) : scale(map_(x), gain_);
   }
 
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward((name_ + ".backward").c_str(), *this, x_.has_value());
     detail::check_grad_shape((name_ + ".backward").c_str(), *this, dy, x_->shape());
     const Tensor dx = vjp_(*x_, dy);

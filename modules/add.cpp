@@ -44,11 +44,13 @@ class AddImpl final : public CompoundImpl {
     return y;
   }
 
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool input_grad) override {
     // add(), not axpy: a branch may hand back dy itself (Identity), which is the caller's.
-    Tensor dx = Module(kids()[0].module).backward(dy);
-    for (std::size_t k = 1; k < kids().size(); ++k)
-      dx = add(dx, Module(kids()[k].module).backward(dy));
+    Tensor dx = Module(kids()[0].module).backward(dy, input_grad);
+    for (std::size_t k = 1; k < kids().size(); ++k) {
+      const Tensor branch = Module(kids()[k].module).backward(dy, input_grad);
+      if (input_grad) dx = add(dx, branch);
+    }
     return dx;
   }
 };

@@ -21,7 +21,7 @@ class BiasImpl final : public AtomImpl {
     return add(x, weight());  // broadcast over the leading axes
   }
 
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("Bias.backward", *this, !y_shape_.empty());
     detail::check_grad_shape("Bias.backward", *this, dy, y_shape_);
     axpy(1.0, sum(dy.reshape({dy.numel() / n_, n_}), 0), grad());  // db += sum_rows dy

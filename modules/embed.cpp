@@ -41,7 +41,7 @@ class EmbedImpl final : public AtomImpl {
     return transpose(gather_cols(weight(), tokens_)).reshape(y_shape);
   }
 
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("Embed.backward", *this, !ids_shape_.empty());
     Shape y_shape = ids_shape_;
     y_shape.push_back(d_);

@@ -27,13 +27,14 @@ class LinearImpl final : public AtomImpl {
     return y.reshape(y_shape);
   }
 
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool input_grad) override {
     require_forward("Linear.backward", *this, x_.has_value());
     Shape y_shape = x_shape_;
     y_shape.back() = d_out_;
     detail::check_grad_shape("Linear.backward", *this, dy, y_shape);
     const Tensor dy2 = dy.reshape({x_->dim(0), d_out_});
     gemm(1.0, dy2, true, *x_, false, 1.0, grad());  // dW += dy^T x
+    if (!input_grad) return Tensor();                // a first layer: dx = dy W is not wanted
     return matmul(dy2, weight()).reshape(x_shape_);  // dx = dy W
   }
 

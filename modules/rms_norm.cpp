@@ -27,7 +27,7 @@ class RMSNormImpl final : public BondImpl {
     return y_->reshape(x_shape_);
   }
 
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("RMSNorm.backward", *this, y_.has_value());
     detail::check_grad_shape("RMSNorm.backward", *this, dy, x_shape_);
     const Tensor dy2 = dy.reshape(y_->shape());

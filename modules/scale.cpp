@@ -17,7 +17,7 @@ class IdentityImpl final : public BondImpl {
     forwarded_ = true;
     return x;
   }
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("Identity.backward", *this, forwarded_);
     return dy;
   }
@@ -37,7 +37,9 @@ class ScaleImpl final : public CompoundImpl {
   std::vector<double> child_factors() const override { return {1.0}; }
 
   Tensor forward(const Tensor& x) override { return scale(inner().forward(x), a_); }
-  Tensor backward(const Tensor& dy) override { return inner().backward(scale(dy, a_)); }
+  Tensor backward(const Tensor& dy, bool input_grad) override {
+    return inner().backward(scale(dy, a_), input_grad);
+  }
 
  private:
   Module inner() const { return kids()[0].module; }

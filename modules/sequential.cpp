@@ -39,9 +39,11 @@ class SequentialImpl final : public CompoundImpl {
     return h;
   }
 
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool input_grad) override {
+    // Every child but the first hands dL/dx on to the one before it.
     Tensor g = dy;
-    for (auto it = kids().rbegin(); it != kids().rend(); ++it) g = Module(it->module).backward(g);
+    for (auto it = kids().rbegin(); it != kids().rend(); ++it)
+      g = Module(it->module).backward(g, input_grad || std::next(it) != kids().rend());
     return g;
   }
 };

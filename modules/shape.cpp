@@ -18,7 +18,7 @@ class FlattenImpl final : public BondImpl {
     return x.reshape({x.dim(0), x.numel() / std::max<std::int64_t>(x.dim(0), 1)});
   }
 
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("Flatten.backward", *this, !x_shape_.empty());
     detail::check_grad_shape("Flatten.backward", *this, dy,
                              {x_shape_[0], checked_numel(x_shape_, "Flatten") /
@@ -50,7 +50,7 @@ class MeanImpl final : public BondImpl {
     return mean(x, axis_);
   }
 
-  Tensor backward(const Tensor& dy) override {
+  Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("Mean.backward", *this, !x_shape_.empty());
     const int r = static_cast<int>(x_shape_.size());
     const std::size_t axis = static_cast<std::size_t>(axis_ < 0 ? axis_ + r : axis_);

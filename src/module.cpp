@@ -196,7 +196,10 @@ void Module::initialize(Generator& gen) {
 }
 
 Tensor Module::forward(const Tensor& x) { return impl_->forward(x); }
-Tensor Module::backward(const Tensor& dy) { return impl_->backward(dy); }
+Tensor Module::backward(const Tensor& dy, bool input_grad) {
+  Tensor dx = impl_->backward(dy, input_grad);
+  return input_grad ? dx : Tensor();
+}
 
 void Module::zero_grad() {
   for (const Parameter& p : parameters()) {

@@ -192,7 +192,7 @@ int speed(const std::string& input, const std::string& output) {
           [&] {
             net.zero_grad();
             const modnorm::CrossEntropy ce = modnorm::softmax_cross_entropy(net.forward(x), y);
-            net.backward(ce.grad);
+            net.backward(ce.grad, false);  // as autograd: no dL/dx for data
             opt.step();
           },
           warmup, repeats);

@@ -84,7 +84,12 @@ class MODNORM_API Module {
   Tensor operator()(const Tensor& x) { return forward(x); }
   /// Given dL/dy for the last forward(), accumulates dL/dw into every atom's grad (it adds;
   /// call zero_grad() between steps) and returns dL/dx. Throws before any forward().
-  Tensor backward(const Tensor& dy);
+  /// With `input_grad` false (x is data, as in training) dL/dx is not wanted: the work only it
+  /// needs is skipped (a first Linear's dy W, a third of that layer's backward) and an empty
+  /// tensor is returned; the weight gradients are the same.
+  ///
+  /// Example: net.backward(ce.grad, /*input_grad=*/false);
+  Tensor backward(const Tensor& dy, bool input_grad = true);
   /// Sets every gradient to zero.
   void zero_grad();
 
@@ -134,8 +139,11 @@ class MODNORM_API ModuleImpl {
   virtual double sensitivity() const = 0;
   /// Forward map; stores what backward needs.
   virtual Tensor forward(const Tensor& x) = 0;
-  /// Backward map: accumulates weight gradients, returns dL/dx.
-  virtual Tensor backward(const Tensor& dy) = 0;
+  /// Backward map: accumulates weight gradients, returns dL/dx. When `input_grad` is false the
+  /// caller discards the result: a module may skip work that only dL/dx needs and return
+  /// anything (compounds pass the flag on to the children that see the input: the first child
+  /// of a Sequential, every branch of an Add).
+  virtual Tensor backward(const Tensor& dy, bool input_grad) = 0;
   /// Drops the state kept for backward (after to(), or to free memory).
   virtual void clear_cache() {}
 

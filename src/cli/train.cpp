@@ -263,7 +263,7 @@ int run_train(TrainConfig c) {
       if (!std::isfinite(ce.loss))
         throw Error("[train] the loss is " + std::to_string(ce.loss) + " at step " + std::to_string(opt.steps()) +
                     "; try a smaller --lr (now " + std::to_string(c.optimizer.lr) + ")");
-      net.backward(ce.grad);
+      net.backward(ce.grad, false);  // x is data: no dL/dx
       opt.step();
       const std::int64_t right = count_correct(logits, b.y);
       epoch_loss += ce.loss;

@@ -92,6 +92,43 @@ BOOST_AUTO_TEST_CASE(mlp_residual_and_embedding_nets_match_finite_differences) {
   mt::check_gradients(initialized(branches, gen), randn64({4, 3}, gen), gen);
 }
 
+BOOST_AUTO_TEST_CASE(backward_without_input_grad_gives_the_same_weight_gradients) {
+  // input_grad = false skips dL/dx where the input is data; the weight gradients must not
+  // change. The nets put a Linear, an Add, a Scale(a, M) and an Embed where the input enters.
+  MODNORM_FRESH_GENERATOR(gen);
+  const auto a = [] { return mt::f64_atom(); };
+  struct Case {
+    Module net;
+    Tensor x;
+  };
+  std::vector<Case> cases;
+  cases.push_back({Linear(6, 5, a()) >> ReLU() >> Linear(5, 3, a()), randn64({4, 6}, gen)});
+  cases.push_back({Add{Linear(6, 3, a()), Linear(6, 3, a()) >> GELU()} >> Linear(3, 2, a()),
+                   randn64({4, 6}, gen)});
+  cases.push_back({Scale(-2.0, Linear(4, 3, a()) >> RMSNorm()) >> Linear(3, 2, a()),
+                   randn64({5, 4}, gen)});
+  cases.push_back({Embed(7, 3, a()) >> Mean(1) >> Linear(3, 2, a()), token_ids({2, 5}, 7, gen)});
+  for (Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.net.impl().describe()) {
+      c.net.initialize(gen);
+      const Tensor dy = randn64(c.net.forward(c.x).shape(), gen);
+      c.net.zero_grad();
+      c.net.backward(dy);
+      std::vector<std::vector<double>> full;
+      for (const Parameter& p : c.net.parameters()) full.push_back(p.grad.to_vector_f64());
+      c.net.zero_grad();
+      c.net.forward(c.x);
+      const Tensor dx = c.net.backward(dy, false);
+      BOOST_TEST(dx.numel() == 0);
+      const auto params = c.net.parameters();
+      for (std::size_t l = 0; l < params.size(); ++l) {
+        BOOST_TEST_INFO(params[l].name);
+        BOOST_TEST(params[l].grad.to_vector_f64() == full[l]);  // the same arithmetic, bit for bit
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(gradients_accumulate_until_zero_grad) {
   MODNORM_FRESH_GENERATOR(gen);
   Module net = initialized(Linear(3, 2, mt::f64_atom()), gen);

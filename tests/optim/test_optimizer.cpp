@@ -955,7 +955,7 @@ class MutableCompound : public modnorm::ModuleImpl {
   }
   double sensitivity() const override { return 1.0; }
   Tensor forward(const Tensor& x) override { return x; }
-  Tensor backward(const Tensor& dy) override { return dy; }
+  Tensor backward(const Tensor& dy, bool /*input_grad*/) override { return dy; }
   std::vector<modnorm::Child> children() const override { return kids; }
   std::vector<double> child_factors() const override {
     return std::vector<double>(kids.size(), 1.0);
