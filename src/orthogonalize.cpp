@@ -184,6 +184,8 @@ void check_options(const char* op, const OrthogonalizeOptions& options) {
     fail(op, "compute_dtype must be f32, bf16 or f64");
 }
 
+namespace {
+
 // The exact polar factor of each matrix of a batch [batch, rows, cols] (or of one matrix), on
 // the host in double.
 Tensor svd_polar_factors(const Tensor& G) {
@@ -216,6 +218,8 @@ Tensor normalized(const Tensor& x, double safety, double epsilon) {
   for (double& f : factors) f = f == 0.0 ? 1.0 : 1.0 / (safety * f + epsilon);
   return mul(x, Tensor::from_vector_f64(factors, {batch, 1, 1}).to(x.dtype()).to(x.device()));
 }
+
+}  // namespace
 
 Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& options) {
   if (options.method == OrthogonalizeMethod::svd) return svd_polar_factors(G);  // a reference
