@@ -7,10 +7,11 @@
 //
 // as in Jordan et al. 2024 (Muon) and Amsel et al. 2025, Algorithm 1, with `a` folded into B
 // so that the update is one GEMM. Cost per step: X X^T and A A are Gram products with a
-// symmetric result, so only their lower tiles are computed (about m^2 n and m^3 flops instead
-// of 2 m^2 n and 2 m^3), in parallel, each tile mirrored (and rounded to bf16 if asked) while
-// it is hot in cache; B X is one parallel GEMM (2 m^2 n). All buffers are allocated before
-// the step loop (Eigen's GEMM packs into its own workspace).
+// symmetric result, so only their lower triangles are computed (about m^2 n and m^3 flops
+// instead of 2 m^2 n and 2 m^3): on OpenBLAS (MODNORM_WITH_BLAS) by one multithreaded ?syrk
+// each, otherwise as lower tiles in parallel; then each tile is mirrored (and rounded to bf16
+// if asked); B X is one parallel GEMM (2 m^2 n). All buffers are allocated before the step
+// loop (the GEMM packs into its own workspace).
 #include <omp.h>
 
 #include <algorithm>
