@@ -620,6 +620,10 @@ BOOST_AUTO_TEST_CASE(adaptive_adam_scales_by_clamped_pairing) {
 }
 
 BOOST_AUTO_TEST_CASE(bf16_weights_follow_the_f32_step) {
+  // The gradients have singular values in [0.5, 1] (relative): at tiny ones the quintic's
+  // slope (up to 3.4445^5 = 485 at 0) turns bf16's 0.4% rounding of the momentum into tens of
+  // percent (seed 1795445191438287706 drew a Gaussian 4x5 gradient that did: 7.7%), which is
+  // the method, not the bf16 path under test.
   MODNORM_FRESH_GENERATOR(gen);
   const std::uint64_t seed = gen.next_u64();
   for (const Algorithm algorithm : {Algorithm::modular, Algorithm::adamw}) {
@@ -633,7 +637,12 @@ BOOST_AUTO_TEST_CASE(bf16_weights_follow_the_f32_step) {
       o.algorithm = algorithm;
       o.normuon.enabled = algorithm == Algorithm::modular;
       Optimizer opt(net, o);
-      random_grads(net, same);
+      for (const Parameter& p : net.parameters()) {
+        const Eigen::Index rows = p.grad.dim(0), cols = p.grad.dim(1);
+        const Eigen::VectorXd spectrum =
+            Eigen::VectorXd::LinSpaced(std::min(rows, cols), 1.0, 0.5);
+        set_grad(p, mt::with_spectrum(rows, cols, spectrum, same).matrix());
+      }
       opt.step();
       BOOST_TEST(opt.last_updates()[0].dtype() == net.parameters()[0].weight.dtype());
       updates.push_back(flat(opt.last_updates()[0]));
