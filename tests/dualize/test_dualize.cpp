@@ -233,12 +233,17 @@ BOOST_AUTO_TEST_CASE(spectral_norm_by_power_iteration) {
     const double estimate = modnorm::spectral_norm(mt::from_eigen(g));
     BOOST_TEST(estimate == 3.0, tt::tolerance(1e-4));
   }
-  // Gaussian matrices (small gap): a lower bound, close after the iteration cap.
-  const Tensor w = Tensor::randn({64, 48}, gen);
+  // A small gap (sigma_2 = 0.95 sigma_1): still a lower bound, and close. (Not a Gaussian
+  // matrix: its top two singular values can be arbitrarily close, and then the iteration stops
+  // on its relative-change test while still percents low; seeds 1795445666423672964 and
+  // 1795445682277364595 drew 64x48 ones 3% low.)
+  Eigen::VectorXd gap = mt::log_spaced(48, 2);
+  gap(1) = 0.95;
+  const Tensor w = mt::from_eigen(4.0 * mt::with_spectrum(64, 48, gap, gen).matrix());
   const double exact = modnorm::spectral_norm(w, exact_norm());
   const double estimate = modnorm::spectral_norm(w);
   BOOST_TEST(estimate <= exact * (1 + 1e-6));
-  BOOST_TEST(estimate >= 0.97 * exact);
+  BOOST_TEST(estimate >= (1 - 1e-3) * exact);
   // deterministic for a seed; 1x1 and zero
   BOOST_TEST(modnorm::spectral_norm(w) == estimate);
   BOOST_TEST(modnorm::spectral_norm(matrix({-2.5f}, 1, 1)) == 2.5, tt::tolerance(1e-6));
