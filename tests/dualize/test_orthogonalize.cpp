@@ -81,8 +81,7 @@ BOOST_AUTO_TEST_CASE(newton_schulz_bands_hold_on_hard_cases) {
       for (const OrthogonalizeMethod method : mt::newton_schulz_methods()) {
         BOOST_TEST_CONTEXT(hard.name << ", " << to_string(method) << ", " << to_string(compute)) {
           const auto options = mt::with_method(method, compute);
-          const mt::MatD y =
-              mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(hard.g), options));
+          const mt::MatD y = mt::to_eigen(modnorm::orthogonalize(mt::from_eigen(hard.g), options));
           const mt::Band band = mt::documented_band(method, compute);
           // Y = U f(S) V^T, so each singular value x_i >= threshold of G gives a singular
           // value f(x_i) of Y inside the band: at least that many must be there.
@@ -96,8 +95,9 @@ BOOST_AUTO_TEST_CASE(newton_schulz_bands_hold_on_hard_cases) {
             inside += sy(i) >= band.lo && sy(i) <= band.hi;
           }
           BOOST_TEST(above >= 1);
-          BOOST_TEST(inside >= above, "singular values of G / ||G||_F: " << (sg / frobenius).transpose()
-                                        << "; of Y: " << sy.transpose());
+          BOOST_TEST(inside >= above,
+                     "singular values of G / ||G||_F: " << (sg / frobenius).transpose()
+                                                        << "; of Y: " << sy.transpose());
         }
       }
 }

@@ -9,7 +9,9 @@ using namespace modnorm;
 
 namespace {
 
-Tensor randn64(Shape shape, Generator& gen) { return Tensor::randn(std::move(shape), gen, DType::f64); }
+Tensor randn64(Shape shape, Generator& gen) {
+  return Tensor::randn(std::move(shape), gen, DType::f64);
+}
 
 // Integer token ids in [0, vocab) as an f64 tensor.
 Tensor token_ids(Shape shape, std::int64_t vocab, Generator& gen) {
@@ -44,14 +46,14 @@ BOOST_AUTO_TEST_CASE(embed_weight_gradient_matches_finite_differences_with_repea
   MODNORM_FRESH_GENERATOR(gen);
   mt::check_gradients(initialized(Embed(5, 3, mt::f64_atom()), gen), token_ids({7}, 5, gen), gen,
                       false);
-  mt::check_gradients(initialized(Embed(4, 2, mt::f64_atom()), gen), token_ids({3, 5}, 4, gen),
-                      gen, false);
+  mt::check_gradients(initialized(Embed(4, 2, mt::f64_atom()), gen), token_ids({3, 5}, 4, gen), gen,
+                      false);
 }
 
 BOOST_AUTO_TEST_CASE(elementwise_bonds_match_finite_differences) {
   MODNORM_FRESH_GENERATOR(gen);
-  for (Module bond : {Module(ReLU()), Module(GELU()), Module(Abs()), Module(Identity()),
-                      Module(Scale(-1.5))})
+  for (Module bond :
+       {Module(ReLU()), Module(GELU()), Module(Abs()), Module(Identity()), Module(Scale(-1.5))})
     mt::check_gradients(bond, randn64({4, 5}, gen), gen);
 }
 
@@ -81,14 +83,15 @@ BOOST_AUTO_TEST_CASE(mlp_residual_and_embedding_nets_match_finite_differences) {
                                Linear(4, 2, a())};
   mt::check_gradients(initialized(residual, gen), randn64({3, 6}, gen), gen);
 
-  Module embedding = Sequential{Embed(7, 3, a()), Flatten(), Linear(12, 5, a()), Abs(),
-                                Linear(5, 2, a())};
+  Module embedding =
+      Sequential{Embed(7, 3, a()), Flatten(), Linear(12, 5, a()), Abs(), Linear(5, 2, a())};
   mt::check_gradients(initialized(embedding, gen), token_ids({3, 4}, 7, gen), gen, false);
 
   Module pooled = Embed(7, 3, a()) >> Mean(1) >> Linear(3, 2, a());
   mt::check_gradients(initialized(pooled, gen), token_ids({2, 5}, 7, gen), gen, false);
 
-  Module branches = Add{Linear(3, 2, a()), Linear(3, 2, a()) >> ReLU(), Scale(-2.0, Linear(3, 2, a()))};
+  Module branches =
+      Add{Linear(3, 2, a()), Linear(3, 2, a()) >> ReLU(), Scale(-2.0, Linear(3, 2, a()))};
   mt::check_gradients(initialized(branches, gen), randn64({4, 3}, gen), gen);
 }
 
@@ -105,8 +108,8 @@ BOOST_AUTO_TEST_CASE(backward_without_input_grad_gives_the_same_weight_gradients
   cases.push_back({Linear(6, 5, a()) >> ReLU() >> Linear(5, 3, a()), randn64({4, 6}, gen)});
   cases.push_back({Add{Linear(6, 3, a()), Linear(6, 3, a()) >> GELU()} >> Linear(3, 2, a()),
                    randn64({4, 6}, gen)});
-  cases.push_back({Scale(-2.0, Linear(4, 3, a()) >> RMSNorm()) >> Linear(3, 2, a()),
-                   randn64({5, 4}, gen)});
+  cases.push_back(
+      {Scale(-2.0, Linear(4, 3, a()) >> RMSNorm()) >> Linear(3, 2, a()), randn64({5, 4}, gen)});
   cases.push_back({Embed(7, 3, a()) >> Mean(1) >> Linear(3, 2, a()), token_ids({2, 5}, 7, gen)});
   for (Case& c : cases) {
     BOOST_TEST_CONTEXT(c.net.impl().describe()) {
@@ -139,7 +142,8 @@ BOOST_AUTO_TEST_CASE(gradients_accumulate_until_zero_grad) {
   net.forward(x);
   net.backward(dy);
   const std::vector<double> twice = net.parameters()[0].grad.to_vector_f64();
-  for (std::size_t k = 0; k < once.size(); ++k) BOOST_TEST(twice[k] == 2 * once[k], boost::test_tools::tolerance(1e-12));
+  for (std::size_t k = 0; k < once.size(); ++k)
+    BOOST_TEST(twice[k] == 2 * once[k], boost::test_tools::tolerance(1e-12));
   net.zero_grad();
   BOOST_TEST(max_abs(net.parameters()[0].grad) == 0.0);
 }
@@ -148,7 +152,8 @@ BOOST_AUTO_TEST_CASE(gradients_accumulate_until_zero_grad) {
 BOOST_AUTO_TEST_CASE(elementwise_bonds_have_their_documented_sensitivity) {
   const std::int64_t n = 120001;
   std::vector<double> grid(n);
-  for (std::int64_t k = 0; k < n; ++k) grid[static_cast<std::size_t>(k)] = -6.0 + 12.0 * static_cast<double>(k) / (n - 1);
+  for (std::int64_t k = 0; k < n; ++k)
+    grid[static_cast<std::size_t>(k)] = -6.0 + 12.0 * static_cast<double>(k) / (n - 1);
   const Tensor x = Tensor::from_vector_f64(grid, {1, n});
   for (Module bond : {Module(ReLU()), Module(GELU()), Module(Abs())}) {
     bond.forward(x);
@@ -175,7 +180,8 @@ BOOST_AUTO_TEST_CASE(rms_norm_outputs_unit_rms_rows_and_is_one_lipschitz_at_unit
     for (int trial = 0; trial < 20; ++trial) {
       const Tensor dy = randn64({8, 16}, gen);
       const Tensor dx = rms.backward(dy);
-      const std::vector<double> in = row_norms(dy).to_vector_f64(), out = row_norms(dx).to_vector_f64();
+      const std::vector<double> in = row_norms(dy).to_vector_f64(),
+                                out = row_norms(dx).to_vector_f64();
       for (std::size_t i = 0; i < in.size(); ++i)
         if (x_norms[i] >= 4.0) BOOST_TEST(out[i] <= in[i] * (1 + 1e-12));
     }

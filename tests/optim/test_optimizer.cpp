@@ -639,8 +639,7 @@ BOOST_AUTO_TEST_CASE(bf16_weights_follow_the_f32_step) {
       Optimizer opt(net, o);
       for (const Parameter& p : net.parameters()) {
         const Eigen::Index rows = p.grad.dim(0), cols = p.grad.dim(1);
-        const Eigen::VectorXd spectrum =
-            Eigen::VectorXd::LinSpaced(std::min(rows, cols), 1.0, 0.5);
+        const Eigen::VectorXd spectrum = Eigen::VectorXd::LinSpaced(std::min(rows, cols), 1.0, 0.5);
         set_grad(p, mt::with_spectrum(rows, cols, spectrum, same).matrix());
       }
       opt.step();
