@@ -133,30 +133,37 @@ double spectral_norm(const Tensor& W, const SpectralNormOptions& options) {
 
   if (options.exact) return detail::cpu::singular_values(W.to(Device::cpu).to(DType::f64))[0];
 
-  // Power iteration on W^T W (Golub & Van Loan 2013, sec. 8.2.1): u = W v / ||W v||,
-  // sigma = ||W^T u||, v = W^T u / sigma. Each estimate is <= sigma_max and the sequence
-  // increases; it converges at the rate (sigma_2 / sigma_1)^2 per iteration.
+  // Orthogonal (block power) iteration on W^T W with k = min(4, rows, cols) vectors (Golub &
+  // Van Loan 2013, sec. 8.2.4): V <- orth(W^T W V), with the estimate sigma_1(W V), the top
+  // Ritz value. V has orthonormal columns, so every estimate is <= sigma_max; it converges at
+  // the rate (sigma_{k+1} / sigma_1)^2 per iteration, so nearly equal top singular values (as
+  // in Gaussian matrices) do not stall it the way they stall a single vector. The products run
+  // on W's device; the k-column orthonormalisation (the polar factor of W^T W V) and the k
+  // singular values of W V are host f64 work on n x k and m x k blocks.
   const Tensor w = widened(W);
   if (frobenius_norm(w) == 0.0) return 0.0;
+  const std::int64_t k = std::min<std::int64_t>({4, w.dim(0), w.dim(1)});
   Generator gen(options.seed);
-  auto random_unit = [&] {
-    Tensor v = Tensor::randn({w.dim(1), 1}, gen, w.dtype(), w.device());
-    return scale(v, 1.0 / frobenius_norm(v));
+  auto orthonormal = [&](const Tensor& z) {
+    return detail::cpu::svd_polar_factor(z.to(Device::cpu).to(DType::f64))
+        .to(w.dtype())
+        .to(w.device());
   };
-  Tensor v = random_unit();
+  auto random_start = [&] {
+    return orthonormal(Tensor::randn({w.dim(1), k}, gen, w.dtype(), w.device()));
+  };
+  Tensor v = random_start();
   double sigma = 0.0;
   for (int it = 0; it < options.max_iterations; ++it) {
-    Tensor u = matmul(w, v);
-    const double wv = frobenius_norm(u);
-    if (wv == 0.0) {  // v in the null space (probability zero): start again elsewhere
-      v = random_unit();
+    const Tensor u = matmul(w, v);
+    const double next = detail::cpu::singular_values(u.to(Device::cpu).to(DType::f64))[0];
+    if (next == 0.0) {  // v in the null space (probability zero): start again elsewhere
+      v = random_start();
       continue;
     }
-    Tensor wtu = matmul(w, scale(u, 1.0 / wv), true, false);
-    const double next = frobenius_norm(wtu);
-    v = scale(wtu, 1.0 / next);
+    v = orthonormal(matmul(w, u, true, false));
     const bool converged = std::abs(next - sigma) <= options.tolerance * next;
-    sigma = next;
+    sigma = std::max(sigma, next);
     if (converged) break;
   }
   return sigma;

@@ -205,21 +205,22 @@ MODNORM_API Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& opt
 /// Example: double lr_scale = modnorm::dual_norm(grad, modnorm::Norm::column);
 MODNORM_API double dual_norm(const Tensor& G, Norm kind, const DualizeOptions& options = {});
 
-/// Options of spectral_norm(): power iteration on W^T W, or the exact SVD.
+/// Options of spectral_norm(): orthogonal (block power) iteration on W^T W, or the exact SVD.
 struct SpectralNormOptions {
   /// Stop when the estimate changes by less than this, relative, between two iterations.
   double tolerance = 1e-5;
   /// Give up after this many iterations (the estimate is still a lower bound).
   int max_iterations = 100;
-  /// Seed of the random start vector (the result is deterministic for a given seed).
+  /// Seed of the random start vectors (the result is deterministic for a given seed).
   std::uint64_t seed = 0;
   /// Use the exact largest singular value from Eigen's SVD (on the host, in double).
   bool exact = false;
 };
 
-/// The largest singular value sigma_max(W) of a matrix, by power iteration (on W's device;
-/// bf16 is iterated in f32) or exactly by SVD. Power iteration converges from below: the
-/// estimate never exceeds the true value by more than rounding. A zero matrix gives 0.
+/// The largest singular value sigma_max(W) of a matrix, by orthogonal iteration with 4 vectors
+/// (products on W's device, bf16 iterated in f32; docs/theory.md) or exactly by SVD. The
+/// iteration converges from below: the estimate never exceeds the true value by more than
+/// rounding, and nearly equal top singular values do not slow it. A zero matrix gives 0.
 ///
 /// Throws modnorm::Error if W is not a non-empty matrix, holds NaN or Inf, or tolerance <= 0
 /// or max_iterations < 1.

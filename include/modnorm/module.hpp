@@ -63,7 +63,7 @@ class MODNORM_API Module {
   /// Sensitivity s (atoms: 1; bonds: documented per bond; compounds: the composition rules).
   double sensitivity() const;
   /// The modular norm of the current weights, max_l c_l ||w_l||_l (0 if no atom has mass);
-  /// spectral norms by power iteration with `options` (exact SVD with options.exact).
+  /// spectral norms by orthogonal iteration with `options` (exact SVD with options.exact).
   double norm(const SpectralNormOptions& options = {}) const;
   /// The modular duality map of the current gradients: one tensor per parameters() entry,
   /// dualize(g_l, norm_l, options) / c_l (zeros for atoms of zero mass). Its modular norm is

@@ -47,7 +47,7 @@ struct ReportOptions {
   /// The last update of each parameter (e.g. Optimizer::last_updates()), in parameters()
   /// order; empty means no update columns.
   std::vector<Tensor> updates;
-  /// How spectral norms are estimated (power iteration by default; exact for tests).
+  /// How spectral norms are estimated (orthogonal iteration by default; exact for tests).
   SpectralNormOptions spectral;
   /// How the gradient dual norm is computed (the orthogonalize method for spectral atoms).
   DualizeOptions dualize;

@@ -233,17 +233,24 @@ BOOST_AUTO_TEST_CASE(spectral_norm_by_power_iteration) {
     const double estimate = modnorm::spectral_norm(mt::from_eigen(g));
     BOOST_TEST(estimate == 3.0, tt::tolerance(1e-4));
   }
-  // A small gap (sigma_2 = 0.95 sigma_1): still a lower bound, and close. (Not a Gaussian
-  // matrix: its top two singular values can be arbitrarily close, and then the iteration stops
-  // on its relative-change test while still percents low; seeds 1795445666423672964 and
-  // 1795445682277364595 drew 64x48 ones 3% low.)
-  Eigen::VectorXd gap = mt::log_spaced(48, 2);
-  gap(1) = 0.95;
-  const Tensor w = mt::from_eigen(4.0 * mt::with_spectrum(64, 48, gap, gen).matrix());
+  // No gap at all (sigma_1 = sigma_2 = sigma_3) and Gaussian matrices, whose top singular values
+  // can be arbitrarily close: a lower bound, and close. (A single power vector stopped 3% low on
+  // Gaussian 64x48 matrices, seeds 1795445666423672964 and 1795445682277364595: the orthogonal
+  // iteration's rate is set by sigma_5 / sigma_1 instead.)
+  Eigen::VectorXd flat_top = mt::log_spaced(48, 2);
+  flat_top(1) = flat_top(2) = 1.0;
+  std::vector<Tensor> cases = {
+      mt::from_eigen(4.0 * mt::with_spectrum(64, 48, flat_top, gen).matrix())};
+  for (int trial = 0; trial < 10; ++trial) cases.push_back(Tensor::randn({64, 48}, gen));
+  for (const Tensor& c : cases) {
+    const double exact = modnorm::spectral_norm(c, exact_norm());
+    const double estimate = modnorm::spectral_norm(c);
+    BOOST_TEST(estimate <= exact * (1 + 1e-6));
+    BOOST_TEST(estimate >= (1 - 1e-3) * exact);
+  }
+  const Tensor w = cases.back();
   const double exact = modnorm::spectral_norm(w, exact_norm());
   const double estimate = modnorm::spectral_norm(w);
-  BOOST_TEST(estimate <= exact * (1 + 1e-6));
-  BOOST_TEST(estimate >= (1 - 1e-3) * exact);
   // deterministic for a seed; 1x1 and zero
   BOOST_TEST(modnorm::spectral_norm(w) == estimate);
   BOOST_TEST(modnorm::spectral_norm(matrix({-2.5f}, 1, 1)) == 2.5, tt::tolerance(1e-6));
