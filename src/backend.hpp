@@ -87,8 +87,8 @@ class Backend {
   /// In place on a matrix x (f32 or f64), or on each matrix of a batch [batch, rows, cols], one
   /// odd-polynomial step per entry (a, b, c) of `steps` (Newton-Schulz; dualize.hpp):
   /// A = x x^T, x <- (a I + b A + c A A) x when rows <= cols; A = x^T x,
-  /// x <- x (a I + b A + c A A) when rows > cols (the Gram matrix is always the small one). With bf16_iterates (f32 only) x is rounded to bf16 first and every
-  /// product after it. Defined in orthogonalize.cpp (default) and src/cpu/.
+  /// x <- x (a I + b A + c A A) when rows > cols (the Gram matrix is always the small one).
+  /// With bf16_iterates (f32 only) x is rounded to bf16 first and every product after it. Defined in orthogonalize.cpp (default) and src/cpu/.
   virtual void newton_schulz(Tensor& x, const std::vector<std::array<double, 3>>& steps,
                              bool bf16_iterates);
 

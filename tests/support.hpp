@@ -10,9 +10,11 @@
 #include <filesystem>
 #include <string>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #include "modnorm/error.hpp"
+#include "modnorm/generator.hpp"
 #include "modnorm/tensor.hpp"
 
 namespace modnorm::test {
@@ -32,6 +34,13 @@ inline boost::test_tools::assertion_result cuda_visible(boost::unit_test::test_u
   boost::test_tools::assertion_result visible(cuda_available());
   visible.message() << "no CUDA device visible";
   return visible;
+}
+
+/// Integer token ids in [0, vocab) as an f64 CPU tensor of `shape` (the input of Embed).
+inline Tensor token_ids(Shape shape, std::int64_t vocab, Generator& gen) {
+  std::vector<double> ids(static_cast<std::size_t>(checked_numel(shape, "test")));
+  for (double& id : ids) id = static_cast<double>(gen.below(static_cast<std::uint64_t>(vocab)));
+  return Tensor::from_vector_f64(ids, std::move(shape));
 }
 
 /// Relative error ||a - b||_2 / max(||b||_2, tiny) of two flat vectors.

@@ -106,29 +106,32 @@ void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& st
 
   cpu::Matrix<T> A(m, m), B(m, m), scratch(rows, cols);
   const std::vector<Index> bounds = panels(m);
+
+  // Rounds lower tile (r0, r1) of s when iterating in bf16 and mirrors it onto (r1, r0); a
+  // diagonal tile mirrors its strictly lower part onto its upper part, so s is exactly
+  // symmetric.
+  auto finish_tile = [&](cpu::Matrix<T>& s, Index r0, Index h0, Index r1, Index h1) {
+    if constexpr (kFloat)
+      if (round) round_block_to_bf16(s.block(r0, r1, h0, h1));
+    if (r0 != r1) {
+      s.block(r1, r0, h1, h0) = s.block(r0, r1, h0, h1).transpose();
+      return;
+    }
+    for (Index i = 0; i < h0; ++i)
+      for (Index j = i + 1; j < h0; ++j) s(r0 + i, r0 + j) = s(r0 + j, r0 + i);
+  };
+#if MODNORM_WITH_BLAS
+  // Every tile of s (whose lower triangle a ?syrk call has computed).
+  auto finish = [&](cpu::Matrix<T>& s) {
+    for_each_lower_tile(
+        bounds, [&](Index r0, Index h0, Index r1, Index h1) { finish_tile(s, r0, h0, r1, h1); });
+  };
+#endif
+
   for (Index matrix = 0; matrix < batch; ++matrix) {
     T* const result = static_cast<T*>(x.raw()) + matrix * rows * cols;
     T* current = result;
     T* next = scratch.data();
-
-    // Rounds lower tile (r0, r1) of s when iterating in bf16 and mirrors it onto (r1, r0); a
-    // diagonal tile mirrors its strictly lower part onto its upper part, so s is exactly
-    // symmetric.
-    auto finish_tile = [&](cpu::Matrix<T>& s, Index r0, Index h0, Index r1, Index h1) {
-      if constexpr (kFloat)
-        if (round) round_block_to_bf16(s.block(r0, r1, h0, h1));
-      if (r0 != r1) {
-        s.block(r1, r0, h1, h0) = s.block(r0, r1, h0, h1).transpose();
-        return;
-      }
-      for (Index i = 0; i < h0; ++i)
-        for (Index j = i + 1; j < h0; ++j) s(r0 + i, r0 + j) = s(r0 + j, r0 + i);
-    };
-    auto finish = [&](cpu::Matrix<T>& s) {
-      for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
-        finish_tile(s, r0, h0, r1, h1);
-      });
-    };
 
     if constexpr (kFloat)
       if (round) {

@@ -11,17 +11,11 @@
 
 using namespace modnorm;
 using modnorm::test::rel_error;
+using modnorm::test::token_ids;
 
 namespace {
 
 constexpr double kF32Band = 1e-5;  // issue 7: f32 GPU vs CPU relative error
-
-// Integer token ids in [0, vocab) as a tensor.
-Tensor token_ids(Shape shape, std::int64_t vocab, Generator& gen) {
-  std::vector<double> ids(static_cast<std::size_t>(checked_numel(shape, "test")));
-  for (double& id : ids) id = static_cast<double>(gen.below(static_cast<std::uint64_t>(vocab)));
-  return Tensor::from_vector_f64(ids, std::move(shape));
-}
 
 // Two identical copies of a network (same initialisation), one moved to the GPU.
 struct Twins {

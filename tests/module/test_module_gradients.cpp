@@ -6,18 +6,12 @@
 
 namespace mt = modnorm::test;
 using namespace modnorm;
+using modnorm::test::token_ids;
 
 namespace {
 
 Tensor randn64(Shape shape, Generator& gen) {
   return Tensor::randn(std::move(shape), gen, DType::f64);
-}
-
-// Integer token ids in [0, vocab) as an f64 tensor.
-Tensor token_ids(Shape shape, std::int64_t vocab, Generator& gen) {
-  std::vector<double> ids(static_cast<std::size_t>(checked_numel(shape, "test")));
-  for (double& id : ids) id = static_cast<double>(gen.below(static_cast<std::uint64_t>(vocab)));
-  return Tensor::from_vector_f64(ids, std::move(shape));
 }
 
 Module initialized(Module net, Generator& gen) {

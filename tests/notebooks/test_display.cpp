@@ -42,6 +42,19 @@ std::size_t count(const std::string& text, const std::string& part) {
   return n;
 }
 
+// The HTML of x's mime bundle, after checking its plain text is operator<< and its HTML is
+// to_html(x) (what a notebook shows is what the library renders).
+template <class T>
+std::string bundle_html(const T& x) {
+  const nl::json bundle = mime_bundle_repr(x);
+  std::ostringstream plain;
+  plain << x;
+  BOOST_TEST(bundle.at("text/plain").get<std::string>() == plain.str());
+  const std::string html = bundle.at("text/html").get<std::string>();
+  BOOST_TEST(html == modnorm::to_html(x));
+  return html;
+}
+
 // The text of every <td> of every <tr> of an HTML table, nested tags removed (entities kept).
 std::vector<std::vector<std::string>> table_cells(const std::string& html) {
   std::vector<std::vector<std::string>> rows;
@@ -127,12 +140,7 @@ BOOST_AUTO_TEST_CASE(bundles_are_found_by_argument_dependent_lookup) {
 
 BOOST_AUTO_TEST_CASE(tensor_bundle_shows_shape_dtype_device_and_values) {
   const Tensor t = Tensor::from_vector({1.5f, -2.25f, 3.0f, 4.0f, 1e-7f, 12345678.0f}, {2, 3});
-  const nl::json bundle = mime_bundle_repr(t);
-  std::ostringstream plain;
-  plain << t;
-  BOOST_TEST(bundle.at("text/plain").get<std::string>() == plain.str());
-  const std::string html = bundle.at("text/html").get<std::string>();
-  BOOST_TEST(html == modnorm::to_html(t));
+  const std::string html = bundle_html(t);
   BOOST_TEST(contains(html, "<code>[2x3]</code>"));
   BOOST_TEST(contains(html, "<code>f32</code>"));
   BOOST_TEST(contains(html, "<code>cpu</code>"));
@@ -220,12 +228,7 @@ BOOST_AUTO_TEST_CASE(module_html_lists_every_node_with_mass_sensitivity_and_norm
        {"res", modnorm::Add{modnorm::Scale(0.75), modnorm::Scale(-0.25, block)}},
        {"bias", modnorm::Bias(8)},
        {"head", modnorm::Linear(8, 3, heavy)}});
-  const nl::json bundle = mime_bundle_repr(net);
-  std::ostringstream plain;
-  plain << net;
-  BOOST_TEST(bundle.at("text/plain").get<std::string>() == plain.str());
-  const std::string html = bundle.at("text/html").get<std::string>();
-  BOOST_TEST(html == modnorm::to_html(net));
+  const std::string html = bundle_html(net);
 
   std::vector<std::vector<std::string>> expected;
   expected_rows(net.impl(), "", expected);
