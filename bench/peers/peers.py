@@ -1,4 +1,4 @@
-"""modnorm side by side with optax, PyTorch and JAX (issue 9): agreement and CPU speed.
+"""modnorm side by side with optax, PyTorch and JAX: agreement and CPU speed.
 
 Run through scripts/bench-peers (which sets up .venv and builds bench_peers_ours), or directly
 with the virtual environment's python:
@@ -48,7 +48,7 @@ STEPS = 20
 # about their own distance from the f64 result (2e-6 to 2e-5 on these inputs, the
 # ill-conditioned one largest); a wrong coefficient, step count or orientation differs by
 # 1e-3 or more, and the f64 checks (1e-12) see even the epsilon convention. Weights after 20
-# optimizer steps and gradients: 1e-5 (issue 9).
+# optimizer steps and gradients: 1e-5.
 TOL_NS_F32 = 1e-4
 TOL_NS_F64 = 1e-12
 TOL_WEIGHTS = 1e-5
@@ -378,8 +378,81 @@ def _blas(paths):
     return ([n for n in names if "openblas" in n] or names)[-1]
 
 
+def ns_table(doc):
+    """Newton-Schulz agreement: one row per input G, one column per comparison."""
+    rows = doc["agreement"]
+    lines = ["| G | optax f32 | optax f64 | PyTorch ref. f32 | PyTorch ref. f64 | "
+             "ours f32 vs ours f64 | ours f64, epsilon 0, vs optax f64 |",
+             "|---|---|---|---|---|---|---|"]
+    cases = []
+    for r in rows:
+        if r["check"].startswith("orthogonalize") and r["case"] not in cases:
+            cases.append(r["case"])
+    for c in cases:
+        cells = [_find(rows, "orthogonalize f32", c, "optax", "epsilon"),
+                 _find(rows, "orthogonalize f64", c, "optax", "jax"),
+                 _find(rows, "orthogonalize f32", c, "PyTorch reference"),
+                 _find(rows, "orthogonalize f64", c, "PyTorch reference"),
+                 _find(rows, "orthogonalize f32", c, "modnorm f64"),
+                 _find(rows, "orthogonalize f64", c, "optax", "modnorm default")]
+        lines.append(f"| {c} | " + " | ".join(_cell(x) for x in cells) + " |")
+    return lines
+
+
+def optimizer_table(doc):
+    """Optimizer agreement with optax.contrib.muon: one row per weight shape."""
+    rows = doc["agreement"]
+    lines = ["| W (d_out x d_in) | Muon, Nesterov | Muon | adaptive, Nesterov | adaptive | "
+             "modnorm defaults, Nesterov |", "|---|---|---|---|---|---|"]
+    shapes = []
+    for r in rows:
+        if r["check"].startswith("optimizer"):
+            key = r["case"].split(" ")[0]
+            if key not in shapes:
+                shapes.append(key)
+    for key in shapes:
+        cells = [_find(rows, "optimizer, 20 steps", f"{key} {n} {a}", "optax.contrib.muon")
+                 for n, a in [("nesterov=on", "muon"), ("nesterov=off", "muon"),
+                              ("nesterov=on", "adaptive"), ("nesterov=off", "adaptive"),
+                              ("nesterov=on", "muon (modular convention)")]]
+        lines.append(f"| {key[4:]} | " + " | ".join(_cell(x) for x in cells) + " |")
+    return lines
+
+
+def mlp_table(doc):
+    """MLP loss and gradients against JAX's and PyTorch's autograd."""
+    rows = doc["agreement"]
+    lines = ["| | JAX | PyTorch |", "|---|---|---|"]
+    for case in ["loss", "0.weight", "2.weight", "4.weight"]:
+        check = "MLP loss (batch 128)" if case == "loss" else "MLP gradient (batch 128)"
+        lines.append(f"| {case} | {_cell(_find(rows, check, case, 'JAX'))} | "
+                     f"{_cell(_find(rows, check, case, 'PyTorch'))} |")
+    return lines
+
+
+def speed_table(doc):
+    """Median times per workload and side, and modnorm's speed-up over the fastest peer."""
+    s = doc["speed"]
+    peers = sorted({p for row in s["rows"] for p in row["peers_ms"]})
+    variants = sorted({p for row in s["rows"] for p in row.get("variants_ms", {})})
+    lines = ["| workload | modnorm (ms) | " + " | ".join(f"{p} (ms)" for p in peers)
+             + " | fastest peer / modnorm |"
+             + "".join(f" {v} (ms) | fastest peer / it |" for v in variants),
+             "|---|---|" + "---|" * len(peers) + "---|" + "---|---|" * len(variants)]
+    for row in s["rows"]:
+        cells = [f"{row['peers_ms'][p]:.1f}" if p in row["peers_ms"] else "—" for p in peers]
+        extra = "".join(f" {row['variants_ms'][v]:.1f} | "
+                        f"{row['variant_speedup_vs_fastest_peer'][v]:.2f}x |" for v in variants)
+        lines.append(f"| {row['workload']} | {row['modnorm_ms']:.1f} | " + " | ".join(cells)
+                     + f" | **{row['speedup_vs_fastest_peer']:.2f}x** ({row['fastest_peer']}) |"
+                     + extra)
+    return lines
+
+
 def markdown(doc):
-    m, v, rows = doc["machine"], doc["versions"], doc["agreement"]
+    """peers.md: the run's machine and versions, and the tables of docs/benchmarks.md ("Peers";
+    scripts/doc_tables renders the same tables there from a committed peers.json)."""
+    m, v = doc["machine"], doc["versions"]
     torch = v.get("torch", "not installed")
     lines = ["## Peers: optax, PyTorch, JAX", "",
              f"`scripts/bench-peers`, {doc['date']}: {m['cpu']}, {m['memory_gib']} GiB, Linux "
@@ -395,68 +468,25 @@ def markdown(doc):
              f"{TOL_WEIGHTS:.0e}, gradients {TOL_GRADS:.0e}); peers.json also has the largest "
              "per-element relative difference.", "",
              "Newton-Schulz (quintic, 5 steps; ours with `epsilon` = the peer's: optax 1e-8, "
-             "PyTorch reference 1e-7):", "",
-             "| G | optax f32 | optax f64 | PyTorch ref. f32 | PyTorch ref. f64 | "
-             "ours f32 vs ours f64 | ours f64, epsilon 0, vs optax f64 |",
-             "|---|---|---|---|---|---|---|"]
-    cases = []
-    for r in rows:
-        if r["check"].startswith("orthogonalize") and r["case"] not in cases:
-            cases.append(r["case"])
-    for c in cases:
-        cells = [_find(rows, "orthogonalize f32", c, "optax", "epsilon"),
-                 _find(rows, "orthogonalize f64", c, "optax", "jax"),
-                 _find(rows, "orthogonalize f32", c, "PyTorch reference"),
-                 _find(rows, "orthogonalize f64", c, "PyTorch reference"),
-                 _find(rows, "orthogonalize f32", c, "modnorm f64"),
-                 _find(rows, "orthogonalize f64", c, "optax", "modnorm default")]
-        lines.append(f"| {c} | " + " | ".join(_cell(x) for x in cells) + " |")
+             "PyTorch reference 1e-7):", ""]
+    lines += ns_table(doc)
     lines += ["", f"Optimizer: one Linear atom, {STEPS} steps of the same gradients, lr {LR}, "
               f"beta {BETA}, weight decay 0.01; every step's weights compared with "
               "`optax.contrib.muon` (given W^T). Ours with `Convention::optax` and `epsilon` "
-              "1e-8; the last column is modnorm's own convention on the same gradients:", "",
-              "| W (d_out x d_in) | Muon, Nesterov | Muon | adaptive, Nesterov | adaptive | "
-              "modnorm defaults, Nesterov |", "|---|---|---|---|---|---|"]
-    shapes = []
-    for r in rows:
-        if r["check"].startswith("optimizer"):
-            key = r["case"].split(" ")[0]
-            if key not in shapes:
-                shapes.append(key)
-    for key in shapes:
-        cells = [_find(rows, "optimizer, 20 steps", f"{key} {n} {a}", "optax.contrib.muon")
-                 for n, a in [("nesterov=on", "muon"), ("nesterov=off", "muon"),
-                              ("nesterov=on", "adaptive"), ("nesterov=off", "adaptive"),
-                              ("nesterov=on", "muon (modular convention)")]]
-        lines.append(f"| {key[4:]} | " + " | ".join(_cell(x) for x in cells) + " |")
+              "1e-8; the last column is modnorm's own convention on the same gradients:", ""]
+    lines += optimizer_table(doc)
     lines += ["", "MLP 784-512-512-10 (ReLU, no biases), batch 128: loss and gradients of "
-              "`forward` / `backward` against autograd:", "",
-              "| | JAX | PyTorch |", "|---|---|---|"]
-    for case in ["loss", "0.weight", "2.weight", "4.weight"]:
-        check = "MLP loss (batch 128)" if case == "loss" else "MLP gradient (batch 128)"
-        lines.append(f"| {case} | {_cell(_find(rows, check, case, 'JAX'))} | "
-                     f"{_cell(_find(rows, check, case, 'PyTorch'))} |")
+              "`forward` / `backward` against autograd:", ""]
+    lines += mlp_table(doc)
     if doc.get("speed"):
         s = doc["speed"]
-        peers = sorted({p for row in s["rows"] for p in row["peers_ms"]})
-        variants = sorted({p for row in s["rows"] for p in row.get("variants_ms", {})})
         lines += ["", "### Speed (CPU, f32, medians after warm-up)", "",
                   f"1-minute load average {s['load_before'][0]:.2f} before the runs (other "
                   f"jobs), {s['load_after'][0]:.2f} after (ours included); per side "
                   f"{s['rounds']} rounds in alternating order of {s['repeats']} (Newton-Schulz) "
                   f"or {2 * s['repeats']} (training step) runs after warm-up; each side's "
-                  "median over all its runs.", "",
-                  "| workload | modnorm (ms) | " + " | ".join(f"{p} (ms)" for p in peers)
-                  + " | fastest peer time / modnorm time |"
-                  + "".join(f" {v} (ms) | fastest peer / {v} |" for v in variants),
-                  "|---|---|" + "---|" * len(peers) + "---|" + "---|---|" * len(variants)]
-        for row in s["rows"]:
-            cells = [f"{row['peers_ms'][p]:.1f}" if p in row["peers_ms"] else "—" for p in peers]
-            extra = "".join(f" {row['variants_ms'][v]:.1f} | "
-                            f"{row['variant_speedup_vs_fastest_peer'][v]:.2f}x |" for v in variants)
-            lines.append(f"| {row['workload']} | {row['modnorm_ms']:.1f} | " + " | ".join(cells)
-                         + f" | **{row['speedup_vs_fastest_peer']:.2f}x** ({row['fastest_peer']}) |"
-                         + extra)
+                  "median over all its runs.", ""]
+        lines += speed_table(doc)
     return "\n".join(lines) + "\n"
 
 
