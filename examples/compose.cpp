@@ -1,5 +1,5 @@
 // Build an MLP and a residual MLP from modules, print their trees, take one backward pass on
-// random data and print the per-layer report (DESIGN.md 4). Run: ./build/bin/compose
+// random data and print the per-layer report (docs/modules.md). Run: ./build/bin/compose
 #include <iostream>
 
 #include <modnorm/modnorm.hpp>

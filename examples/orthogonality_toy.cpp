@@ -1,4 +1,4 @@
-// The seed experiment (issue 5, item 5): minimise L(X) = ||I - X^T X||_F^2 over a 2x2 matrix X
+// The seed experiment: minimise L(X) = ||I - X^T X||_F^2 over a 2x2 matrix X
 // with Muon, Muon with dual norm correction ("adaptive Muon"), Adam and adaptive Adam, in f32
 // and bf16, at momentum beta 0.95, 0.5 and 0, from several Gaussian starts. Writes every loss
 // curve to a CSV (optimizer,dtype,beta,start,step,loss; plot it with scripts/plot) and prints a

@@ -1,7 +1,7 @@
 #pragma once
 /// @file add.hpp
-/// Add (DESIGN.md 4): concatenation of branches on the same input followed by a sum bond;
-/// the residual connection is Add{Identity(), block}.
+/// Add (docs/modules.md, "Composition rules"): concatenation of branches on the same input
+/// followed by a sum bond; the residual connection is Add{Identity(), block}.
 
 #include <initializer_list>
 #include <vector>

@@ -1,7 +1,7 @@
 #pragma once
 /// @file bias.hpp
 /// Bias(n): y = x + b, b a vector of n entries measured in the RMS norm ||b||_2 / sqrt(n)
-/// (`euclidean`; DESIGN.md 3-4).
+/// (`euclidean`; docs/theory.md, section 2).
 
 #include <cstdint>
 

@@ -1,7 +1,7 @@
 #pragma once
 /// @file embed.hpp
 /// Embed(vocab, d): token id t -> column t of W (d x vocab), measured in the column norm
-/// max_j ||W[:,j]||_RMS (the l1 -> RMS operator norm; DESIGN.md 3-4).
+/// max_j ||W[:,j]||_RMS (the l1 -> RMS operator norm; docs/theory.md, section 2).
 
 #include <cstdint>
 

@@ -1,7 +1,8 @@
 #pragma once
 /// @file linear.hpp
 /// Linear(d_in, d_out): y = x W^T with W of shape d_out x d_in, measured in the scaled
-/// spectral norm sqrt(d_in/d_out) sigma_max(W) (the RMS -> RMS operator norm; DESIGN.md 3-4).
+/// spectral norm sqrt(d_in/d_out) sigma_max(W) (the RMS -> RMS operator norm; docs/theory.md,
+/// section 2).
 /// No bias: add a Bias atom after it when one is wanted.
 
 #include <cstdint>

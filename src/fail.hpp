@@ -1,5 +1,6 @@
 #pragma once
-// The one way the library raises an input error: `[op] what` (STYLE.md: the operation first).
+// The one way the library raises an input error: `[op] what` (the operation first, as MLX's
+// ops.cpp does).
 
 #include <string>
 

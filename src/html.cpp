@@ -1,4 +1,4 @@
-// HTML renderings of tensors and module trees for notebooks (html.hpp; DESIGN.md 6).
+// HTML renderings of tensors and module trees for notebooks (html.hpp; docs/notebooks.md).
 #include "modnorm/html.hpp"
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 #pragma once
 // Input checks shared by the modules in modules/: every message is
-// "[Type.op] module 'path' (Type(...)): what was received" (STYLE.md).
+// "[Type.op] module 'path' (Type(...)): what was received".
 
 #include <cstdio>
 #include <string>

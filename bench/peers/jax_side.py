@@ -1,4 +1,4 @@
-"""JAX and optax's side of the comparison (issue 9), imported by bench/peers/peers.py inside
+"""JAX and optax's side of the comparison, imported by bench/peers/peers.py inside
 the virtual environment (.venv: jax, jaxlib, optax and numpy from PyPI).
 
 optax's convention for a weight is x W = y, W [d_in x d_out] (MuonDimensionNumbers: axis 0 is

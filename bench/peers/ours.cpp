@@ -1,5 +1,5 @@
-// bench_peers_ours: modnorm's side of the comparison with optax, PyTorch and JAX (issue 9,
-// docs/benchmarks.md "Peers: optax, PyTorch, JAX"). bench/peers/peers.py writes the inputs and
+// bench_peers_ours: modnorm's side of the comparison with optax, PyTorch and JAX
+// (docs/benchmarks.md "Peers: optax, PyTorch, JAX"). bench/peers/peers.py writes the inputs and
 // a job list, runs this program, runs the peers on the same inputs and compares.
 //
 // Usage:

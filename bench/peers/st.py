@@ -1,4 +1,4 @@
-"""Minimal safetensors reader and writer on numpy alone (issue 9, bench/peers/).
+"""Minimal safetensors reader and writer on numpy alone (for bench/peers/).
 
 The format (huggingface/safetensors; include/modnorm/safetensors.hpp): an 8-byte little-endian
 header length N, N bytes of JSON {"name": {"dtype", "shape", "data_offsets"}, ...,

@@ -1,5 +1,5 @@
-"""PyTorch's Newton-Schulz on the GPU, beside `bench_orthogonalize --device cuda` (issue 7;
-docs/benchmarks.md, "Orthogonalization on the GPU").
+"""PyTorch's Newton-Schulz on the GPU, beside `bench_orthogonalize --device cuda`
+(docs/benchmarks.md, "Orthogonalization on the GPU").
 
 Usage: python3 torch_gpu.py OURS.json [--repeats N]
 

@@ -1,4 +1,4 @@
-"""PyTorch's side of the comparison (issue 9): run by bench/peers/peers.py in a child process
+"""PyTorch's side of the comparison: run by bench/peers/peers.py in a child process
 under a Python that has torch (Debian's python3-torch lives in /usr/bin/python3, next to
 Debian's numpy 1.24; the virtual environment's numpy 2 cannot load that torch build).
 

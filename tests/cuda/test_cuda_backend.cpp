@@ -1,4 +1,5 @@
-// GPU ops against the CPU result (DESIGN.md 2; as MLX's gpu_tests and ggml's test-backend-ops).
+// GPU ops against the CPU result (docs/architecture.md; as MLX's gpu_tests and ggml's
+// test-backend-ops).
 // Every case is skipped, with its reason, when no CUDA device is visible.
 #include <boost/test/unit_test.hpp>
 
@@ -12,7 +13,7 @@ using modnorm::test::rel_error;
 
 namespace {
 
-// Relative error bands per dtype (issue 7): f32 < 1e-5, bf16 < 1e-2, f64 < 1e-12.
+// Relative error bands per dtype: f32 < 1e-5, bf16 < 1e-2, f64 < 1e-12.
 double band(DType dt) {
   return dt == DType::f32 ? 1e-5 : dt == DType::bf16 ? 1e-2 : 1e-12;
 }

@@ -1,5 +1,5 @@
-// Modules, dualize and the optimizer on the GPU against the same computation on the CPU
-// (issue 7): forward, backward and every parameter gradient of each atom, bond and compound;
+// Modules, dualize and the optimizer on the GPU against the same computation on the CPU:
+// forward, backward and every parameter gradient of each atom, bond and compound;
 // the four duality maps; and a few optimizer steps of the default Fashion-MNIST MLP on the same
 // batches (what `modnorm train --device cuda` runs). Every case is skipped, with its reason,
 // when no CUDA device is visible.
@@ -15,7 +15,7 @@ using modnorm::test::token_ids;
 
 namespace {
 
-constexpr double kF32Band = 1e-5;  // issue 7: f32 GPU vs CPU relative error
+constexpr double kF32Band = 1e-5;  // f32 GPU vs CPU relative error
 
 // Two identical copies of a network (same initialisation), one moved to the GPU.
 struct Twins {

@@ -1,4 +1,4 @@
-// Rich notebook display (display.hpp, html.hpp; DESIGN.md 6): the mime bundles xeus asks for
+// Rich notebook display (display.hpp, html.hpp; docs/notebooks.md): the mime bundles xeus asks for
 // through mime_bundle_repr, their HTML tables checked cell by cell, elision of large tensors
 // and HTML escaping.
 #include <boost/test/unit_test.hpp>
