@@ -1,4 +1,5 @@
-// Add: concatenation (mass adds, sensitivity adds, factor M / m_k) then a sum bond (DESIGN.md 4).
+// Add: concatenation (mass adds, sensitivity adds, factor M / m_k) then a sum bond
+// (docs/modules.md, "Composition rules").
 #include "add.hpp"
 
 #include <limits>

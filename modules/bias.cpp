@@ -1,4 +1,4 @@
-// Bias: y = x + b, b in the RMS norm (DESIGN.md 3-4).
+// Bias: y = x + b, b in the RMS norm (docs/theory.md, section 2).
 #include "bias.hpp"
 
 #include "module_checks.hpp"

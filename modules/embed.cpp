@@ -1,4 +1,4 @@
-// Embed: id -> column of W (d x vocab), column norm (DESIGN.md 3-4).
+// Embed: id -> column of W (d x vocab), column norm (docs/theory.md, section 2).
 #include "embed.hpp"
 
 #include <cmath>

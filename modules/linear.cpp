@@ -1,4 +1,4 @@
-// Linear: y = x W^T, W d_out x d_in in the spectral norm (DESIGN.md 3-4).
+// Linear: y = x W^T, W d_out x d_in in the spectral norm (docs/theory.md, section 2).
 #include "linear.hpp"
 
 #include "module_checks.hpp"
