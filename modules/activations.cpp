@@ -9,7 +9,7 @@
 namespace modnorm {
 namespace {
 
-class ElementwiseBond final : public BondImpl {
+class ElementwiseBond final : public Cloneable<ElementwiseBond, BondImpl> {
  public:
   using Map = Tensor (*)(const Tensor&);
   using Vjp = Tensor (*)(const Tensor&, const Tensor&);

@@ -10,9 +10,9 @@
 namespace modnorm {
 namespace {
 
-class AddImpl final : public CompoundImpl {
+class AddImpl final : public Cloneable<AddImpl, CompoundImpl> {
  public:
-  explicit AddImpl(std::vector<Child> branches) : CompoundImpl(std::move(branches)) {}
+  explicit AddImpl(std::vector<Child> branches) : Cloneable("Add", std::move(branches)) {}
 
   std::string describe() const override { return "Add"; }
 

@@ -7,10 +7,10 @@
 namespace modnorm {
 namespace {
 
-class BiasImpl final : public AtomImpl {
+class BiasImpl final : public Cloneable<BiasImpl, AtomImpl> {
  public:
   BiasImpl(std::int64_t n, const AtomOptions& options)
-      : AtomImpl("Bias", {n}, Norm::euclidean, options), n_(n) {}
+      : Cloneable("Bias", {n}, Norm::euclidean, options), n_(n) {}
 
   std::string describe() const override { return "Bias(" + std::to_string(n_) + ")"; }
 

@@ -9,10 +9,10 @@
 namespace modnorm {
 namespace {
 
-class EmbedImpl final : public AtomImpl {
+class EmbedImpl final : public Cloneable<EmbedImpl, AtomImpl> {
  public:
   EmbedImpl(std::int64_t vocab, std::int64_t d, const AtomOptions& options)
-      : AtomImpl("Embed", {d, vocab}, Norm::column, options), vocab_(vocab), d_(d) {}
+      : Cloneable("Embed", {d, vocab}, Norm::column, options), vocab_(vocab), d_(d) {}
 
   std::string describe() const override {
     return "Embed(" + std::to_string(vocab_) + " -> " + std::to_string(d_) + ")";

@@ -7,10 +7,10 @@
 namespace modnorm {
 namespace {
 
-class LinearImpl final : public AtomImpl {
+class LinearImpl final : public Cloneable<LinearImpl, AtomImpl> {
  public:
   LinearImpl(std::int64_t d_in, std::int64_t d_out, const AtomOptions& options)
-      : AtomImpl("Linear", {d_out, d_in}, Norm::spectral, options), d_in_(d_in), d_out_(d_out) {}
+      : Cloneable("Linear", {d_out, d_in}, Norm::spectral, options), d_in_(d_in), d_out_(d_out) {}
 
   std::string describe() const override {
     return "Linear(" + std::to_string(d_in_) + " -> " + std::to_string(d_out_) + ")";

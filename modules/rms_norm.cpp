@@ -9,7 +9,7 @@
 namespace modnorm {
 namespace {
 
-class RMSNormImpl final : public BondImpl {
+class RMSNormImpl final : public Cloneable<RMSNormImpl, BondImpl> {
  public:
   explicit RMSNormImpl(double eps) : eps_(eps) {}
   std::string describe() const override { return "RMSNorm(eps " + detail::short_number(eps_) + ")"; }

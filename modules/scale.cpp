@@ -1,4 +1,5 @@
-// Identity bond and scalar multiple a * M (DESIGN.md 4).
+// Identity bond and scalar multiple a * M = Mul(a) o M (docs/modules.md, "Composition rules";
+// modula's `a * M`).
 #include "scale.hpp"
 
 #include <cmath>
@@ -9,7 +10,7 @@
 namespace modnorm {
 namespace {
 
-class IdentityImpl final : public BondImpl {
+class IdentityImpl final : public Cloneable<IdentityImpl, BondImpl> {
  public:
   std::string describe() const override { return "Identity"; }
   double sensitivity() const override { return 1.0; }
@@ -27,14 +28,17 @@ class IdentityImpl final : public BondImpl {
   bool forwarded_ = false;
 };
 
-class ScaleImpl final : public CompoundImpl {
+class ScaleImpl final : public Cloneable<ScaleImpl, CompoundImpl> {
  public:
-  ScaleImpl(double a, Module module) : CompoundImpl({{"", std::move(module)}}), a_(a) {}
+  ScaleImpl(double a, Module module) : Cloneable("Scale", {{"", std::move(module)}}), a_(a) {}
 
   std::string describe() const override { return "Scale(" + detail::short_number(a_) + ")"; }
   double sensitivity() const override { return std::fabs(a_) * inner().sensitivity(); }
-  // a * M leaves the norm of M's weights unchanged (DESIGN.md 4, scalar multiple).
-  std::vector<double> child_factors() const override { return {1.0}; }
+  // a * M is the sequential composition Mul(a) o M with a bond of sensitivity |a| after M:
+  // ||w||_{aM} = |a| ||w||_M, so M's atoms' coefficients are multiplied by |a| and their
+  // dualized updates divided by it (the output of a * f moves |a| times as far). Identical
+  // to M >> Scale(a).
+  std::vector<double> child_factors() const override { return {std::fabs(a_)}; }
 
   Tensor forward(const Tensor& x) override { return scale(inner().forward(x), a_); }
   Tensor backward(const Tensor& dy, bool input_grad) override {
@@ -47,7 +51,10 @@ class ScaleImpl final : public CompoundImpl {
 };
 
 std::shared_ptr<ModuleImpl> make_scale(double a, Module module) {
-  if (!std::isfinite(a)) detail::fail("Scale", "a must be finite, got " + std::to_string(a));
+  if (!std::isfinite(a) || a == 0.0)
+    detail::fail("Scale", "a must be finite and non-zero, got " + detail::short_number(a) +
+                              " (0 * M would give M's atoms coefficient 0: an unbounded dual "
+                              "step; leave the branch out instead)");
   return std::make_shared<ScaleImpl>(a, std::move(module));
 }
 

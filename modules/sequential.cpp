@@ -1,5 +1,5 @@
 // Sequential composition: mass adds, sensitivity multiplies, child k's atoms get the factor
-// (M / m_k) * prod_{j > k} s_j (DESIGN.md 4).
+// (M / m_k) * prod_{j > k} s_j (docs/modules.md).
 #include "sequential.hpp"
 
 #include <limits>
@@ -9,9 +9,9 @@
 namespace modnorm {
 namespace {
 
-class SequentialImpl final : public CompoundImpl {
+class SequentialImpl final : public Cloneable<SequentialImpl, CompoundImpl> {
  public:
-  explicit SequentialImpl(std::vector<Child> children) : CompoundImpl(std::move(children)) {}
+  explicit SequentialImpl(std::vector<Child> children) : Cloneable("Sequential", std::move(children)) {}
 
   std::string describe() const override { return "Sequential"; }
 

@@ -1,6 +1,6 @@
 #pragma once
 /// @file sequential.hpp
-/// Sequential composition (DESIGN.md 4; Large et al. 2024, module composition): children
+/// Sequential composition (docs/modules.md; Large et al. 2024, module composition): children
 /// applied in order, M = M_n o ... o M_1.
 
 #include <initializer_list>
@@ -27,5 +27,14 @@ class MODNORM_API Sequential : public Module {
   /// Children with names ("" means the child's index).
   explicit Sequential(std::vector<Child> children);
 };
+
+/// Composition, left first: `a >> b` is Sequential{a, b} (b applied after a); sequences
+/// built with >> flatten, so `a >> b >> c` has children 0, 1, 2. Each >> builds a new
+/// Sequential (linear in its length): build a long chain with Sequential(std::vector<Child>).
+///
+/// Throws modnorm::Error when a module object would appear twice (use Module::clone()).
+///
+/// Example: modnorm::Module net = modnorm::Linear(4, 8) >> modnorm::ReLU() >> modnorm::Linear(8, 2);
+MODNORM_API Module operator>>(const Module& a, const Module& b);
 
 }  // namespace modnorm

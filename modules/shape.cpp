@@ -7,7 +7,7 @@
 namespace modnorm {
 namespace {
 
-class FlattenImpl final : public BondImpl {
+class FlattenImpl final : public Cloneable<FlattenImpl, BondImpl> {
  public:
   std::string describe() const override { return "Flatten"; }
   double sensitivity() const override { return 1.0; }
@@ -32,7 +32,7 @@ class FlattenImpl final : public BondImpl {
   Shape x_shape_;
 };
 
-class MeanImpl final : public BondImpl {
+class MeanImpl final : public Cloneable<MeanImpl, BondImpl> {
  public:
   explicit MeanImpl(int axis) : axis_(axis) {}
   std::string describe() const override { return "Mean(axis " + std::to_string(axis_) + ")"; }

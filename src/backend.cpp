@@ -76,6 +76,9 @@ void Backend::scatter_add(Tensor&, const std::int64_t*, std::int64_t, bool, cons
 double Backend::cross_entropy(const Tensor&, const std::int64_t*, Tensor&) {
   not_implemented("cross_entropy");
 }
+void Backend::newton_schulz(Tensor&, const std::vector<std::array<double, 3>>&, bool) {
+  not_implemented("newton_schulz");
+}
 
 Backend& cpu_backend() {
   static CpuBackend instance;

@@ -88,13 +88,17 @@ class Backend {
   /// odd-polynomial step per entry (a, b, c) of `steps` (Newton-Schulz; dualize.hpp):
   /// A = x x^T, x <- (a I + b A + c A A) x when rows <= cols; A = x^T x,
   /// x <- x (a I + b A + c A A) when rows > cols (the Gram matrix is always the small one).
-  /// With bf16_iterates (f32 only) x is rounded to bf16 first and every product after it. Defined in orthogonalize.cpp (default) and src/cpu/.
+  /// With bf16_iterates (f32 only) x is rounded to bf16 first and every product after it.
   virtual void newton_schulz(Tensor& x, const std::vector<std::array<double, 3>>& steps,
                              bool bf16_iterates);
 
  protected:
   [[noreturn]] void not_implemented(const char* op) const;
 };
+
+/// The tensor itself when f32 or f64; an f32 copy when bf16 (bf16 is computed in f32 and, where
+/// a result is stored as bf16, rounded back once).
+inline Tensor widen(const Tensor& t) { return t.dtype() == DType::bf16 ? t.to(DType::f32) : t; }
 
 /// The backend for `device`. For Device::cuda this throws, naming `op`, when the CUDA backend
 /// was not built or no device is visible. Backends live for the whole process: they own

@@ -1,6 +1,7 @@
-// dualize(), dual_norm(), norm(), spectral_norm(): the table of DESIGN.md section 3, written
-// with the tensor ops so that it runs on any device (docs/theory.md derives each row).
-// W and G are d_out x d_in; <A, B> is the Frobenius inner product.
+// dualize(), dual_norm(), dual_pairing(), norm(), spectral_norm(): the table of docs/theory.md,
+// written with the tensor ops so that it runs on any device; the small k x k problems and the
+// exact references are host work in double (src/host_linalg.hpp). W and G are d_out x d_in;
+// <A, B> is the Frobenius inner product.
 #include "modnorm/dualize.hpp"
 
 #include <algorithm>
@@ -8,20 +9,17 @@
 #include <sstream>
 #include <string>
 
-#include "cpu/svd.hpp"
+#include "backend.hpp"
 #include "dualize_detail.hpp"
 #include "fail.hpp"
+#include "host_linalg.hpp"
 #include "modnorm/ops.hpp"
 
 namespace modnorm {
 namespace {
 
 using detail::fail;
-
-// Reductions of a bf16 tensor produce bf16 results; norms are taken of an f32 copy instead.
-Tensor widened(const Tensor& t) {
-  return t.dtype() == DType::bf16 ? t.to(DType::f32) : t;
-}
+using detail::nonzero_or_one;
 
 void check_input(const char* op, const Tensor& t, Norm kind) {
   if (kind == Norm::spectral || kind == Norm::column)
@@ -31,46 +29,79 @@ void check_input(const char* op, const Tensor& t, Norm kind) {
   detail::check_finite(op, t);
 }
 
-// A [rows x cols] tensor whose column j is factors[j]: the outer product ones * factors^T,
-// which is how a per-column scale is broadcast with the op set (one GEMM with inner dimension
-// 1, on the tensor's device).
-Tensor column_scales(const std::vector<double>& factors, std::int64_t rows, const Tensor& like) {
-  const auto cols = static_cast<std::int64_t>(factors.size());
-  Tensor row = Tensor::from_vector_f64(factors, {1, cols}).to(like.dtype()).to(like.device());
-  Tensor ones = Tensor::full({rows, 1}, 1.0, like.dtype(), like.device());
-  return matmul(ones, row);
+double shape_factor(const Tensor& G) {  // sqrt(d_out / d_in) of a spectral atom
+  return std::sqrt(static_cast<double>(G.dim(0)) / static_cast<double>(G.dim(1)));
 }
 
-// The duality maps of DESIGN.md 3, without the correction. G is checked.
+// The duality maps of docs/theory.md, without the correction. G is checked. Every map first
+// divides by a max-abs (per column for `column`), which is exact in G's dtype and leaves
+// entries in [-1, 1]: norms of subnormal or huge inputs then neither underflow to 0 nor
+// overflow, and the map is invariant under scaling G.
 Tensor dualize_checked(const Tensor& G, Norm kind, const OrthogonalizeOptions& orthogonalize) {
   switch (kind) {
-    case Norm::spectral: {
+    case Norm::spectral:
       // argmax_{sqrt(d_in/d_out) sigma_max(T) <= 1} <G, T> = sqrt(d_out/d_in) U V^T
       // (Bernstein & Newhouse 2024, "Old Optimizer, New Norm", Prop. 5; Large et al. 2024).
-      const double d_out = static_cast<double>(G.dim(0)), d_in = static_cast<double>(G.dim(1));
-      return scale(detail::orthogonalize_checked(G, orthogonalize), std::sqrt(d_out / d_in));
-    }
+      return scale(detail::orthogonalize_checked(G, orthogonalize), shape_factor(G));
     case Norm::column: {
       // Column j -> G[:,j] / ||G[:,j]||_RMS = sqrt(d) G[:,j] / ||G[:,j]||_2; zero columns stay
-      // zero (modula atom.py Embed.dualize maps their NaN to 0).
-      const double d = static_cast<double>(G.dim(0));
-      const std::vector<double> norms = col_norms(widened(G)).to_vector_f64();
-      std::vector<double> factors(norms.size());
-      for (std::size_t j = 0; j < norms.size(); ++j)
-        factors[j] = norms[j] > 0.0 ? std::sqrt(d) / norms[j] : 0.0;
-      return mul(G, column_scales(factors, G.dim(0), G));
+      // zero (modula atom.py Embed.dualize maps their NaN to 0). Factors broadcast per column.
+      const Tensor wide = detail::widen(G);
+      const Tensor unit = div(wide, nonzero_or_one(max(abs(wide), 0)));
+      const Tensor norms = nonzero_or_one(col_norms(unit));
+      const Tensor root_d =
+          Tensor::full({1}, std::sqrt(static_cast<double>(G.dim(0))), wide.dtype(), G.device());
+      return mul(unit, div(root_d, norms)).to(G.dtype());
     }
     case Norm::sign:
       // argmax_{max|T_ij| <= 1} <G, T> = sign(G), entrywise (sign(0) = 0).
       return sign(G);
     case Norm::euclidean: {
       // g / ||g||_RMS = sqrt(n) g / ||g||_2.
-      const double l2 = frobenius_norm(widened(G));
-      if (l2 == 0.0) return Tensor::zeros(G.shape(), G.dtype(), G.device());
-      return scale(G, std::sqrt(static_cast<double>(G.numel())) / l2);
+      const double m = max_abs(G);
+      if (m == 0.0) return Tensor::zeros(G.shape(), G.dtype(), G.device());
+      const Tensor unit = div(G, Tensor::full({1}, m, G.dtype(), G.device()));
+      return scale(unit, std::sqrt(static_cast<double>(G.numel())) / frobenius_norm(unit));
     }
   }
   fail("dualize", "unknown norm kind " + std::to_string(static_cast<int>(kind)));
+}
+
+// sigma_max(W) by orthogonal (block) iteration; W is a finite non-zero matrix.
+double spectral_norm_iterated(const Tensor& W, const SpectralNormOptions& options) {
+  // Orthogonal iteration on W^T W with a block V of k = min(4, rows, cols) vectors (Golub &
+  // Van Loan 2013, sec. 8.2.4), in f64 on W's device. W is divided by its max-abs first, so
+  // that sigma lies in [1, sqrt(rows cols)] and (W^T W)^2 V neither overflows nor underflows.
+  // Each round takes two products V <- W^T W V on the device and then one Rayleigh-Ritz step
+  // on the host with the k x k matrices S = V^T V and B = (W V)^T (W V) only: the estimate
+  // sqrt(lambda_max(B, S)) = max over v in span(V) of ||W v|| / ||v|| never exceeds sigma_max
+  // (but for rounding), and V is re-orthonormalised by the k x k transform it returns.
+  // Convergence: (sigma_{k+1} / sigma_1)^2 per product, so nearly equal top singular values
+  // do not stall it the way they stall a single vector.
+  constexpr int kProductsPerRound = 2;
+  const double m = max_abs(W);
+  const Tensor w = scale(W.to(DType::f64), 1.0 / m);
+  const std::int64_t k = std::min<std::int64_t>({4, w.dim(0), w.dim(1)});
+  Generator gen(options.seed);
+  Tensor v = Tensor::randn({w.dim(1), k}, gen, DType::f64, w.device());
+  double sigma = 0.0;
+  for (int done = 0; done < options.max_iterations;) {
+    for (int p = 0; p < kProductsPerRound && done < options.max_iterations; ++p, ++done)
+      v = matmul(w, matmul(w, v), true, false);
+    const Tensor wv = matmul(w, v);
+    const detail::RitzStep ritz = detail::rayleigh_ritz(matmul(v, v, true, false),
+                                                        matmul(wv, wv, true, false));
+    if (!(ritz.top > 0.0)) {  // V in the null space (probability zero): start again elsewhere
+      v = Tensor::randn({w.dim(1), k}, gen, DType::f64, w.device());
+      continue;
+    }
+    v = matmul(v, ritz.basis.to(w.device()));
+    const double next = std::sqrt(ritz.top);
+    const bool converged = std::abs(next - sigma) <= options.tolerance * next;
+    sigma = std::max(sigma, next);
+    if (converged) break;
+  }
+  return m * sigma;
 }
 
 }  // namespace
@@ -94,30 +125,47 @@ Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& options) {
   if (kind == Norm::spectral) detail::check_options(op, options.orthogonalize);
   check_input(op, G, kind);
   Tensor direction = dualize_checked(G, kind, options.orthogonalize);
-  if (options.dual_norm_correction.enabled) {
-    // Seed 000_524310cbc03ef28b.txt: scale by clamp(<G, dualize(G)>, lo, hi).
-    const double lo =
-        options.dual_norm_correction.range == CorrectionRange::nonnegative ? 0.0 : -1.0;
-    const double pairing = dot(G, direction);
-    direction = scale(direction, std::clamp(pairing, lo, 1.0));
+  const DualNormCorrection& correction = options.dual_norm_correction;
+  if (correction.enabled) {
+    // Scale by clamp(<G, dualize(G)>, lo, hi) (docs/theory.md, "Dual norm correction").
+    const double pairing = detail::correction_pairing(G, direction, kind, correction.pairing);
+    direction = scale(direction, std::clamp(pairing, detail::correction_lo(correction.range), 1.0));
   }
   return direction;
 }
 
-double dual_norm(const Tensor& G, Norm kind, const DualizeOptions& options) {
-  constexpr const char* op = "dual_norm";
+double dual_pairing(const Tensor& G, Norm kind, const DualizeOptions& options) {
+  constexpr const char* op = "dual_pairing";
   if (kind == Norm::spectral) detail::check_options(op, options.orthogonalize);
   check_input(op, G, kind);
+  return dot(G, dualize_checked(G, kind, options.orthogonalize));
+}
+
+double dual_norm(const Tensor& G, Norm kind) {
+  constexpr const char* op = "dual_norm";
+  check_input(op, G, kind);
   switch (kind) {
-    case Norm::spectral:
-      // <G, dualize(G)>: sqrt(d_out/d_in) ||G||_* for the exact polar factor.
-      return dot(G, dualize_checked(G, kind, options.orthogonalize));
+    case Norm::spectral: {
+      // sqrt(d_out/d_in) ||G||_* with ||G||_* = sum_i sqrt(lambda_i(A)), A the smaller Gram
+      // matrix of G, formed in f64 on G's device (products of f32 or bf16 entries are exact
+      // there); its eigenvalues on the host (docs/theory.md, "Dual norms": accuracy and cost).
+      // G is divided by its max-abs first so that A neither overflows nor underflows.
+      const double m = max_abs(G);
+      if (m == 0.0) return 0.0;
+      const Tensor g = scale(G.to(DType::f64), 1.0 / m);
+      const bool wide = g.dim(1) > g.dim(0);
+      const Tensor gram = wide ? matmul(g, g, false, true) : matmul(g, g, true, false);
+      double nuclear = 0.0;
+      for (const double lambda : detail::symmetric_eigenvalues(gram))
+        nuclear += std::sqrt(std::max(lambda, 0.0));
+      return shape_factor(G) * m * nuclear;
+    }
     case Norm::column:
-      return std::sqrt(static_cast<double>(G.dim(0))) * sum(col_norms(widened(G)));
+      return std::sqrt(static_cast<double>(G.dim(0))) * sum(col_norms(G.to(DType::f64)));
     case Norm::sign:
-      return sum(abs(widened(G)));
+      return sum(abs(G.to(DType::f64)));
     case Norm::euclidean:
-      return std::sqrt(static_cast<double>(G.numel())) * frobenius_norm(widened(G));
+      return std::sqrt(static_cast<double>(G.numel())) * frobenius_norm(G);
   }
   fail(op, "unknown norm kind " + std::to_string(static_cast<int>(kind)));
 }
@@ -130,43 +178,9 @@ double spectral_norm(const Tensor& W, const SpectralNormOptions& options) {
     fail(op, "max_iterations must be >= 1, got " + std::to_string(options.max_iterations));
   detail::check_matrix(op, W);
   detail::check_finite(op, W);
-
-  if (options.exact) return detail::cpu::singular_values(W.to(Device::cpu).to(DType::f64))[0];
-
-  // Orthogonal (block power) iteration on W^T W with k = min(4, rows, cols) vectors (Golub &
-  // Van Loan 2013, sec. 8.2.4): V <- orth(W^T W V), with the estimate sigma_1(W V), the top
-  // Ritz value. V has orthonormal columns, so every estimate is <= sigma_max; it converges at
-  // the rate (sigma_{k+1} / sigma_1)^2 per iteration, so nearly equal top singular values (as
-  // in Gaussian matrices) do not stall it the way they stall a single vector. The products run
-  // on W's device; the k-column orthonormalisation (the polar factor of W^T W V) and the k
-  // singular values of W V are host f64 work on n x k and m x k blocks.
-  const Tensor w = widened(W);
-  if (frobenius_norm(w) == 0.0) return 0.0;
-  const std::int64_t k = std::min<std::int64_t>({4, w.dim(0), w.dim(1)});
-  Generator gen(options.seed);
-  auto orthonormal = [&](const Tensor& z) {
-    return detail::cpu::svd_polar_factor(z.to(Device::cpu).to(DType::f64))
-        .to(w.dtype())
-        .to(w.device());
-  };
-  auto random_start = [&] {
-    return orthonormal(Tensor::randn({w.dim(1), k}, gen, w.dtype(), w.device()));
-  };
-  Tensor v = random_start();
-  double sigma = 0.0;
-  for (int it = 0; it < options.max_iterations; ++it) {
-    const Tensor u = matmul(w, v);
-    const double next = detail::cpu::singular_values(u.to(Device::cpu).to(DType::f64))[0];
-    if (next == 0.0) {  // v in the null space (probability zero): start again elsewhere
-      v = random_start();
-      continue;
-    }
-    v = orthonormal(matmul(w, u, true, false));
-    const bool converged = std::abs(next - sigma) <= options.tolerance * next;
-    sigma = std::max(sigma, next);
-    if (converged) break;
-  }
-  return sigma;
+  if (options.exact) return detail::singular_values(W)[0];
+  if (max_abs(W) == 0.0) return 0.0;
+  return spectral_norm_iterated(W, options);
 }
 
 double norm(const Tensor& W, Norm kind, const SpectralNormOptions& options) {
@@ -178,11 +192,11 @@ double norm(const Tensor& W, Norm kind, const SpectralNormOptions& options) {
       return std::sqrt(d_in / d_out) * spectral_norm(W, options);
     }
     case Norm::column:
-      return max(col_norms(widened(W))) / std::sqrt(static_cast<double>(W.dim(0)));
+      return max(col_norms(W.to(DType::f64))) / std::sqrt(static_cast<double>(W.dim(0)));
     case Norm::sign:
       return max_abs(W);
     case Norm::euclidean:
-      return frobenius_norm(widened(W)) / std::sqrt(static_cast<double>(W.numel()));
+      return frobenius_norm(W) / std::sqrt(static_cast<double>(W.numel()));
   }
   fail(op, "unknown norm kind " + std::to_string(static_cast<int>(kind)));
 }
@@ -191,6 +205,24 @@ namespace detail {
 
 void check_nonempty(const char* op, const Tensor& t) {
   if (t.numel() == 0) fail(op, "expects a non-empty tensor, got " + t.describe());
+}
+
+Tensor nonzero_or_one(const Tensor& m) {
+  // m + (1 - sign(m)) is exact: m where m > 0, and 1 where m is 0.
+  return add(m, sub(Tensor::full({1}, 1.0, m.dtype(), m.device()), sign(m)));
+}
+
+double correction_lo(CorrectionRange range) {
+  return range == CorrectionRange::nonnegative ? 0.0 : -1.0;
+}
+
+double correction_pairing(const Tensor& G, const Tensor& dualized, Norm kind,
+                          CorrectionPairing pairing) {
+  const double p = dot(G, dualized);
+  // <G, O> = <G, dualize(G)> / sqrt(d_out/d_in): the shape factor kept out of the pairing.
+  if (pairing == CorrectionPairing::orthogonalized && kind == Norm::spectral)
+    return p / shape_factor(G);
+  return p;
 }
 
 void check_matrix(const char* op, const Tensor& t) {

@@ -1,6 +1,7 @@
 #pragma once
-// Shared by src/dualize.cpp and src/orthogonalize.cpp: input checks at the public boundary of
-// dualize.hpp, and the orthogonalization behind them (which trusts its input).
+// Shared by src/dualize.cpp, src/orthogonalize.cpp and the optimizer: input checks at the
+// public boundary of dualize.hpp, the orthogonalization behind them (which trusts its input),
+// and the pieces of the dual norm correction.
 
 #include "modnorm/dualize.hpp"
 #include "modnorm/tensor.hpp"
@@ -19,5 +20,19 @@ void check_options(const char* op, const OrthogonalizeOptions& options);
 
 /// orthogonalize() after its checks: G is a finite non-empty matrix, options are valid.
 Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& options);
+
+/// m where m > 0, 1 where m == 0 (m >= 0, e.g. a max-abs or a norm), on m's device: what a
+/// slice is divided by so that a zero slice stays zero instead of becoming 0 / 0.
+Tensor nonzero_or_one(const Tensor& m);
+
+/// The lower end of a correction clamp range (the upper end is 1).
+double correction_lo(CorrectionRange range);
+
+/// The dual norm correction's pairing of G with its dualized direction `dualized`
+/// (= dualize(G, kind), possibly scaled by a positive factor the caller undoes):
+/// <G, dualized>, or for `CorrectionPairing::orthogonalized` and a spectral G
+/// <G, dualized> / sqrt(d_out/d_in).
+double correction_pairing(const Tensor& G, const Tensor& dualized, Norm kind,
+                          CorrectionPairing pairing);
 
 }  // namespace modnorm::detail

@@ -1,21 +1,23 @@
 // The module core: the handle, the generic tree walks (parameters with their coefficients,
 // modular norm, duality map, dual norm, initialisation) and printing. The composition rules
 // themselves live in each compound's child_factors() (modules/sequential.cpp, modules/add.cpp,
-// modules/scale.cpp); everything here is generic over the tree (DESIGN.md 4).
+// modules/scale.cpp); everything here is generic over the tree (docs/modules.md).
 #include "modnorm/module.hpp"
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <ostream>
-#include <sstream>
 
 #include "fail.hpp"
 #include "modnorm/ops.hpp"
+#include "parameter_checks.hpp"
 
 namespace modnorm {
 namespace {
 
 using detail::fail;
+using detail::for_parameter;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -43,20 +45,17 @@ void collect(ModuleImpl& module, const std::string& prefix, double factor,
     collect(children[k].module.impl(), join(prefix, children[k].name), factor * factors[k], out);
 }
 
-// Runs `body`, prefixing any modnorm::Error with the parameter it concerns.
-template <typename Body>
-auto for_parameter(const char* op, const Parameter& p, Body body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Error& e) {
-    fail(op, "parameter '" + p.name + "': " + e.what());
-  }
-}
-
-void check_coefficient(const char* op, const Parameter& p) {
-  if (!(p.coefficient > 0.0))
-    fail(op, "parameter '" + p.name + "' has coefficient " + std::to_string(p.coefficient) +
-                 " (a module after it has sensitivity 0), so its dual step is unbounded");
+// Every module object under `module` (at `path`) in `seen`; throws on the first one met twice.
+void check_once(const char* op, const ModuleImpl& module, const std::string& path,
+                std::map<const ModuleImpl*, std::string>& seen) {
+  const auto [first, fresh] = seen.emplace(&module, path);
+  if (!fresh)
+    fail(op, "module " + module.describe() + " appears twice in the tree, at '" + first->second +
+                 "' and '" + path +
+                 "' (a module caches its last input, so one object cannot be in two places); "
+                 "use clone() to repeat it");
+  for (const Child& child : module.children())
+    check_once(op, child.module.impl(), join(path, child.name), seen);
 }
 
 void print(std::ostream& os, const ModuleImpl& module, const std::string& name, int depth) {
@@ -100,6 +99,9 @@ AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm,
       grad_(Tensor::zeros(weight_shape, options.dtype)) {
   if (!(options.mass >= 0.0) || !std::isfinite(options.mass))
     fail(type, "mass must be a finite number >= 0, got " + std::to_string(options.mass));
+  if ((norm_ == Norm::spectral || norm_ == Norm::column) && weight_shape.size() != 2)
+    fail(type, std::string("norm ") + to_string(norm_) + " needs a matrix weight, got " +
+                   to_string(weight_shape));
 }
 
 void AtomImpl::initialize(Generator& gen) {
@@ -112,6 +114,13 @@ void AtomImpl::initialize(Generator& gen) {
   grad_ = Tensor::zeros(weight_.shape(), weight_.dtype(), weight_.device());
 }
 
+AtomImpl::AtomImpl(const AtomImpl& other)
+    : ModuleImpl(other),
+      mass_(other.mass_),
+      norm_(other.norm_),
+      weight_(other.weight_.clone()),
+      grad_(other.grad_.clone()) {}
+
 void AtomImpl::to(Device device) {
   weight_ = weight_.to(device);
   grad_ = grad_.to(device);
@@ -120,9 +129,18 @@ void AtomImpl::to(Device device) {
 
 // ---- CompoundImpl -------------------------------------------------------------------------------
 
-CompoundImpl::CompoundImpl(std::vector<Child> children) : children_(std::move(children)) {
+CompoundImpl::CompoundImpl(const char* type, std::vector<Child> children)
+    : children_(std::move(children)) {
   for (std::size_t k = 0; k < children_.size(); ++k)
     if (children_[k].name.empty()) children_[k].name = std::to_string(k);
+  std::map<const ModuleImpl*, std::string> seen;
+  for (const Child& child : children_) check_once(type, child.module.impl(), child.name, seen);
+  set_path("");
+}
+
+CompoundImpl::CompoundImpl(const CompoundImpl& other) : ModuleImpl(other) {
+  for (const Child& child : other.children_)
+    children_.push_back({child.name, Module(child.module.impl().clone())});
   set_path("");
 }
 
@@ -156,8 +174,8 @@ std::vector<Parameter> Module::parameters() const {
 double Module::norm(const SpectralNormOptions& options) const {
   double n = 0.0;
   for (const Parameter& p : parameters()) {
-    if (std::isinf(p.coefficient)) continue;
-    n = std::max(n, p.coefficient * for_parameter("Module.norm", p, [&] {
+    if (detail::frozen(p)) continue;
+    n = std::max(n, p.coefficient * for_parameter("Module.norm", p.name, [&] {
                       return modnorm::norm(p.weight, p.norm, options);
                     }));
   }
@@ -165,28 +183,45 @@ double Module::norm(const SpectralNormOptions& options) const {
 }
 
 std::vector<Tensor> Module::dualize(const DualizeOptions& options) const {
+  std::vector<Tensor> grads;
+  for (const Parameter& p : parameters()) grads.push_back(p.grad);
+  return dualize(grads, options);
+}
+
+std::vector<Tensor> Module::dualize(const std::vector<Tensor>& g,
+                                    const DualizeOptions& options) const {
+  constexpr const char* op = "Module.dualize";
+  const std::vector<Parameter> params = parameters();
+  if (g.size() != params.size())
+    fail(op, "got " + std::to_string(g.size()) + " tensors for " + std::to_string(params.size()) +
+                 " parameters");
   std::vector<Tensor> out;
-  for (const Parameter& p : parameters()) {
-    if (std::isinf(p.coefficient)) {
-      out.push_back(Tensor::zeros(p.grad.shape(), p.grad.dtype(), p.grad.device()));
+  for (std::size_t l = 0; l < params.size(); ++l) {
+    const Parameter& p = params[l];
+    if (detail::frozen(p)) {
+      out.push_back(Tensor::zeros(p.weight.shape(), p.weight.dtype(), p.weight.device()));
       continue;
     }
-    check_coefficient("Module.dualize", p);
-    out.push_back(for_parameter("Module.dualize", p, [&] {
-      return scale(modnorm::dualize(p.grad, p.norm, options), 1.0 / p.coefficient);
+    detail::check_coefficient(op, p);
+    if (g[l].shape() != p.weight.shape())
+      fail(op, "parameter '" + p.name + "': tensor " + to_string(g[l].shape()) +
+                   " does not match the weight " + to_string(p.weight.shape()));
+    // dualize_M(g)_l = dualize_l(g_l) / c_l (docs/modules.md, "The modular duality map").
+    out.push_back(for_parameter(op, p.name, [&] {
+      return scale(modnorm::dualize(g[l], p.norm, options), 1.0 / p.coefficient);
     }));
   }
   return out;
 }
 
-double Module::dual_norm(const DualizeOptions& options) const {
+double Module::dual_norm() const {
+  constexpr const char* op = "Module.dual_norm";
   double total = 0.0;
   for (const Parameter& p : parameters()) {
-    if (std::isinf(p.coefficient)) continue;
-    check_coefficient("Module.dual_norm", p);
-    total += for_parameter("Module.dual_norm", p, [&] {
-      return modnorm::dual_norm(p.grad, p.norm, options);
-    }) / p.coefficient;
+    if (detail::frozen(p)) continue;
+    detail::check_coefficient(op, p);
+    total += for_parameter(op, p.name, [&] { return modnorm::dual_norm(p.grad, p.norm); }) /
+             p.coefficient;
   }
   return total;
 }
@@ -207,6 +242,8 @@ void Module::zero_grad() {
     fill(g, 0.0);
   }
 }
+
+Module Module::clone() const { return Module(impl_->clone()); }
 
 void Module::to(Device device) {
   for (const Parameter& p : parameters()) p.atom->to(device);

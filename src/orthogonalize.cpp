@@ -1,5 +1,6 @@
 // orthogonalize(): the device-free part of the Newton-Schulz family (coefficient tables,
-// normalisation, orientation of tall inputs, schedule expansion) and the exact SVD reference.
+// normalisation, orientation of tall inputs, schedule expansion); the exact SVD reference is
+// host_linalg's polar_factors.
 // The iteration itself is one backend primitive, Backend::newton_schulz (src/cpu/).
 //
 // The iteration (Higham 2008, "Functions of Matrices", ch. 8; Jordan et al. 2024, Muon):
@@ -12,9 +13,9 @@
 #include <string>
 
 #include "backend.hpp"
-#include "cpu/svd.hpp"
 #include "dualize_detail.hpp"
 #include "fail.hpp"
+#include "host_linalg.hpp"
 #include "modnorm/dualize.hpp"
 #include "modnorm/ops.hpp"
 
@@ -156,10 +157,6 @@ Tensor orthogonalize(const Tensor& G, const OrthogonalizeOptions& options) {
 
 namespace detail {
 
-void Backend::newton_schulz(Tensor&, const std::vector<std::array<double, 3>>&, bool) {
-  not_implemented("newton_schulz");
-}
-
 void check_options(const char* op, const OrthogonalizeOptions& options) {
   const OrthogonalizeMethod method = options.method;
   if (std::string(to_string(method)) == "unknown")
@@ -186,43 +183,29 @@ void check_options(const char* op, const OrthogonalizeOptions& options) {
 
 namespace {
 
-// The exact polar factor of each matrix of a batch [batch, rows, cols] (or of one matrix), on
-// the host in double.
-Tensor svd_polar_factors(const Tensor& G) {
-  const std::vector<double> values = G.to(Device::cpu).to_vector_f64();
-  const std::int64_t rows = G.dim(G.rank() - 2), cols = G.dim(G.rank() - 1);
-  const auto size = static_cast<std::size_t>(rows * cols);
-  std::vector<double> out;
-  out.reserve(values.size());
-  for (std::size_t start = 0; start < values.size(); start += size) {
-    const std::vector<double> one(values.begin() + start, values.begin() + start + size);
-    const std::vector<double> factor =
-        cpu::svd_polar_factor(Tensor::from_vector_f64(one, {rows, cols})).to_vector_f64();
-    out.insert(out.end(), factor.begin(), factor.end());
-  }
-  return Tensor::from_vector_f64(out, G.shape()).to(G.dtype()).to(G.device());
-}
-
 // X_0 = G / (s ||G||_F + epsilon), per matrix of a batch. With the default epsilon 0 the map
-// is scale-invariant down to the smallest normal numbers; optax adds 1e-8, the reference
-// PyTorch code 1e-7 (OrthogonalizeOptions::epsilon). A zero matrix stays zero, and so does
-// every iterate after it (its factor is any finite number; 1 here). Always a new tensor: the
-// iteration then runs in place on it.
+// is scale-invariant; optax adds 1e-8, the reference PyTorch code 1e-7
+// (OrthogonalizeOptions::epsilon). Each matrix is first divided by its max-abs m (exact, and
+// its entries are then in [-1, 1], so subnormal or huge inputs neither underflow nor overflow
+// on the way): X_0 = (G / m) / (s ||G / m||_F + epsilon / m). A zero matrix stays zero, and so
+// does every iterate after it. Always a new tensor: the iteration then runs in place on it.
 Tensor normalized(const Tensor& x, double safety, double epsilon) {
-  if (x.rank() == 2) {
-    const double frobenius = frobenius_norm(x);
-    return scale(x, frobenius == 0.0 ? 1.0 : 1.0 / (safety * frobenius + epsilon));
-  }
-  const std::int64_t batch = x.dim(0);
-  std::vector<double> factors = row_norms(x.reshape({batch, x.numel() / batch})).to_vector_f64();
-  for (double& f : factors) f = f == 0.0 ? 1.0 : 1.0 / (safety * f + epsilon);
-  return mul(x, Tensor::from_vector_f64(factors, {batch, 1, 1}).to(x.dtype()).to(x.device()));
+  const std::int64_t batch = x.rank() == 3 ? x.dim(0) : 1;
+  const Tensor flat = x.reshape({batch, x.numel() / batch});
+  const Tensor m = nonzero_or_one(max(abs(flat), 1)).reshape({batch, 1});
+  const Tensor unit = div(flat, m);
+  const std::vector<double> maxima = m.to_vector_f64();
+  std::vector<double> factors = row_norms(unit).to_vector_f64();
+  for (std::size_t b = 0; b < factors.size(); ++b)
+    factors[b] = factors[b] == 0.0 ? 1.0 : 1.0 / (safety * factors[b] + epsilon / maxima[b]);
+  return mul(unit, Tensor::from_vector_f64(factors, {batch, 1}).to(x.dtype()).to(x.device()))
+      .reshape(x.shape());
 }
 
 }  // namespace
 
 Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& options) {
-  if (options.method == OrthogonalizeMethod::svd) return svd_polar_factors(G);  // a reference
+  if (options.method == OrthogonalizeMethod::svd) return polar_factors(G);  // a reference
 
   // The iterate lives in f32 (also for bf16 iterates, which are rounded after each product)
   // or in f64.

@@ -51,7 +51,7 @@ Report report(const Module& net, const ReportOptions& options) {
     row.weight_norm = norm(p.weight, p.norm, options.spectral);
     const Tensor matrix = p.weight.rank() == 2 ? p.weight : p.weight.reshape({p.weight.numel(), 1});
     row.spectral_norm = spectral_norm(matrix, options.spectral);
-    row.grad_dual_norm = dual_norm(p.grad, p.norm, options.dualize);
+    row.grad_dual_norm = dual_norm(p.grad, p.norm);
     if (!options.updates.empty()) {
       const Tensor& u = options.updates[l];
       if (u.shape() != p.weight.shape())

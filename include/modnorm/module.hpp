@@ -9,9 +9,14 @@
 /// The modular norm of a tree is a weighted max over its atoms, ||w|| = max_l c_l ||w_l||_l,
 /// where the coefficient c_l of atom l is the product, along its path from the root, of the
 /// factor each compound gives that child (Sequential: (M / m_k) * prod_{j > k} s_j;
-/// concatenation and Add: M / m_k; Scale: 1). Atoms of zero mass have c_l = inf: they drop out
-/// of the max and their dualized gradient is zero. Hence dualize(g)_l = dualize_l(g_l) / c_l
-/// and the modular dual norm is sum_l ||g_l||^dagger_l / c_l.
+/// concatenation and Add: M / m_k; Scale(a, M): |a|). Atoms of zero mass have c_l = inf: they
+/// drop out of the max and their dualized gradient is zero. Hence dualize(g)_l =
+/// dualize_l(g_l) / c_l and the modular dual norm is sum_l ||g_l||^dagger_l / c_l
+/// (docs/modules.md, "Composition rules").
+///
+/// A module object appears at most once in a tree: its forward caches what its backward needs,
+/// so a second place would overwrite the first's. Compounds refuse a repeated object, naming
+/// both paths; `Module::clone()` makes the independent copy that repeating a block needs.
 
 #include <cstdint>
 #include <initializer_list>
@@ -44,7 +49,7 @@ struct Parameter {
 };
 
 /// A module handle. Copies share the module (as PyTorch's `ModuleHolder`); build trees with
-/// `Sequential`, `Add`, `Scale` and `>>`.
+/// `Sequential`, `Add`, `Scale` and `>>` (modules/sequential.hpp).
 ///
 /// Example:
 ///   auto net = modnorm::Linear(784, 512) >> modnorm::ReLU() >> modnorm::Linear(512, 10);
@@ -69,9 +74,18 @@ class MODNORM_API Module {
   /// dualize(g_l, norm_l, options) / c_l (zeros for atoms of zero mass). Its modular norm is
   /// 1 unless every gradient is zero. Throws as modnorm::dualize, naming the parameter.
   std::vector<Tensor> dualize(const DualizeOptions& options = {}) const;
-  /// The modular dual norm of the current gradients, sum_l dual_norm(g_l, norm_l) / c_l; it
-  /// equals the inner product of the gradients with dualize(options).
-  double dual_norm(const DualizeOptions& options = {}) const;
+  /// The modular duality map of any tensors `g`, one per parameters() entry with that
+  /// parameter's shape (the optimizer passes its momenta): dualize(g_l, norm_l, options) / c_l,
+  /// zeros for atoms of zero mass (whose entry may be an empty Tensor). Throws modnorm::Error
+  /// on a count or shape mismatch, and as modnorm::dualize, naming the parameter.
+  ///
+  /// Example: auto steps = net.dualize(momenta);   // momenta[l] shaped like parameter l
+  std::vector<Tensor> dualize(const std::vector<Tensor>& g,
+                              const DualizeOptions& options = {}) const;
+  /// The modular dual norm of the current gradients, sum_l dual_norm(g_l, norm_l) / c_l (each
+  /// term the true dual norm of modnorm::dual_norm; with the exact polar factor it equals the
+  /// inner product of the gradients with dualize()).
+  double dual_norm() const;
   /// Well-normed initialisation: every atom's weight gets norm 1 in its own norm
   /// (AtomImpl::initialize; the default is dualize(randn, norm) with the exact polar factor,
   /// i.e. an orthogonal matrix scaled by sqrt(d_out/d_in) for Linear). Gradients are zeroed.
@@ -98,6 +112,12 @@ class MODNORM_API Module {
   /// Moves every weight and gradient to `device` (new storage: Parameter handles taken
   /// before refer to the old tensors). Forward caches are dropped.
   void to(Device device);
+  /// A deep copy: the same tree with new storage for every weight and gradient (values
+  /// copied) and no forward cache. How a block is repeated: a module object may appear only
+  /// once in a tree.
+  ///
+  /// Example: Module two = block >> modnorm::ReLU() >> block.clone();
+  Module clone() const;
 
   /// The implementation (for compounds walking their children, and for printing).
   ModuleImpl& impl() const { return *impl_; }
@@ -107,10 +127,6 @@ class MODNORM_API Module {
  private:
   std::shared_ptr<ModuleImpl> impl_;
 };
-
-/// Composition, left first: `a >> b` is Sequential{a, b} (b applied after a); sequences
-/// built with >> flatten, so `a >> b >> c` has children 0, 1, 2.
-MODNORM_API Module operator>>(const Module& a, const Module& b);
 
 /// Prints the tree, one node per line with its mass, sensitivity and (atoms) norm kind;
 /// children are indented under their parent (PyTorch's pretty_print).
@@ -128,8 +144,11 @@ class MODNORM_API ModuleImpl {
  public:
   virtual ~ModuleImpl();
   ModuleImpl() = default;
-  ModuleImpl(const ModuleImpl&) = delete;
   ModuleImpl& operator=(const ModuleImpl&) = delete;
+
+  /// A deep copy of this module (new weight storage, children cloned, no forward cache).
+  /// Derive from `Cloneable<YourImpl, AtomImpl | BondImpl | CompoundImpl>` to get it.
+  virtual std::shared_ptr<ModuleImpl> clone() const = 0;
 
   /// A one-line description: "Linear(784 -> 512)", "ReLU", "Sequential".
   virtual std::string describe() const = 0;
@@ -162,8 +181,27 @@ class MODNORM_API ModuleImpl {
   /// Sets this module's path and, recursively, its children's (compounds call it).
   void set_path(const std::string& path);
 
+ protected:
+  /// For clone() only (Cloneable); copies the path.
+  ModuleImpl(const ModuleImpl&) = default;
+
  private:
   std::string path_;
+};
+
+/// Gives an implementation its clone() through its copy constructor (the bases' copy
+/// constructors deep-copy weights and children); the forward cache is dropped.
+///
+/// Example: class MyBond final : public modnorm::Cloneable<MyBond, modnorm::BondImpl> { ... };
+template <class Derived, class Base>
+class Cloneable : public Base {
+ public:
+  using Base::Base;
+  std::shared_ptr<ModuleImpl> clone() const override {
+    auto copy = std::make_shared<Derived>(static_cast<const Derived&>(*this));
+    copy->clear_cache();
+    return copy;
+  }
 };
 
 /// Children named by their index, for a compound's initializer-list constructor.
@@ -202,6 +240,10 @@ class MODNORM_API AtomImpl : public ModuleImpl {
   /// Moves weight and gradient to `device`.
   void to(Device device);
 
+ protected:
+  /// Deep-copies the weight and the gradient (clone()).
+  AtomImpl(const AtomImpl& other);
+
  private:
   double mass_;
   Norm norm_;
@@ -218,11 +260,15 @@ class MODNORM_API BondImpl : public ModuleImpl {
 /// A compound: owns its children (named "0", "1", ... unless named), mass = sum of masses.
 class MODNORM_API CompoundImpl : public ModuleImpl {
  public:
-  explicit CompoundImpl(std::vector<Child> children);
+  /// Throws modnorm::Error when one module object appears twice in the new tree, naming both
+  /// paths (`[Sequential] module Linear(4 -> 4) appears twice, at '0' and '2'; ...`).
+  CompoundImpl(const char* type, std::vector<Child> children);
   double mass() const override;
   std::vector<Child> children() const override { return children_; }
 
  protected:
+  /// Clones every child (clone()).
+  CompoundImpl(const CompoundImpl& other);
   const std::vector<Child>& kids() const { return children_; }
 
  private:

@@ -1,6 +1,6 @@
 #pragma once
 /// @file optim.hpp
-/// The optimizer of DESIGN.md section 5: modular steepest descent over a module tree (each
+/// The optimizer (docs/theory.md, "The optimizer"): modular steepest descent over a module tree (each
 /// atom's momentum dualized in the atom's own norm and divided by its coefficient c_l in the
 /// tree's modular norm; Large et al. 2024, "Scalable Optimization in the Modular Norm"), with
 /// the options the Muon family added (Nesterov, NorMuon, dual norm correction, decoupled and
@@ -28,8 +28,9 @@ namespace modnorm {
 /// Which update rule Optimizer::step applies to every atom (m is the momentum of
 /// OptimizerOptions::beta, u the momentum or its Nesterov form):
 ///
-/// - `modular`: Delta W_l = -lr * k * dualize(u_l, norm_l) / c_l (DESIGN.md 4-5), k the dual
-///   norm correction (1 when off); NorMuon and the correction are options of this algorithm.
+/// - `modular`: Delta W_l = -lr * k * dualize(u_l, norm_l) / c_l, the tree's duality map
+///   (Module::dualize; docs/modules.md), k the dual norm correction (1 when off); NorMuon and
+///   the correction are options of this algorithm.
 /// - `sgd`: Delta W_l = -lr * u_l. The momentum is the EMA m = beta m + (1 - beta) g, so this
 ///   equals PyTorch's SGD(momentum=beta, dampening=0) run with lr * (1 - beta).
 /// - `adamw`: Delta W_l = -lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta^t),
@@ -94,7 +95,7 @@ struct ScheduleOptions {
 /// Example: modnorm::scheduled_lr(0.1, s, 0) == 0.1 / s.warmup_steps
 MODNORM_API double scheduled_lr(double lr, const ScheduleOptions& schedule, std::int64_t step);
 
-/// Dual norm correction of the modular step (seed 000_524310cbc03ef28b.txt, DESIGN.md 3).
+/// Dual norm correction of the modular step (docs/theory.md, "Dual norm correction").
 enum class CorrectionMode : std::uint8_t {
   /// No correction: every atom's dualized update has norm 1 in its own norm (before 1/c_l).
   off,
@@ -102,7 +103,7 @@ enum class CorrectionMode : std::uint8_t {
   /// dual norm, so each layer's step shrinks with its own momentum.
   per_layer,
   /// Every atom's update is multiplied by the one factor clamp(sum_l <u_l, dualize(u_l)> / c_l,
-  /// lo, hi): the modular dual norm of the momenta (DESIGN.md 4), i.e. steepest descent in
+  /// lo, hi): the modular dual norm of the momenta (docs/modules.md), i.e. steepest descent in
   /// the modular norm with step size proportional to the clamped dual norm.
   global,
 };
@@ -111,14 +112,17 @@ enum class CorrectionMode : std::uint8_t {
 MODNORM_API const char* to_string(CorrectionMode mode);
 
 /// The dual norm correction of the `modular` algorithm. The pairing <u_l, dualize(u_l)> is
-/// taken with the plain duality map (before NorMuon), so it is the dual norm of u_l in norm_l.
-/// Being a dual norm it is >= 0, so both ranges give the same factor; the range is kept for
-/// parity with DualNormCorrection.
+/// taken with the plain duality map in use (before NorMuon; dual_pairing()). Being >= 0, both
+/// ranges give the same factor; the range is kept for parity with DualNormCorrection.
+/// `pairing = CorrectionPairing::orthogonalized` pairs a spectral atom's u_l with the unscaled
+/// O instead (<u_l, dualize(u_l)> / sqrt(d_out/d_in)), as the published dual-norm-corrected
+/// Muon code does; the direction keeps its sqrt(d_out/d_in).
 ///
 /// Example: options.correction.mode = modnorm::CorrectionMode::global;
 struct CorrectionOptions {
-  CorrectionMode mode = CorrectionMode::off;           ///< off by default
-  CorrectionRange range = CorrectionRange::symmetric;  ///< [lo, hi] = [-1, 1] unless set
+  CorrectionMode mode = CorrectionMode::off;                ///< off by default
+  CorrectionRange range = CorrectionRange::symmetric;       ///< [lo, hi] = [-1, 1] unless set
+  CorrectionPairing pairing = CorrectionPairing::dualized;  ///< <u, dualize(u)> unless set
 };
 
 /// NorMuon's neuron-wise normalisation of the dualized update O (a d_out x d_in matrix; one
@@ -149,7 +153,7 @@ struct NorMuonOptions {
 ///
 /// Example: options.convention = modnorm::Convention::optax;
 enum class Convention : std::uint8_t {
-  /// This library's (DESIGN.md 4-5): u is the raw momentum m or (1 - beta) g + beta m; a
+  /// This library's (docs/modules.md, docs/theory.md): u is the raw momentum m or (1 - beta) g + beta m; a
   /// spectral atom's direction is dualize(u) = sqrt(d_out/d_in) O with O = orthogonalize(u);
   /// the correction is clamp(<u, dualize(u)>, lo, 1).
   modular,
@@ -185,11 +189,11 @@ enum class WeightDecay : std::uint8_t {
 /// "off", "decoupled", "cautious".
 MODNORM_API const char* to_string(WeightDecay mode);
 
-/// Weight decay, applied after the step is formed (DESIGN.md 5), under every algorithm, with
+/// Weight decay, applied after the step is formed (docs/theory.md), under every algorithm, with
 /// the atom's lr (scheduled lr times its lr multiplier; not divided by c_l).
 ///
-/// `cautious` (Chen et al. 2025, "Cautious Weight Decay", arXiv:2510.12402; seed
-/// 002_75c44f08e44768fe.txt `mask = (update * W) >= 0`) decays entry ij only where
+/// `cautious` (Chen et al. 2025, "Cautious Weight Decay", arXiv:2510.12402; the
+/// modded-nanogpt record code's `mask = (update * W) >= 0`) decays entry ij only where
 /// mask_ij = (update_ij * W_ij >= 0), and "update" is the quantity the optimizer SUBTRACTS:
 /// update = -Delta W (before decay), the convention W <- W - lr * update of PyTorch, optax and
 /// the paper (x_{t+1} = x_t - eta (u_t + lambda 1[u_t * x_t >= 0] x_t)). So the mask is
@@ -212,16 +216,15 @@ struct AdamOptions {
   double eps = 1e-8;     ///< added to sqrt(v_hat), > 0
 };
 
-/// Per-atom settings, selected by the parameter's exact dotted name (Parameter::name, e.g.
-/// "2.weight"). Every override must name a parameter of the tree, once.
+/// A per-atom learning-rate multiplier, selected by the parameter's exact dotted name
+/// (Parameter::name, e.g. "2.weight"). Every override must name a parameter of the tree, once.
+/// (An atom's norm is chosen where the atom is built, AtomOptions::norm, so that the tree's
+/// modular norm, its duality map, the report and the optimizer all see the same one.)
 ///
-/// Example: options.overrides.push_back({"0.weight", 0.5, modnorm::Norm::sign});
+/// Example: options.overrides.push_back({"0.weight", 0.5});
 struct ParameterOverride {
   std::string name;            ///< the dotted parameter name
   double lr_multiplier = 1.0;  ///< the atom's lr is the scheduled lr times this (finite, >= 0)
-  /// The norm the atom's momentum is dualized in (`modular` only); unset keeps the atom's own.
-  /// spectral and column need a matrix weight.
-  std::optional<Norm> norm;
 };
 
 /// Everything an Optimizer does. Defaults: modular steepest descent with lr 0.1, EMA momentum
@@ -264,7 +267,7 @@ struct OptimizerOptions {
   Convention convention = Convention::modular;
 };
 
-/// Steepest descent over a module tree (DESIGN.md 5). Per step and atom l, in this order:
+/// Steepest descent over a module tree (docs/theory.md, "The optimizer"). Per step and atom l, in this order:
 /// momentum (EMA, optional Nesterov) -> dualize with the atom's norm -> optional NorMuon ->
 /// optional dual norm correction -> scale by lr / c_l -> optional decoupled or cautious weight
 /// decay -> W_l += Delta W_l in place. (`sgd` and the Adam algorithms replace the middle part
@@ -298,11 +301,10 @@ class MODNORM_API Optimizer {
   /// > 0; beta, adam.beta2 or normuon.beta2 is outside [0, 1); adam.eps or normuon.eps is not
   /// finite and > 0; the weight decay coefficient is negative or not finite; the schedule is
   /// invalid (ScheduleOptions); the orthogonalize options are invalid; an option is set that
-  /// the algorithm does not use (nesterov with an Adam algorithm; correction, NorMuon or an
-  /// override's norm with a non-modular algorithm); an override names no parameter, names one
-  /// twice, has a negative or non-finite lr multiplier, or asks for spectral/column on a
-  /// non-matrix weight; convention optax is set with a non-modular algorithm or with the
-  /// global correction; or (modular) an atom of positive mass has coefficient 0.
+  /// the algorithm does not use (nesterov with an Adam algorithm; correction or NorMuon with a
+  /// non-modular algorithm); an override names no parameter, names one twice, or has a
+  /// negative or non-finite lr multiplier; convention optax is set with a non-modular
+  /// algorithm, with the global correction or with correction.pairing orthogonalized; or (modular) an atom of positive mass has coefficient 0.
   ///
   /// Example: modnorm::Optimizer opt(net, options);
   explicit Optimizer(const Module& module, OptimizerOptions options = {});

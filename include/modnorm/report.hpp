@@ -23,7 +23,7 @@ struct ReportRow {
   double mass_share;            ///< m_l / M, the atom's share of the modular step (0 if M = 0)
   double weight_norm;           ///< ||W_l|| in its own norm (1 after initialize())
   double spectral_norm;         ///< sigma_max(W_l) (a vector counts as an n x 1 matrix)
-  double grad_dual_norm;        ///< ||G_l||^dagger, the dual norm of the current gradient
+  double grad_dual_norm;        ///< ||G_l||^dagger, the true dual norm of the gradient (dual_norm)
   std::optional<double> update_norm;   ///< ||dW_l|| of the given update (ReportOptions::updates)
   std::optional<double> update_ratio;  ///< update_norm / weight_norm (unset if weight_norm is 0)
 };
@@ -49,8 +49,6 @@ struct ReportOptions {
   std::vector<Tensor> updates;
   /// How spectral norms are estimated (orthogonal iteration by default; exact for tests).
   SpectralNormOptions spectral;
-  /// How the gradient dual norm is computed (the orthogonalize method for spectral atoms).
-  DualizeOptions dualize;
 };
 
 /// Measures every atom of `net` (weights, gradients and, if given, updates).

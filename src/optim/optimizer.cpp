@@ -1,11 +1,12 @@
 // modnorm::Optimizer: construction (state allocated once, overrides resolved by name) and the
-// step of DESIGN.md 5, which checks the whole tree first, then forms every atom's direction,
+// step of docs/theory.md ("The optimizer"), which checks the whole tree first, then forms every atom's direction,
 // then (after the global dual norm correction, which needs all of them) applies them.
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
 
+#include "dualize_detail.hpp"
 #include "fail.hpp"
 #include "modnorm/ops.hpp"
 #include "optim/optimizer_impl.hpp"
@@ -14,15 +15,10 @@ namespace modnorm {
 namespace {
 
 using detail::fail;
+using detail::frozen;
 
 bool uses_adam(Algorithm algorithm) {
   return algorithm == Algorithm::adamw || algorithm == Algorithm::adaptive_adam;
-}
-
-// The atom is frozen: zero mass (or under a weightless compound), so it is not in the max of
-// the modular norm (c_l = inf) and no algorithm moves it.
-bool frozen(const Parameter& p) {
-  return std::isinf(p.coefficient);
 }
 
 std::map<std::string, const ParameterOverride*> overrides_by_name(
@@ -57,17 +53,10 @@ Optimizer::Optimizer(const Module& module, OptimizerOptions options)
 
   for (const Parameter& p : params) {
     const Tensor& w = p.weight;
-    detail::AtomState a{p.name, w.shape(), w.dtype(), w.device(), p.norm, 1.0, {}, {}, {}};
-    if (const auto it = overrides.find(p.name); it != overrides.end()) {
+    detail::AtomState a{p.name, w.shape(), w.dtype(), w.device(), 1.0, {}, {}, {}};
+    if (const auto it = overrides.find(p.name); it != overrides.end())
       a.lr_multiplier = it->second->lr_multiplier;
-      a.norm = it->second->norm.value_or(p.norm);
-      if ((a.norm == Norm::spectral || a.norm == Norm::column) && w.rank() != 2)
-        fail(op, "override '" + p.name + "': norm " + to_string(a.norm) +
-                     " needs a matrix weight, got " + w.describe());
-    }
-    if (o.algorithm == Algorithm::modular && !frozen(p) && !(p.coefficient > 0.0))
-      fail(op, "parameter '" + p.name + "' has coefficient " + std::to_string(p.coefficient) +
-                   " (a module after it has sensitivity 0), so its modular step is unbounded");
+    if (o.algorithm == Algorithm::modular) detail::check_coefficient(op, p);
     a.momentum = Tensor::zeros(w.shape(), w.dtype(), w.device());
     if (o.algorithm == Algorithm::modular && o.normuon.enabled && w.rank() == 2)
       a.row_second_moment = Tensor::zeros({w.dim(0), 1}, w.dtype(), w.device());
@@ -86,13 +75,29 @@ void Optimizer::step() {
   Impl& s = *impl_;
   const OptimizerOptions& o = s.options;
   const std::vector<Parameter> params = s.module.parameters();
-  // Everything is checked before anything changes (issue 5, item 6).
+  // Everything is checked before anything changes.
   detail::check_tree(op, params, s.atoms);
   detail::check_gradients(op, params);
 
+  // Momenta of every atom, then (modular) the tree's duality map of all of them at once.
+  std::vector<Tensor> u(params.size());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (frozen(params[i])) continue;
+    const bool optax = o.algorithm == Algorithm::modular && o.convention == Convention::optax;
+    if (o.algorithm == Algorithm::modular || o.algorithm == Algorithm::sgd)
+      u[i] = detail::momentum_step(s.atoms[i].momentum, params[i].grad, o.beta, o.nesterov,
+                                   optax ? s.steps + 1 : 0);
+  }
+  std::vector<Tensor> dualized;
+  if (o.algorithm == Algorithm::modular) {
+    DualizeOptions dualize_options;
+    dualize_options.orthogonalize = o.orthogonalize;
+    dualized = s.module.dualize(u, dualize_options);
+  }
+
   // Directions of every atom: the global correction needs all pairings before any step.
   std::vector<detail::Direction> directions(params.size());
-  double modular_dual_norm = 0.0;  // sum_l <u_l, dualize(u_l)> / c_l (DESIGN.md 4)
+  double modular_dual_norm = 0.0;  // sum_l <u_l, dualize_l(u_l)> / c_l (docs/modules.md)
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Parameter& p = params[i];
     detail::AtomState& a = s.atoms[i];
@@ -100,13 +105,9 @@ void Optimizer::step() {
     directions[i] = detail::for_parameter(op, p.name, [&]() -> detail::Direction {
       switch (o.algorithm) {
         case Algorithm::modular:
-          return detail::modular_direction(
-              a,
-              detail::momentum_step(a.momentum, p.grad, o.beta, o.nesterov,
-                                    o.convention == Convention::optax ? s.steps + 1 : 0),
-              p.coefficient, o);
+          return detail::modular_direction(a, p, u[i], dualized[i], o);
         case Algorithm::sgd:
-          return {detail::momentum_step(a.momentum, p.grad, o.beta, o.nesterov), 1.0, 0.0};
+          return {u[i], 1.0, 0.0};
         case Algorithm::adamw:
         case Algorithm::adaptive_adam:
           return detail::adam_direction(a, p.grad, s.steps + 1, o);

@@ -12,6 +12,7 @@
 #include "modnorm/module.hpp"
 #include "modnorm/optim.hpp"
 #include "modnorm/tensor.hpp"
+#include "parameter_checks.hpp"
 
 namespace modnorm {
 namespace detail {
@@ -22,7 +23,6 @@ struct AtomState {
   Shape shape;               ///< the weight's shape
   DType dtype;               ///< the weight's dtype
   Device device;             ///< the weight's device
-  Norm norm;                 ///< the atom's norm, or its override
   double lr_multiplier;      ///< 1 unless overridden
   Tensor momentum;           ///< EMA of the gradient (Adam's first moment)
   Tensor row_second_moment;  ///< NorMuon's v, [d_out x 1]; empty unless used
@@ -31,9 +31,9 @@ struct AtomState {
 
 /// A step before the learning rate: Delta W = -lr * scale * direction.
 struct Direction {
-  Tensor direction;      ///< dualized (and NorMuon-normalised) momentum, or Adam's u, or m
-  double scale = 1.0;    ///< 1 / c_l, per-layer correction, adaptive Adam's clamp
-  double pairing = 0.0;  ///< <u, dualize(u)> when a correction is on (modular)
+  Tensor direction;      ///< the tree's dualized (and NorMuon-normalised) momentum, Adam's u, or m
+  double scale = 1.0;    ///< per-layer correction, optax's shape factor, adaptive Adam's clamp
+  double pairing = 0.0;  ///< <u, dualize_l(u)> when a correction is on (modular)
 };
 
 // ---- options.cpp ------------------------------------------------------------------------------
@@ -41,8 +41,6 @@ struct Direction {
 void validate(const char* op, const OptimizerOptions& options);
 /// Throws unless the schedule is usable (ScheduleOptions).
 void validate_schedule(const char* op, const ScheduleOptions& schedule);
-/// The lower end of a correction clamp range (the upper end is 1).
-double correction_lo(CorrectionRange range);
 
 // ---- tree_checks.cpp ---------------------------------------------------------------------------
 /// Throws unless `params` is the parameter list `atoms` were built for (count, names, shapes,
@@ -52,15 +50,6 @@ void check_tree(const char* op, const std::vector<Parameter>& params,
 /// Throws `[op] parameter 'x': gradient ... contains NaN at [i, j] ...` for the first
 /// parameter whose gradient is not finite.
 void check_gradients(const char* op, const std::vector<Parameter>& params);
-/// Runs `body`, prefixing any modnorm::Error with the parameter's name.
-template <typename Body>
-auto for_parameter(const char* op, const std::string& name, Body body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Error& e) {
-    fail(op, "parameter '" + name + "': " + e.what());
-  }
-}
 
 // ---- momentum.cpp ------------------------------------------------------------------------------
 /// momentum <- beta * momentum + (1 - beta) * grad in place; returns the momentum itself, or
@@ -71,10 +60,12 @@ Tensor momentum_step(Tensor& momentum, const Tensor& grad, double beta, bool nes
                      std::int64_t bias_step = 0);
 
 // ---- modular_step.cpp --------------------------------------------------------------------------
-/// The modular direction of one atom: dualize(u, norm) -> NorMuon -> per-layer correction,
-/// scale 1 / c_l (DESIGN.md 4-5).
-Direction modular_direction(AtomState& atom, const Tensor& u, double coefficient,
-                            const OptimizerOptions& options);
+/// The modular direction of atom `p` from the tree's duality map of its momentum u,
+/// dualized = dualize(u, norm_l) / c_l (Module::dualize): NorMuon, then the per-layer
+/// correction and optax's shape factor as the scale; the pairing <u, dualize(u, norm_l)> is
+/// recorded for the corrections (docs/theory.md, "The optimizer").
+Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u,
+                            const Tensor& dualized, const OptimizerOptions& options);
 
 // ---- normuon.cpp -------------------------------------------------------------------------------
 /// NorMuon (NorMuonOptions): updates `row_second_moment` in place, returns the row-normalised

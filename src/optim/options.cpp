@@ -92,14 +92,13 @@ void validate(const char* op, const OptimizerOptions& o) {
   if (o.nesterov && (o.algorithm == Algorithm::adamw || o.algorithm == Algorithm::adaptive_adam))
     fail(op, std::string("nesterov applies to the modular and sgd algorithms, not to ") +
                  to_string(o.algorithm));
-  for (const ParameterOverride& ov : o.overrides) {
+  if (o.convention == Convention::optax &&
+      o.correction.pairing != CorrectionPairing::dualized)
+    fail(op,
+         "correction.pairing orthogonalized is what convention optax already does (it pairs "
+         "with the unscaled O); leave correction.pairing at its default with convention optax");
+  for (const ParameterOverride& ov : o.overrides)
     require_nonnegative(op, "override '" + ov.name + "': lr_multiplier", ov.lr_multiplier);
-    require_modular(op, o, ov.norm.has_value(), "override '" + ov.name + "': norm");
-  }
-}
-
-double correction_lo(CorrectionRange range) {
-  return range == CorrectionRange::nonnegative ? 0.0 : -1.0;
 }
 
 }  // namespace detail

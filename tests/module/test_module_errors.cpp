@@ -60,6 +60,9 @@ BOOST_AUTO_TEST_CASE(bad_construction_arguments_are_rejected) {
   expect_error([] { RMSNorm(-1.0); }, {"[RMSNorm]", "eps"});
   expect_error([] { Sequential(std::vector<Child>{}); }, {"[Sequential]"});
   expect_error([] { Add(std::vector<Child>{}); }, {"[Add]"});
+  AtomOptions spectral;
+  spectral.norm = Norm::spectral;
+  expect_error([&] { Bias(3, spectral); }, {"[Bias]", "norm spectral needs a matrix", "[3]"});
 }
 
 BOOST_AUTO_TEST_CASE(add_with_mismatched_branch_shapes_names_both_shapes) {

@@ -18,6 +18,7 @@ namespace mt = modnorm::test;
 using modnorm::Algorithm;
 using modnorm::AtomOptions;
 using modnorm::CorrectionMode;
+using modnorm::CorrectionPairing;
 using modnorm::CorrectionRange;
 using modnorm::DType;
 using modnorm::Module;
@@ -36,12 +37,22 @@ namespace {
 // ---- nets and tensors
 // ----------------------------------------------------------------------------
 
-AtomOptions atom(DType dtype, double mass = 1.0) {
+AtomOptions atom(DType dtype, double mass = 1.0, std::optional<Norm> norm = std::nullopt) {
   AtomOptions a;
   a.dtype = dtype;
   a.mass = mass;
+  a.norm = norm;
   return a;
 }
+
+// A user-written bond of sensitivity 0 (y = 0): every atom before it has coefficient 0.
+class Silent final : public modnorm::Cloneable<Silent, modnorm::BondImpl> {
+ public:
+  std::string describe() const override { return "Silent"; }
+  double sensitivity() const override { return 0.0; }
+  Tensor forward(const Tensor& x) override { return modnorm::scale(x, 0.0); }
+  Tensor backward(const Tensor& dy, bool) override { return modnorm::scale(dy, 0.0); }
+};
 
 // Linear(5 -> 4, mass m1) >> ReLU >> Linear(4 -> 3, mass m2): parameters "0.weight" [4x5] and
 // "2.weight" [3x4]; M = m1 + m2, c_0 = M / m1 (ReLU and Linear have sensitivity 1), c_2 = M / m2.
@@ -159,10 +170,7 @@ struct Reference {
       multiplier.push_back(1.0);
       norms.push_back(p.norm);
       for (const auto& ov : o.overrides)
-        if (ov.name == p.name) {
-          multiplier.back() = ov.lr_multiplier;
-          norms.back() = ov.norm.value_or(p.norm);
-        }
+        if (ov.name == p.name) multiplier.back() = ov.lr_multiplier;
       matrix.push_back(p.weight.rank() == 2);
       w.push_back(mat(p.weight));
       m.push_back(MatD::Zero(w.back().rows(), w.back().cols()));
@@ -187,7 +195,10 @@ struct Reference {
       switch (o.algorithm) {
         case Algorithm::modular: {
           MatD d = reference_dualize(u, norms[l], quintic);
-          const double pairing = u.cwiseProduct(d).sum();
+          double pairing = u.cwiseProduct(d).sum();
+          // The published form pairs u with the unscaled O = d / sqrt(d_out / d_in).
+          if (o.correction.pairing == CorrectionPairing::orthogonalized && norms[l] == Norm::spectral)
+            pairing /= std::sqrt(static_cast<double>(u.rows()) / static_cast<double>(u.cols()));
           if (o.normuon.enabled && matrix[l]) {
             const double b2 = o.normuon.beta2;
             row_v[l] = b2 * row_v[l] + (1 - b2) * d.cwiseProduct(d).rowwise().mean();
@@ -348,13 +359,38 @@ BOOST_AUTO_TEST_CASE(muon_quintic_step_matches_float64_newton_schulz) {
 BOOST_AUTO_TEST_CASE(per_layer_correction_scales_by_clamped_own_dual_norm) {
   MODNORM_FRESH_GENERATOR(gen);
   for (const CorrectionRange range : {CorrectionRange::symmetric, CorrectionRange::nonnegative})
-    for (const double grad_scale : {1e-2, 10.0}) {  // pairing below 1, and clamped at 1
-      BOOST_TEST_INFO("range " << static_cast<int>(range) << ", gradient scale " << grad_scale);
-      OptimizerOptions o = exact();
-      o.correction = {CorrectionMode::per_layer, range};
-      expect_matches_reference(mlp(), o, 3, kTol, gen, grad_scale);
-      expect_matches_reference(mlp_with_bias(), o, 2, kTol, gen, grad_scale);
-    }
+    for (const CorrectionPairing pairing :
+         {CorrectionPairing::dualized, CorrectionPairing::orthogonalized})
+      for (const double grad_scale : {1e-2, 10.0}) {  // pairing below 1, and clamped at 1
+        BOOST_TEST_INFO("range " << static_cast<int>(range) << ", pairing "
+                                 << static_cast<int>(pairing) << ", gradient scale " << grad_scale);
+        OptimizerOptions o = exact();
+        o.correction = {CorrectionMode::per_layer, range, pairing};
+        expect_matches_reference(mlp(), o, 3, kTol, gen, grad_scale);
+        expect_matches_reference(mlp_with_bias(), o, 2, kTol, gen, grad_scale);
+      }
+}
+
+// The published form on a non-square atom differs from the default by exactly the shape
+// factor inside the clamp: with one 4x9 atom and a small gradient (no clamping), the
+// orthogonalized pairing's step is the default's divided by sqrt(4/9).
+BOOST_AUTO_TEST_CASE(orthogonalized_pairing_drops_the_shape_factor_from_the_correction) {
+  MODNORM_FRESH_GENERATOR(gen);
+  Module a = modnorm::Linear(9, 4, atom(DType::f64)), b = modnorm::Linear(9, 4, atom(DType::f64));
+  a.initialize(gen);
+  b.initialize(gen);
+  const MatD g = 1e-3 * mt::gaussian(4, 9, gen);
+  set_grad(a.parameters()[0], g);
+  set_grad(b.parameters()[0], g);
+  OptimizerOptions dualized = exact();
+  dualized.correction.mode = CorrectionMode::per_layer;
+  OptimizerOptions orthogonalized = dualized;
+  orthogonalized.correction.pairing = CorrectionPairing::orthogonalized;
+  Optimizer oa(a, dualized), ob(b, orthogonalized);
+  oa.step();
+  ob.step();
+  const MatD ua = mat(oa.last_updates()[0]), ub = mat(ob.last_updates()[0]);
+  BOOST_TEST((ub - ua / std::sqrt(4.0 / 9.0)).norm() <= 1e-12 * ub.norm());
 }
 
 BOOST_AUTO_TEST_CASE(global_correction_scales_by_clamped_modular_dual_norm) {
@@ -503,7 +539,7 @@ BOOST_AUTO_TEST_CASE(decoupled_and_cautious_decay_match_reference) {
       BOOST_TEST_INFO(to_string(mode) << ", " << to_string(algorithm));
       OptimizerOptions o = exact(algorithm);
       o.weight_decay = {mode, 0.3};
-      o.overrides.push_back({"2.weight", 0.5, std::nullopt});  // decay uses lr * multiplier
+      o.overrides.push_back({"2.weight", 0.5});  // decay uses lr * multiplier
       expect_matches_reference(mlp(), o, 3, kTol, gen);
     }
 }
@@ -515,8 +551,11 @@ BOOST_AUTO_TEST_CASE(cautious_decay_touches_exactly_the_masked_entries) {
       BOOST_TEST_INFO(to_string(dtype) << ", " << to_string(algorithm));
       // Two identical nets, one without decay; beta = 0, so sign(-Delta W) = sign(g) for sgd
       // and, with the sign norm, for modular too.
-      Module plain = modnorm::Linear(6, 5, atom(dtype));
-      Module decayed = modnorm::Linear(6, 5, atom(dtype));
+      // Modular: the sign norm, so that the step's sign is the gradient's entrywise.
+      const std::optional<Norm> sign =
+          algorithm == Algorithm::modular ? std::optional<Norm>(Norm::sign) : std::nullopt;
+      Module plain = modnorm::Linear(6, 5, atom(dtype, 1.0, sign));
+      Module decayed = modnorm::Linear(6, 5, atom(dtype, 1.0, sign));
       plain.initialize(gen);
       const Parameter p = plain.parameters()[0], q = decayed.parameters()[0];
       MatD w = mat(p.weight);
@@ -534,7 +573,6 @@ BOOST_AUTO_TEST_CASE(cautious_decay_touches_exactly_the_masked_entries) {
       o.algorithm = algorithm;
       o.beta = 0.0;
       o.lr = 0.1;
-      if (algorithm == Algorithm::modular) o.overrides.push_back({"weight", 1.0, Norm::sign});
       OptimizerOptions oc = o;
       oc.weight_decay = {WeightDecay::cautious, 0.5};
       Optimizer(plain, o).step();
@@ -568,16 +606,22 @@ BOOST_AUTO_TEST_CASE(cautious_decay_touches_exactly_the_masked_entries) {
 // ---- overrides and baselines
 // ---------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(overrides_set_lr_multiplier_and_norm_by_name) {
+// Multipliers by name; norms where the atoms are built (the tree's duality map uses them).
+BOOST_AUTO_TEST_CASE(overrides_set_lr_multipliers_and_atoms_their_norms) {
   MODNORM_FRESH_GENERATOR(gen);
   OptimizerOptions o = exact();
-  o.overrides.push_back({"0.weight", 2.0, std::nullopt});
-  o.overrides.push_back({"2.weight", 0.5, Norm::sign});
-  expect_matches_reference(mlp(), o, 3, kTol, gen);
+  o.overrides.push_back({"0.weight", 2.0});
+  o.overrides.push_back({"2.weight", 0.5});
+  const Module signed_head =
+      modnorm::Sequential{modnorm::Linear(5, 4, atom(DType::f64, 1.0)), modnorm::ReLU(),
+                          modnorm::Linear(4, 3, atom(DType::f64, 3.0, Norm::sign))};
+  expect_matches_reference(signed_head, o, 3, kTol, gen);
   OptimizerOptions b = exact();
-  b.overrides.push_back({"1.weight", 0.0, Norm::sign});  // multiplier 0 keeps the bias still
-  b.overrides.push_back({"3.weight", 1.0, Norm::column});
-  expect_matches_reference(mlp_with_bias(), b, 3, kTol, gen);
+  b.overrides.push_back({"1.weight", 0.0});  // multiplier 0 keeps the bias still
+  const Module mixed = modnorm::Sequential{
+      modnorm::Linear(5, 4, atom(DType::f64)), modnorm::Bias(4, atom(DType::f64, 1.0, Norm::sign)),
+      modnorm::ReLU(), modnorm::Linear(4, 6, atom(DType::f64, 1.0, Norm::column))};
+  expect_matches_reference(mixed, b, 3, kTol, gen);
 }
 
 BOOST_AUTO_TEST_CASE(sgd_matches_reference) {
@@ -876,26 +920,20 @@ BOOST_AUTO_TEST_CASE(invalid_options_are_rejected) {
          o.correction.mode = CorrectionMode::per_layer;
        },
        {"correction applies to the modular algorithm only"}},
-      {"override norm with adamw",
-       [](auto& o) {
-         o.algorithm = Algorithm::adamw;
-         o.overrides.push_back({"0.weight", 1.0, Norm::sign});
-       },
-       {"override '0.weight': norm applies to the modular algorithm only"}},
       {"negative multiplier",
        [](auto& o) {
-         o.overrides.push_back({"0.weight", -1.0, {}});
+         o.overrides.push_back({"0.weight", -1.0});
        },
        {"override '0.weight': lr_multiplier must be a finite number >= 0, got -1"}},
       {"unknown override",
        [](auto& o) {
-         o.overrides.push_back({"1.weight", 2.0, {}});
+         o.overrides.push_back({"1.weight", 2.0});
        },
        {"override names no parameter: '1.weight' (the parameters are 0.weight, 2.weight)"}},
       {"override twice",
        [](auto& o) {
-         o.overrides.push_back({"2.weight", 2.0, {}});
-         o.overrides.push_back({"2.weight", 3.0, {}});
+         o.overrides.push_back({"2.weight", 2.0});
+         o.overrides.push_back({"2.weight", 3.0});
        },
        {"parameter '2.weight' is overridden twice"}},
   };
@@ -907,12 +945,9 @@ BOOST_AUTO_TEST_CASE(invalid_options_are_rejected) {
     fragments.push_back("[Optimizer] ");
     BOOST_CHECK_EXCEPTION(Optimizer(mlp(DType::f32), o), modnorm::Error, says(fragments));
   }
-  // A matrix norm on a vector, and a zero coefficient (sensitivity 0 after the atom).
-  OptimizerOptions spectral_bias;
-  spectral_bias.overrides.push_back({"1.weight", 1.0, Norm::spectral});
-  BOOST_CHECK_EXCEPTION(Optimizer(mlp_with_bias(DType::f32), spectral_bias), modnorm::Error,
-                        says({"[Optimizer] override '1.weight': norm spectral needs a matrix"}));
-  Module dead = modnorm::Sequential{modnorm::Linear(3, 3), modnorm::Scale(0.0)};
+  // A zero coefficient: a bond of sensitivity 0 after the atom (Scale refuses a = 0, so a
+  // user-written bond).
+  Module dead = modnorm::Sequential{modnorm::Linear(3, 3), Module(std::make_shared<Silent>())};
   BOOST_CHECK_EXCEPTION(Optimizer{dead}, modnorm::Error,
                         says({"[Optimizer] parameter '0.weight' has coefficient 0"}));
   OptimizerOptions sgd;
@@ -954,6 +989,11 @@ namespace {
 // A compound whose children a test can change after an optimizer was built for it.
 class MutableCompound : public modnorm::ModuleImpl {
  public:
+  std::shared_ptr<modnorm::ModuleImpl> clone() const override {
+    auto copy = std::make_shared<MutableCompound>();
+    for (const auto& k : kids) copy->kids.push_back({k.name, Module(k.module.impl().clone())});
+    return copy;
+  }
   std::vector<modnorm::Child> kids;
   std::string describe() const override { return "MutableCompound"; }
   double mass() const override {
