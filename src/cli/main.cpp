@@ -14,8 +14,7 @@ int run_demo(std::uint64_t seed) {
   const auto x = modnorm::Tensor::randn({2, 3}, gen);
   const auto y = modnorm::matmul(x, w, false, true);  // y = x W^T, W is d_out x d_in
   std::cout << "modnorm " << modnorm::version() << " (CPU GEMM " << modnorm::cpu_gemm()
-            << ", CUDA backend "
-            << (MODNORM_WITH_CUDA ? "built" : "not built") << ", device "
+            << ", CUDA backend " << (MODNORM_WITH_CUDA ? "built" : "not built") << ", device "
             << (modnorm::cuda_available() ? "visible" : "not visible") << ")\n"
             << "W      = " << w << "\n"
             << "x      = " << x << "\n"
@@ -27,32 +26,43 @@ int run_demo(std::uint64_t seed) {
 
 }  // namespace
 
+// Every failure, a usage error, a bad value, a bad file or an exhausted machine, ends in the
+// one handler below: `modnorm: <message>` on stderr and exit status 1, never an abort.
 int main(int argc, char** argv) {
-  CLI::App app{"modnorm: modular-norm composition and steepest descent"};
-  app.set_version_flag("--version", std::string("modnorm ") + modnorm::version());
-  app.require_subcommand(0, 1);
-
-  modnorm::cli::TrainConfig train_config;
-  auto* train = app.add_subcommand("train", "Train an MLP on Fashion-MNIST and print its per-layer norms");
-  modnorm::cli::add_train_flags(*train, train_config);
-
-  std::string checkpoint;
-  auto* inspect = app.add_subcommand("inspect", "Print the per-layer norm table of a checkpoint");
-  inspect->add_option("checkpoint", checkpoint, "A .safetensors file written by train --save")->required();
-
-  std::uint64_t seed = 0;
-  auto* demo = app.add_subcommand("demo", "Multiply two random matrices and print their norms");
-  demo->add_option("--seed", seed, "Random seed")->capture_default_str();
-
-  CLI11_PARSE(app, argc, argv);
   try {
+    CLI::App app{"modnorm: modular-norm composition and steepest descent"};
+    app.set_version_flag("--version", std::string("modnorm ") + modnorm::version());
+    app.require_subcommand(0, 1);
+
+    modnorm::cli::TrainConfig train_config;
+    auto* train =
+        app.add_subcommand("train", "Train an MLP on Fashion-MNIST and print its per-layer norms");
+    modnorm::cli::add_train_flags(*train, train_config);
+
+    std::string checkpoint;
+    auto* inspect = app.add_subcommand("inspect", "Print the per-layer norm table of a checkpoint");
+    inspect->add_option("checkpoint", checkpoint, "A .safetensors file written by train --save")
+        ->required();
+
+    std::uint64_t seed = 0;
+    auto* demo = app.add_subcommand("demo", "Multiply two random matrices and print their norms");
+    demo->add_option("--seed", seed, "Random seed")->capture_default_str();
+
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      if (e.get_exit_code() != 0) throw;  // a usage error: reported below
+      return app.exit(e);                 // --help, --version
+    }
     if (*train) return modnorm::cli::run_train(train_config);
     if (*inspect) return modnorm::cli::run_inspect(checkpoint);
     if (*demo) return run_demo(seed);
     std::cout << app.help();
     return 0;
-  } catch (const modnorm::Error& e) {
+  } catch (const std::exception& e) {
     std::cerr << "modnorm: " << e.what() << "\n";
-    return 1;
+  } catch (...) {
+    std::cerr << "modnorm: unknown error\n";
   }
+  return 1;
 }

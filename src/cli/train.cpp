@@ -1,26 +1,46 @@
-// `modnorm train` and `modnorm inspect` (issue 6): data, model, optimizer, progress, logs and
-// safetensors checkpoints, all through the public API.
+// `modnorm train` and `modnorm inspect`: data, model, optimizer, progress, logs and
+// safetensors checkpoints, all through the public API. Flags and checkpoint metadata are
+// checked against their limits before anything trains.
 #include "cli/train.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <system_error>
 
 #include "cli/progress.hpp"
-
-#include <nlohmann/json.hpp>
 
 namespace modnorm::cli {
 namespace {
 
+// A flag's transform for an enum given by name ("modular", "sgd", ...): the help and the error
+// list the names. (CLI11's CheckedTransformer prints one-byte enums as raw characters.)
 template <typename Enum>
-std::map<std::string, Enum> names_of(std::initializer_list<Enum> values) {
-  std::map<std::string, Enum> out;
-  for (Enum v : values) out[to_string(v)] = v;
-  return out;
+CLI::Validator one_of(std::initializer_list<Enum> values) {
+  std::map<std::string, Enum> names;
+  std::string list;
+  for (Enum v : values) {
+    names[to_string(v)] = v;
+    list += (list.empty() ? "" : ", ") + std::string(to_string(v));
+  }
+  return CLI::Validator(
+      [names, list](std::string& text) {
+        const auto it = names.find(text);
+        if (it == names.end()) return "'" + text + "' is not one of " + list;
+        text = std::to_string(static_cast<int>(it->second));  // what CLI11 converts to Enum
+        return std::string();
+      },
+      "{" + list + "}");
 }
 
 // Index of the largest logit in each row.
@@ -70,6 +90,66 @@ std::string fixed(double v, int digits) {
   return os.str();
 }
 
+// A number for a message, with six significant digits ("1e+300", not 301 digits).
+std::string show(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// The checks: one helper per kind, each throwing modnorm::Error that names what it checked
+// (`what`: "[train] --width", "[checkpoint] run.safetensors: metadata 'depth'") and quotes the
+// value it got.
+
+// An integer in [lo, hi].
+void check_range(const std::string& what, std::int64_t value, std::int64_t lo, std::int64_t hi) {
+  if (value < lo || value > hi)
+    throw Error(what + " is " + std::to_string(value) + ", must be in [" + std::to_string(lo) +
+                ", " + std::to_string(hi) + "]");
+}
+
+// A finite real > 0 (NaN fails the comparison).
+void check_positive(const std::string& what, double value) {
+  if (!(value > 0.0 && std::isfinite(value)))
+    throw Error(what + " is " + show(value) + ", must be a finite number > 0");
+}
+
+// A file the run will create or replace (save_safetensors writes `path.tmp` and renames it;
+// the log appends): its directory exists and is writable, and the path is not a directory or
+// another non-regular file. Checked up front so that a typo costs no epoch.
+void check_writable(const std::string& flag, const std::string& path) {
+  namespace fs = std::filesystem;
+  const std::string what = "[train] " + flag + " " + path;
+  const fs::path file(path);
+  if (!file.has_filename()) throw Error(what + ": names a directory, not a file");
+  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw Error(what + ": " + dir.string() + " is not an existing directory");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw Error(what + ": the directory " + dir.string() + " is not writable (" +
+                std::strerror(errno) + ")");
+  const fs::file_status status = fs::status(file, ec);
+  if (fs::is_directory(status)) throw Error(what + ": is a directory, not a file");
+  if (fs::exists(status) && !fs::is_regular_file(status))
+    throw Error(what + ": exists and is not a regular file");
+}
+
+// Every flag against its limit, and the output paths, before anything is loaded or trained.
+// (The optimizer's own rules, beta, weight decay, the schedule, are the Optimizer's to check.)
+void validate(const TrainConfig& c) {
+  check_range("[train] --width", c.shape.width, 1, kMaxFeatures);
+  check_range("[train] --depth", c.shape.depth, 1, kMaxDepth);
+  check_range("[train] --epochs", c.epochs, 1, kMaxEpochs);
+  check_range("[train] --batch", c.batch, 1, kMaxBatch);
+  check_range("[train] --limit", c.limit, 0, kMaxCount);
+  check_range("[train] --log-every", c.log_every, 1, kMaxCount);
+  check_range("[train] --warmup", c.optimizer.schedule.warmup_steps, 0, kMaxCount);
+  if (c.lr) check_positive("[train] --lr", *c.lr);
+  if (!c.save.empty()) check_writable("--save", c.save);
+  if (!c.log.empty()) check_writable("--log", c.log);
+}
+
 // Checkpoint layout (docs/checkpoints.md): weights under their parameter names, optimizer
 // state under "optim.<name>", the run's shape and progress in __metadata__.
 void save_checkpoint(const std::string& path, const Module& net, const Optimizer& opt,
@@ -91,38 +171,61 @@ void save_checkpoint(const std::string& path, const Module& net, const Optimizer
                     {"epochs_done", std::to_string(epochs_done)}});
 }
 
-std::int64_t metadata_int(const SafetensorsFile& file, const std::string& path, const std::string& key) {
-  const auto it = file.metadata.find(key);
-  if (it == file.metadata.end())
-    throw Error("[checkpoint] " + path + ": metadata has no '" + key + "' (not written by modnorm train?)");
+// Runs `f`, putting the checkpoint's path in front of any modnorm::Error it throws.
+template <typename F>
+void naming_checkpoint(const std::string& path, F&& f) {
   try {
-    return std::stoll(it->second);
-  } catch (const std::exception&) {
-    throw Error("[checkpoint] " + path + ": metadata '" + key + "' is '" + it->second + "', not an integer");
+    f();
+  } catch (const Error& e) {
+    throw Error("[checkpoint] " + path + ": " + e.what());
   }
 }
 
+// The integer metadata `key` of the checkpoint at `path`, parsed strictly (decimal digits with
+// an optional '-', nothing else: no silent cast or truncation) and checked to lie in [lo, hi];
+// nullopt when the key is absent.
+std::optional<std::int64_t> find_metadata_int(const SafetensorsFile& file, const std::string& path,
+                                              const std::string& key, std::int64_t lo,
+                                              std::int64_t hi) {
+  const auto it = file.metadata.find(key);
+  if (it == file.metadata.end()) return std::nullopt;
+  const std::string& text = it->second;
+  const std::string what = "[checkpoint] " + path + ": metadata '" + key + "'";
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto parsed = std::from_chars(text.data(), end, value);
+  if (parsed.ec != std::errc() || parsed.ptr != end)
+    throw Error(what + " is '" + text + "', not an integer in [" + std::to_string(lo) + ", " +
+                std::to_string(hi) + "]");
+  check_range(what, value, lo, hi);
+  return value;
+}
+
+// The same, for a key the checkpoint must have.
+std::int64_t metadata_int(const SafetensorsFile& file, const std::string& path,
+                          const std::string& key, std::int64_t lo, std::int64_t hi) {
+  if (const auto value = find_metadata_int(file, path, key, lo, hi)) return *value;
+  throw Error("[checkpoint] " + path + ": metadata has no '" + key +
+              "' (not written by modnorm train?)");
+}
+
+// The model's shape, within the command line's limits (mlp.hpp).
 MlpShape checkpoint_shape(const SafetensorsFile& file, const std::string& path) {
   MlpShape s;
-  s.inputs = metadata_int(file, path, "inputs");
-  s.width = metadata_int(file, path, "width");
-  s.depth = static_cast<int>(metadata_int(file, path, "depth"));
-  s.classes = metadata_int(file, path, "classes");
+  s.inputs = metadata_int(file, path, "inputs", 1, kMaxFeatures);
+  s.width = metadata_int(file, path, "width", 1, kMaxFeatures);
+  s.depth = static_cast<int>(metadata_int(file, path, "depth", 1, kMaxDepth));
+  s.classes = metadata_int(file, path, "classes", 1, kMaxFeatures);
+  naming_checkpoint(path, [&] { check_size(s); });
   return s;
 }
 
 // Copies the checkpoint's weights into the net (same names and shapes required).
-void load_weights(const SafetensorsFile& file, const std::string& path, const Module& net) {
+void load_weights(const SafetensorsFile& file, const Module& net) {
   for (const Parameter& p : net.parameters()) {
-    const Tensor& saved = [&]() -> const Tensor& {
-      try {
-        return file.at(p.name);
-      } catch (const Error& e) {
-        throw Error("[checkpoint] " + path + ": " + e.what());
-      }
-    }();
+    const Tensor& saved = file.at(p.name);
     if (saved.shape() != p.weight.shape())
-      throw Error("[checkpoint] " + path + ": '" + p.name + "' has shape " + to_string(saved.shape()) +
+      throw Error("[load_weights] '" + p.name + "' has shape " + to_string(saved.shape()) +
                   ", the model expects " + to_string(p.weight.shape()));
     Tensor w = p.weight;
     axpy(1.0, saved.to(w.dtype()).to(w.device()), w, 0.0);
@@ -133,74 +236,120 @@ std::vector<std::pair<std::string, Tensor>> optimizer_entries(const SafetensorsF
   std::vector<std::pair<std::string, Tensor>> out;
   const std::string prefix = "optim.";
   for (const auto& [name, t] : file.tensors)
-    if (name.compare(0, prefix.size(), prefix) == 0) out.emplace_back(name.substr(prefix.size()), t);
+    if (name.compare(0, prefix.size(), prefix) == 0)
+      out.emplace_back(name.substr(prefix.size()), t);
   return out;
+}
+
+// "Hidden width of the MLP, 1 to 16384": a help text with its flag's limits.
+std::string within(const std::string& text, std::int64_t lo, std::int64_t hi) {
+  return text + ", " + std::to_string(lo) + " to " + std::to_string(hi);
 }
 
 }  // namespace
 
+// The modular step takes the library's default (OptimizerOptions::lr), a step of that size in
+// the modular norm; sgd and the Adams move by lr times their own update, whose scale differs,
+// so they get a rate of that scale instead.
 double default_lr(Algorithm algorithm) {
   switch (algorithm) {
-    case Algorithm::modular: return 0.1;
-    case Algorithm::sgd: return 0.5;
-    case Algorithm::adamw: return 1e-3;
-    case Algorithm::adaptive_adam: return 1e-3;
+    case Algorithm::sgd:
+      return 0.5;
+    case Algorithm::adamw:
+    case Algorithm::adaptive_adam:
+      return 1e-3;
+    case Algorithm::modular:
+      break;
   }
-  return 0.1;
+  return OptimizerOptions{}.lr;
+}
+
+// The command line differs from the library here, on purpose: OptimizerOptions::nesterov is off
+// (plain EMA momentum, the steepest descent as the theory writes it), while a training run
+// follows Muon's recipe (Keller Jordan's Muon and optax.contrib.muon default to Nesterov) for
+// the two rules that have a Nesterov form; the Adams have none (the Optimizer refuses it).
+bool default_nesterov(Algorithm algorithm) {
+  return algorithm == Algorithm::modular || algorithm == Algorithm::sgd;
 }
 
 void add_train_flags(CLI::App& cmd, TrainConfig& c) {
-  cmd.add_option("--data", c.data, "Directory with the Fashion-MNIST IDX files")->capture_default_str();
-  cmd.add_option("--width", c.shape.width, "Hidden width of the MLP")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd.add_option("--depth", c.shape.depth, "Number of Linear layers")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd.add_option("--optimizer", c.optimizer.algorithm, "modular, sgd, adamw or adaptive_adam")
-      ->transform(CLI::CheckedTransformer(names_of({Algorithm::modular, Algorithm::sgd, Algorithm::adamw, Algorithm::adaptive_adam})))
+  cmd.add_option("--data", c.data, "Directory with the Fashion-MNIST IDX files")
       ->capture_default_str();
-  cmd.add_option("--lr", c.lr, "Learning rate (default: 0.1 for modular, 0.5 for sgd, 1e-3 for the Adams)");
-  cmd.add_option("--epochs", c.epochs, "Passes over the training set")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd.add_option("--batch", c.batch, "Mini-batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd.add_option("--seed", c.seed, "Seed of the initialisation and the batch order")->capture_default_str();
-  cmd.add_option("--limit", c.limit, "Train on the first N examples only (0: all)")->capture_default_str();
+  cmd.add_option("--width", c.shape.width, within("Hidden width of the MLP", 1, kMaxFeatures))
+      ->capture_default_str();
+  cmd.add_option("--depth", c.shape.depth, within("Number of Linear layers", 1, kMaxDepth))
+      ->capture_default_str();
+  cmd.add_option("--optimizer", c.optimizer.algorithm, "The update rule")
+      ->transform(
+          one_of({Algorithm::modular, Algorithm::sgd, Algorithm::adamw, Algorithm::adaptive_adam}))
+      ->capture_default_str();
+  cmd.add_option("--lr", c.lr,
+                 "Learning rate, finite and > 0 (default: " + show(default_lr(Algorithm::modular)) +
+                     " for modular, " + show(default_lr(Algorithm::sgd)) + " for sgd, " +
+                     show(default_lr(Algorithm::adamw)) + " for the Adams)");
+  cmd.add_option("--epochs", c.epochs, within("Passes over the training set", 1, kMaxEpochs))
+      ->capture_default_str();
+  cmd.add_option("--batch", c.batch, within("Mini-batch size", 1, kMaxBatch))
+      ->capture_default_str();
+  cmd.add_option("--seed", c.seed, "Seed of the initialisation and the batch order")
+      ->capture_default_str();
+  cmd.add_option("--limit", c.limit,
+                 within("Train on the first N examples only (0: all)", 0, kMaxCount))
+      ->capture_default_str();
   cmd.add_option("--beta", c.optimizer.beta, "Momentum (EMA) in [0, 1)")->capture_default_str();
-  cmd.add_flag("--nesterov,!--no-nesterov", c.nesterov, "Nesterov momentum (default: on for modular and sgd)");
-  cmd.add_option("--schedule", c.optimizer.schedule.kind, "constant, linear_warmup, cosine or linear_decay")
-      ->transform(CLI::CheckedTransformer(names_of({Schedule::constant, Schedule::linear_warmup, Schedule::cosine, Schedule::linear_decay})))
+  cmd.add_flag("--nesterov,!--no-nesterov", c.nesterov,
+               "Nesterov momentum (default: on for modular and sgd)");
+  cmd.add_option("--schedule", c.optimizer.schedule.kind, "Learning-rate schedule")
+      ->transform(one_of(
+          {Schedule::constant, Schedule::linear_warmup, Schedule::cosine, Schedule::linear_decay}))
       ->capture_default_str();
-  cmd.add_option("--warmup", c.optimizer.schedule.warmup_steps, "Warm-up steps")->capture_default_str();
-  cmd.add_option("--orthogonalize", c.optimizer.orthogonalize.method, "quintic, polar_express, seed_tuned, modula, cubic or svd")
-      ->transform(CLI::CheckedTransformer(names_of({OrthogonalizeMethod::quintic, OrthogonalizeMethod::polar_express,
-                                                   OrthogonalizeMethod::seed_tuned, OrthogonalizeMethod::modula,
-                                                   OrthogonalizeMethod::cubic, OrthogonalizeMethod::svd})))
+  cmd.add_option("--warmup", c.optimizer.schedule.warmup_steps,
+                 within("Warm-up steps", 0, kMaxCount))
       ->capture_default_str();
-  cmd.add_option("--correction", c.optimizer.correction.mode, "Dual norm correction: off, per_layer or global")
-      ->transform(CLI::CheckedTransformer(names_of({CorrectionMode::off, CorrectionMode::per_layer, CorrectionMode::global})))
+  cmd.add_option("--orthogonalize", c.optimizer.orthogonalize.method,
+                 "How spectral atoms compute U V^T")
+      ->transform(one_of({OrthogonalizeMethod::quintic, OrthogonalizeMethod::polar_express,
+                          OrthogonalizeMethod::seed_tuned, OrthogonalizeMethod::modula,
+                          OrthogonalizeMethod::cubic, OrthogonalizeMethod::svd}))
+      ->capture_default_str();
+  cmd.add_option("--correction", c.optimizer.correction.mode, "Dual norm correction")
+      ->transform(one_of({CorrectionMode::off, CorrectionMode::per_layer, CorrectionMode::global}))
       ->capture_default_str();
   cmd.add_flag("--normuon", c.optimizer.normuon.enabled, "NorMuon row normalisation");
-  cmd.add_option("--weight-decay-mode", c.optimizer.weight_decay.mode, "off, decoupled or cautious")
-      ->transform(CLI::CheckedTransformer(names_of({WeightDecay::off, WeightDecay::decoupled, WeightDecay::cautious})))
+  cmd.add_option("--weight-decay-mode", c.optimizer.weight_decay.mode, "Weight decay")
+      ->transform(one_of({WeightDecay::off, WeightDecay::decoupled, WeightDecay::cautious}))
       ->capture_default_str();
-  cmd.add_option("--weight-decay", c.optimizer.weight_decay.coefficient, "Weight decay coefficient")->capture_default_str();
-  cmd.add_option("--device", c.device, "cpu or cuda")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Device>{{"cpu", Device::cpu}, {"cuda", Device::cuda}}))
+  cmd.add_option("--weight-decay", c.optimizer.weight_decay.coefficient,
+                 "Weight decay coefficient, finite and >= 0")
+      ->capture_default_str();
+  cmd.add_option("--device", c.device, "Where to train")
+      ->transform(one_of({Device::cpu, Device::cuda}))
       ->capture_default_str();
   cmd.add_option("--log", c.log, "CSV log: step, epoch, loss, accuracy, lr, per-layer norms");
-  cmd.add_option("--log-every", c.log_every, "Steps between CSV rows")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--log-every", c.log_every, within("Steps between CSV rows", 1, kMaxCount))
+      ->capture_default_str();
   cmd.add_flag("--json", c.json, "Print the final metrics as one JSON object on stdout");
-  cmd.add_option("--save", c.save, "Checkpoint (safetensors) written after every epoch");
-  cmd.add_option("--resume", c.resume, "Checkpoint to resume from (continues bit for bit)");
+  cmd.add_option("--save", c.save,
+                 "Checkpoint (safetensors) written after every epoch; its directory must exist");
+  cmd.add_option("--resume", c.resume,
+                 "Checkpoint to resume from (continues bit for bit; docs/checkpoints.md)");
 }
 
 int run_train(TrainConfig c) {
+  validate(c);
   std::ostream& out = c.json ? std::cerr : std::cout;  // human-readable output
   Progress progress(c.json ? stderr : stdout);
   const Algorithm algorithm = c.optimizer.algorithm;
   c.optimizer.lr = c.lr.value_or(default_lr(algorithm));
-  c.optimizer.nesterov = c.nesterov.value_or(algorithm == Algorithm::modular || algorithm == Algorithm::sgd);
+  c.optimizer.nesterov = c.nesterov.value_or(default_nesterov(algorithm));
 
+  // A checkpoint's metadata is checked before anything uses it.
   std::optional<SafetensorsFile> checkpoint;
+  std::int64_t epochs_done = 0;
   if (!c.resume.empty()) {
     checkpoint = load_safetensors(c.resume);
     c.shape = checkpoint_shape(*checkpoint, c.resume);
+    epochs_done = metadata_int(*checkpoint, c.resume, "epochs_done", 0, kMaxEpochs);
   }
   const FashionMnist data = load_fashion_mnist(c.data);
   Dataset train = data.train;
@@ -211,7 +360,11 @@ int run_train(TrainConfig c) {
     train.images = first.x;
     train.labels = first.y;
   }
-  c.shape.inputs = train.rows * train.cols;
+  const std::int64_t inputs = train.rows * train.cols;
+  if (checkpoint && c.shape.inputs != inputs)
+    throw Error("[checkpoint] " + c.resume + ": the model takes " + std::to_string(c.shape.inputs) +
+                " inputs, the data in " + c.data + " has " + std::to_string(inputs));
+  c.shape.inputs = inputs;
 
   Generator gen(c.seed);
   Module net = make_mlp(c.shape);
@@ -221,20 +374,29 @@ int run_train(TrainConfig c) {
   c.optimizer.schedule.total_steps = c.epochs * sampler.batches_per_epoch();
   Optimizer opt(net, c.optimizer);
 
-  int start_epoch = 0;
+  const int start_epoch = static_cast<int>(epochs_done);
   if (checkpoint) {
-    load_weights(*checkpoint, c.resume, net);
-    opt.load_state(optimizer_entries(*checkpoint));
-    start_epoch = static_cast<int>(metadata_int(*checkpoint, c.resume, "epochs_done"));
-    for (int e = 0; e < start_epoch; ++e) sampler.next_epoch();  // the same batch order
+    naming_checkpoint(c.resume, [&] {
+      load_weights(*checkpoint, net);
+      opt.load_state(optimizer_entries(*checkpoint));
+    });
+    // The schedule and the batch order continue from the saved step only if it is where
+    // epochs_done epochs of this run's batches end.
+    const std::int64_t batches = sampler.batches_per_epoch();
+    if (opt.steps() != epochs_done * batches)
+      throw Error("[checkpoint] " + c.resume + ": the optimizer took " +
+                  std::to_string(opt.steps()) + " steps, but epochs_done " +
+                  std::to_string(epochs_done) + " x " + std::to_string(batches) +
+                  " batches per epoch is " + std::to_string(epochs_done * batches) +
+                  " (resume with the --batch and --limit the checkpoint was trained with)");
+    if (start_epoch < c.epochs)
+      for (int e = 0; e < start_epoch; ++e) sampler.next_epoch();  // the same batch order
     out << "resumed from " << c.resume << " after epoch " << start_epoch << "\n";
   }
 
-  out << "modnorm train: MLP " << c.shape.inputs;
-  for (int k = 1; k < c.shape.depth; ++k) out << "-" << c.shape.width;
-  out << "-" << c.shape.classes << ", " << to_string(c.optimizer.algorithm) << " lr " << c.optimizer.lr
-      << ", batch " << c.batch << ", " << c.epochs << " epochs, " << train.size() << " examples, "
-      << to_string(c.device) << "\n";
+  out << "modnorm train: MLP " << layer_sizes(c.shape) << ", " << to_string(algorithm) << " lr "
+      << show(c.optimizer.lr) << ", batch " << c.batch << ", " << c.epochs << " epochs, "
+      << train.size() << " examples, " << to_string(c.device) << "\n";
 
   std::ofstream log;
   const std::vector<Parameter> params = net.parameters();
@@ -261,8 +423,9 @@ int run_train(TrainConfig c) {
       const Tensor logits = net.forward(b.x.to(c.device));
       const CrossEntropy ce = softmax_cross_entropy(logits, b.y);
       if (!std::isfinite(ce.loss))
-        throw Error("[train] the loss is " + std::to_string(ce.loss) + " at step " + std::to_string(opt.steps()) +
-                    "; try a smaller --lr (now " + std::to_string(c.optimizer.lr) + ")");
+        throw Error("[train] the loss is " + show(ce.loss) + " at step " +
+                    std::to_string(opt.steps()) + "; try a smaller --lr (now " +
+                    show(c.optimizer.lr) + ")");
       net.backward(ce.grad, false);  // x is data: no dL/dx
       opt.step();
       const std::int64_t right = count_correct(logits, b.y);
@@ -281,10 +444,11 @@ int run_train(TrainConfig c) {
     }
     epoch_loss /= static_cast<double>(batches.size());
     test = evaluate(net, data.test, c.device);
-    progress.finish("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs) + "  train loss " +
-                    fixed(epoch_loss, 4) + "  train acc " +
+    progress.finish("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs) +
+                    "  train loss " + fixed(epoch_loss, 4) + "  train acc " +
                     fixed(100.0 * static_cast<double>(correct) / static_cast<double>(seen), 2) +
-                    "%  test loss " + fixed(test.loss, 4) + "  test acc " + fixed(100 * test.accuracy, 2) + "%");
+                    "%  test loss " + fixed(test.loss, 4) + "  test acc " +
+                    fixed(100 * test.accuracy, 2) + "%");
     if (!c.save.empty()) save_checkpoint(c.save, net, opt, c, epoch + 1);
   }
   if (start_epoch >= c.epochs) test = evaluate(net, data.test, c.device);
@@ -295,13 +459,19 @@ int run_train(TrainConfig c) {
       << ", " << fixed(progress.seconds(), 1) << " s\n\n"
       << report(net, report_options);
   if (c.json)
-    std::cout << nlohmann::json{{"test_accuracy", test.accuracy}, {"test_loss", test.loss},
-                                {"train_loss", epoch_loss},      {"epochs", c.epochs},
-                                {"steps", opt.steps()},          {"seconds", progress.seconds()},
-                                {"optimizer", to_string(c.optimizer.algorithm)},
-                                {"lr", c.optimizer.lr},          {"width", c.shape.width},
-                                {"depth", c.shape.depth},        {"batch", c.batch},
-                                {"seed", c.seed},                {"device", to_string(c.device)}}
+    std::cout << nlohmann::json{{"test_accuracy", test.accuracy},
+                                {"test_loss", test.loss},
+                                {"train_loss", epoch_loss},
+                                {"epochs", c.epochs},
+                                {"steps", opt.steps()},
+                                {"seconds", progress.seconds()},
+                                {"optimizer", to_string(algorithm)},
+                                {"lr", c.optimizer.lr},
+                                {"width", c.shape.width},
+                                {"depth", c.shape.depth},
+                                {"batch", c.batch},
+                                {"seed", c.seed},
+                                {"device", to_string(c.device)}}
                      .dump()
               << std::endl;
   return 0;
@@ -309,10 +479,15 @@ int run_train(TrainConfig c) {
 
 int run_inspect(const std::string& path) {
   const SafetensorsFile file = load_safetensors(path);
-  Module net = make_mlp(checkpoint_shape(file, path));
-  load_weights(file, path, net);
-  std::cout << path << ": MLP after " << file.metadata.at("epochs_done") << " epochs of "
-            << file.metadata.at("optimizer") << "\n" << net << "\n" << report(net);
+  const MlpShape shape = checkpoint_shape(file, path);
+  Module net = make_mlp(shape);
+  naming_checkpoint(path, [&] { load_weights(file, net); });
+  std::cout << path << ": MLP " << layer_sizes(shape);
+  if (const auto epochs = find_metadata_int(file, path, "epochs_done", 0, kMaxEpochs))
+    std::cout << " after " << *epochs << " epochs";
+  if (const auto it = file.metadata.find("optimizer"); it != file.metadata.end())
+    std::cout << " of " << it->second;
+  std::cout << "\n" << net << "\n" << report(net);
   return 0;
 }
 

@@ -12,12 +12,19 @@
 
 namespace modnorm::cli {
 
+// Limits of train's flags, checked before anything runs (and of a checkpoint's epochs_done):
+// wide enough for any Fashion-MNIST run, narrow enough that no step count overflows and that
+// replaying the batch order of the finished epochs on --resume stays quick.
+constexpr int kMaxEpochs = 10000;               // --epochs
+constexpr std::int64_t kMaxBatch = 65536;       // --batch
+constexpr std::int64_t kMaxCount = 1000000000;  // --limit, --log-every, --warmup
+
 struct TrainConfig {
   std::string data = default_fashion_mnist_dir();
   MlpShape shape;
   OptimizerOptions optimizer = defaults();
-  std::optional<double> lr;  // unset: the algorithm's default (default_lr)
-  std::optional<bool> nesterov;  // unset: on for modular and sgd, off for the Adams
+  std::optional<double> lr;      // unset: default_lr(algorithm)
+  std::optional<bool> nesterov;  // unset: default_nesterov(algorithm)
   int epochs = 5;
   std::int64_t batch = 256;
   std::uint64_t seed = 0;
@@ -39,13 +46,20 @@ struct TrainConfig {
 // The learning rate a run uses when --lr is not given.
 double default_lr(Algorithm algorithm);
 
+// Whether a run uses Nesterov momentum when neither --nesterov nor --no-nesterov is given.
+bool default_nesterov(Algorithm algorithm);
+
 // Registers `train`'s flags on `command`, writing into `config`.
 void add_train_flags(CLI::App& command, TrainConfig& config);
 
-// Runs the training; returns the process exit code.
+// Runs the training; returns the process exit code. Every flag is checked against its limit,
+// and --save and --log for being writable, before anything is loaded or trained; a --resume
+// checkpoint's metadata is checked before it is used (docs/checkpoints.md). Throws
+// modnorm::Error naming the flag or the checkpoint file and the value received.
 int run_train(TrainConfig config);
 
-// Prints the per-layer norm table of a checkpoint written by `train --save`.
+// Prints the per-layer norm table of a checkpoint written by `train --save`; the model's shape
+// must be in the metadata, the rest (epochs_done, optimizer) is printed when present.
 int run_inspect(const std::string& checkpoint);
 
 }  // namespace modnorm::cli
