@@ -105,7 +105,7 @@ AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm,
 }
 
 void AtomImpl::initialize(Generator& gen) {
-  // dualize() of a Gaussian has norm exactly 1 in every kind (DESIGN.md 4: well-normed init);
+  // dualize() of a Gaussian has norm exactly 1 in every kind (docs/modules.md: well-normed init);
   // for spectral the exact polar factor gives an orthogonal matrix scaled by sqrt(d_out/d_in).
   DualizeOptions exact;
   exact.orthogonalize.method = OrthogonalizeMethod::svd;

@@ -61,7 +61,7 @@ Schedule polar_express_schedule() {
   return safe;
 }
 
-// The per-step tuned set of the seed 000_524310cbc03ef28b.txt (DESIGN.md 3).
+// The per-step tuned set of the dual-norm-corrected Muon variant (docs/theory.md).
 Schedule seed_tuned_schedule() {
   return {{2.9145, -4.3663, 2.4515},
           {2.9131, -4.3582, 2.4446},

@@ -1,6 +1,6 @@
 #pragma once
 /// @file display.hpp
-/// Rich display in Jupyter notebooks (DESIGN.md 6): the xeus convention
+/// Rich display in Jupyter notebooks (docs/notebooks.md): the xeus convention
 /// `nl::json mime_bundle_repr(const T&)`, which the xeus-cling (and xeus-cpp) kernels call,
 /// through argument-dependent lookup, for a cell's final expression and for
 /// `xcpp::display(x)`. Each bundle holds `text/html` (html.hpp, Report::to_html) and

@@ -219,8 +219,8 @@ MODNORM_API Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& opt
 /// the eigenvalues are computed on the host (Eigen, double). Accuracy: each singular value to
 /// about 1e-8 sigma_max, so within 1e-6 relative for k <= 10^2 and 1e-4 for k <= 10^4, on any
 /// conditioning or rank (tests check 1e-6 against the SVD). Cost: one f64 product of
-/// 2 d_out d_in k flops plus a k x k symmetric eigenproblem on the host, about 0.01 s for
-/// k = 256 and 1 s for k = 2048 here (docs/theory.md, "Dual norms"). The other kinds use their
+/// 2 d_out d_in k flops plus a k x k symmetric eigenproblem on the host (~4 k^3 flops), about
+/// one 5-step quintic on the CPU (docs/theory.md, "Dual norms"). The other kinds use their
 /// closed forms (in f64).
 ///
 /// Throws modnorm::Error if G is empty, is not a matrix for `spectral` or `column`, or holds

@@ -1,7 +1,7 @@
 #pragma once
 /// @file html.hpp
 /// HTML renderings of tensors and module trees, the `text/html` half of a notebook's rich
-/// display (DESIGN.md 6; <modnorm/display.hpp> wraps them in xeus' mime bundles). A Report
+/// display (docs/notebooks.md; <modnorm/display.hpp> wraps them in xeus' mime bundles). A Report
 /// renders itself: Report::to_html(). Plain strings, no JSON: ordinary programs may use them to
 /// write HTML pages too. Every text that comes from user data (module names, descriptions) is
 /// HTML-escaped.

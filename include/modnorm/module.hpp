@@ -1,6 +1,6 @@
 #pragma once
 /// @file module.hpp
-/// The module core of DESIGN.md section 4 (Large et al. 2024, "Scalable Optimization in the
+/// The module core (docs/modules.md; Large et al. 2024, "Scalable Optimization in the
 /// Modular Norm"): a module has a mass, a sensitivity, a forward and a backward map; atoms own
 /// one weight measured in a `Norm`; bonds own none; compounds combine children by the
 /// composition rules. `Module` is the value-semantic handle users hold (cheap to copy, shared

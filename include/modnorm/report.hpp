@@ -1,6 +1,6 @@
 #pragma once
 /// @file report.hpp
-/// Per-layer inspection (DESIGN.md 4): one row per atom of a module tree with its norms,
+/// Per-layer inspection (docs/modules.md): one row per atom of a module tree with its norms,
 /// printable as an aligned text table, CSV, JSON and HTML (the HTML is what a notebook shows).
 
 #include <iosfwd>

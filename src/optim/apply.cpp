@@ -1,5 +1,5 @@
 // The last stages of every algorithm: Delta W = -lr * scale * direction, decoupled or cautious
-// weight decay, and the in-place update W += Delta W (DESIGN.md 5).
+// weight decay, and the in-place update W += Delta W (docs/theory.md, "The optimizer").
 #include "modnorm/ops.hpp"
 #include "optim/optimizer_impl.hpp"
 

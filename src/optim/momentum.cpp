@@ -1,4 +1,4 @@
-// The first stage of every algorithm: EMA momentum, optionally in Nesterov form (DESIGN.md 5).
+// The first stage of every algorithm: EMA momentum, optionally in Nesterov form (docs/theory.md, "The optimizer").
 #include <cmath>
 
 #include "modnorm/ops.hpp"

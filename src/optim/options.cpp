@@ -1,4 +1,4 @@
-// Validation of OptimizerOptions at the public boundary (STYLE.md: check once, then trust),
+// Validation of OptimizerOptions at the public boundary (check once at the boundary, then trust),
 // and the names of the option enums.
 #include <cmath>
 #include <sstream>
@@ -37,7 +37,7 @@ void require_nonnegative(const char* op, const std::string& field, double value)
 }
 
 // An option that only `modular` reads must be left at its default by the other algorithms
-// (a silently ignored option is a silent fallback, STYLE.md).
+// (a silently ignored option is a silent fallback).
 void require_modular(const char* op, const OptimizerOptions& o, bool set, const std::string& what) {
   if (set && o.algorithm != Algorithm::modular)
     fail(op, what + " applies to the modular algorithm only, not to " + to_string(o.algorithm));

@@ -1,6 +1,6 @@
 // The checks that open every step: the tree still has the parameters the optimizer was built
 // for, and every gradient is finite. Both run before anything changes, so a failed step
-// leaves all weights and all state as they were (issue 5, item 6).
+// leaves all weights and all state as they were.
 #include <string>
 
 #include "dualize_detail.hpp"

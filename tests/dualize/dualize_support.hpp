@@ -1,6 +1,6 @@
 #pragma once
 // Helpers of the dualize and orthogonalize suites: double-precision Eigen references, inputs
-// with a prescribed spectrum, the fixed hard cases of issue 3, and the singular-value bands
+// with a prescribed spectrum, the fixed hard cases, and the singular-value bands
 // that dualize.hpp documents for each Newton-Schulz method.
 
 #include <Eigen/Dense>
@@ -76,7 +76,7 @@ inline MatD gaussian(Eigen::Index rows, Eigen::Index cols, Generator& gen) {
   return a;
 }
 
-/// The fixed hard inputs of issue 3 (and a plain random one), as double matrices.
+/// The fixed hard inputs (and a plain random one), as double matrices.
 struct HardCase {
   std::string name;
   MatD g;

@@ -1,4 +1,4 @@
-// dualize(), dual_norm(), norm(), spectral_norm(): the table of DESIGN.md 3 as properties
+// dualize(), dual_norm(), norm(), spectral_norm(): the table of docs/theory.md as properties
 // (unit norm, pairing, Hoelder, steepest descent) and against hand-computed references.
 #include <boost/test/unit_test.hpp>
 

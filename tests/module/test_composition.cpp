@@ -1,4 +1,4 @@
-// The composition rules of DESIGN.md 4, checked exactly: random trees (depth 1-6, mixed masses
+// The composition rules of docs/modules.md, checked exactly: random trees (depth 1-6, mixed masses
 // and sensitivities) against an independent reference that folds the two-module rules pairwise,
 // hand-computed examples, the modular duality map and dual norm, names and printing.
 #include <boost/test/unit_test.hpp>
@@ -27,7 +27,7 @@ struct Built {
 
 double factor(double total, double part) { return part > 0.0 ? total / part : kInf; }
 
-// The binary rules of DESIGN.md 4, applied to two built modules.
+// The binary rules of docs/modules.md, applied to two built modules.
 Built sequential(const Built& first, const Built& second, Module combined) {
   Built out{std::move(combined), first.mass + second.mass, first.sensitivity * second.sensitivity, {}};
   for (auto [atom, c] : first.coefficient)

@@ -1,5 +1,5 @@
-// modnorm::Optimizer (issue 5): every option against an independent float64 reference written
-// here with Eigen, the modular shares of DESIGN.md 4, NorMuon's norm preservation, cautious
+// modnorm::Optimizer: every option against an independent float64 reference written
+// here with Eigen, the modular shares of docs/modules.md, NorMuon's norm preservation, cautious
 // decay's mask, bit-for-bit resume from state(), and the errors of bad input.
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
@@ -127,7 +127,7 @@ MatD quintic_polar(const MatD& g) {
   return x;
 }
 
-// The duality maps of DESIGN.md 3 (spectral: exact JacobiSVD, or the quintic above).
+// The duality maps of docs/theory.md (spectral: exact JacobiSVD, or the quintic above).
 MatD reference_dualize(const MatD& g, Norm kind, bool quintic) {
   const auto rows = static_cast<double>(g.rows()), cols = static_cast<double>(g.cols());
   switch (kind) {
@@ -457,7 +457,7 @@ BOOST_AUTO_TEST_CASE(normuon_keeps_the_frobenius_norm_of_the_dualized_update) {
   }
 }
 
-// ---- modular shares (DESIGN.md 4)
+// ---- modular shares (docs/modules.md)
 // ----------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(modular_shares_follow_mass_and_sensitivity) {

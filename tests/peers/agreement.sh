@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CTest test peers_agreement (issue 9): modnorm against optax.contrib.muon on identical inputs
+# CTest test peers_agreement: modnorm against optax.contrib.muon on identical inputs
 # (orthogonalize in f32 and f64, 20 optimizer steps with Convention::optax, MLP gradients), and
 # against PyTorch's reference quintic where a Python with torch is found. It is
 # `bench/peers/peers.py --agreement-only` under the .venv that scripts/setup creates; without
