@@ -4,6 +4,7 @@
 // modules/scale.cpp); everything here is generic over the tree (docs/modules.md).
 #include "modnorm/module.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -162,12 +163,17 @@ Module::Module(std::shared_ptr<ModuleImpl> impl) : impl_(std::move(impl)) {
   if (!impl_) fail("Module", "null implementation");
 }
 
-double Module::mass() const { return impl_->mass(); }
-double Module::sensitivity() const { return impl_->sensitivity(); }
+ModuleImpl& Module::impl() const {
+  if (!impl_) fail("Module", "this handle was moved from; assign a module to it before use");
+  return *impl_;
+}
+
+double Module::mass() const { return impl().mass(); }
+double Module::sensitivity() const { return impl().sensitivity(); }
 
 std::vector<Parameter> Module::parameters() const {
   std::vector<Parameter> out;
-  collect(*impl_, "", 1.0, out);
+  collect(impl(), "", 1.0, out);
   return out;
 }
 
@@ -230,9 +236,49 @@ void Module::initialize(Generator& gen) {
   for (const Parameter& p : parameters()) p.atom->initialize(gen);
 }
 
-Tensor Module::forward(const Tensor& x) { return impl_->forward(x); }
+// Top-level forward runs are numbered so that a module shared by two trees can tell whose
+// forward filled its cache: `run` is the number of the run in progress on this thread (0 when
+// none), `counter` the last number handed out. The same for backward: `expected` is the run the
+// top-level backward in progress belongs to.
+namespace {
+std::atomic<std::uint64_t> counter{0};
+thread_local std::uint64_t run = 0;
+thread_local std::uint64_t expected = 0;
+
+// Sets `slot` to `value` for the lifetime of the guard, then back to 0 (top level only).
+class RunScope {
+ public:
+  RunScope(std::uint64_t& slot, std::uint64_t value) : slot_(slot), top_(slot == 0) {
+    if (top_) slot_ = value;
+  }
+  ~RunScope() {
+    if (top_) slot_ = 0;
+  }
+  RunScope(const RunScope&) = delete;
+  RunScope& operator=(const RunScope&) = delete;
+
+ private:
+  std::uint64_t& slot_;
+  bool top_;
+};
+}  // namespace
+
+Tensor Module::forward(const Tensor& x) {
+  ModuleImpl& m = impl();
+  const RunScope scope(run, run == 0 ? ++counter : run);
+  m.forward_run_ = run;
+  return m.forward(x);
+}
+
 Tensor Module::backward(const Tensor& dy, bool input_grad) {
-  Tensor dx = impl_->backward(dy, input_grad);
+  ModuleImpl& m = impl();
+  const RunScope scope(expected, m.forward_run_);
+  if (m.forward_run_ != expected)
+    fail("Module.backward",
+         m.where() + ": its last forward ran as part of another tree (a module shared by two "
+                     "trees keeps one cache); run each tree's forward and backward before the "
+                     "other tree's forward, or clone() the shared part");
+  Tensor dx = m.backward(dy, input_grad);
   return input_grad ? dx : Tensor();
 }
 
@@ -243,11 +289,11 @@ void Module::zero_grad() {
   }
 }
 
-Module Module::clone() const { return Module(impl_->clone()); }
+Module Module::clone() const { return Module(impl().clone()); }
 
 void Module::to(Device device) {
   for (const Parameter& p : parameters()) p.atom->to(device);
-  std::vector<ModuleImpl*> stack{impl_.get()};
+  std::vector<ModuleImpl*> stack{&impl()};
   while (!stack.empty()) {
     ModuleImpl* m = stack.back();
     stack.pop_back();

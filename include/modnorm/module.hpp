@@ -93,6 +93,11 @@ class MODNORM_API Module {
 
   /// Runs the module on x (one example per row) and remembers what backward() needs.
   /// Throws modnorm::Error naming the module's dotted path on a bad input.
+  ///
+  /// A module may be part of two trees (e.g. a block shared by two networks); each module
+  /// remembers which top-level forward() ran it last, and backward() refuses (rather than
+  /// return wrong gradients) when another tree's forward has run a shared module since this
+  /// tree's forward: run forward and backward of one tree before the other's forward.
   Tensor forward(const Tensor& x);
   /// Same as forward(x).
   Tensor operator()(const Tensor& x) { return forward(x); }
@@ -119,9 +124,10 @@ class MODNORM_API Module {
   /// Example: Module two = block >> modnorm::ReLU() >> block.clone();
   Module clone() const;
 
-  /// The implementation (for compounds walking their children, and for printing).
-  ModuleImpl& impl() const { return *impl_; }
-  /// The shared implementation pointer.
+  /// The implementation (for compounds walking their children, and for printing). Throws
+  /// modnorm::Error on a moved-from handle (as does every method of a moved-from Module).
+  ModuleImpl& impl() const;
+  /// The shared implementation pointer (null for a moved-from handle).
   const std::shared_ptr<ModuleImpl>& ptr() const { return impl_; }
 
  private:
@@ -165,6 +171,8 @@ class MODNORM_API ModuleImpl {
   virtual Tensor backward(const Tensor& dy, bool input_grad) = 0;
   /// Drops the state kept for backward (after to(), or to free memory).
   virtual void clear_cache() {}
+  /// Which top-level Module::forward() ran this module last (0: none); set by Module::forward.
+  std::uint64_t forward_run() const { return forward_run_; }
 
   /// Compounds: the children, in order (empty for atoms and bonds).
   virtual std::vector<Child> children() const { return {}; }
@@ -186,7 +194,9 @@ class MODNORM_API ModuleImpl {
   ModuleImpl(const ModuleImpl&) = default;
 
  private:
+  friend class Module;
   std::string path_;
+  std::uint64_t forward_run_ = 0;
 };
 
 /// Gives an implementation its clone() through its copy constructor (the bases' copy

@@ -318,8 +318,13 @@ class MODNORM_API Optimizer {
   /// not zero them). First checks the whole tree, then changes anything: throws
   /// modnorm::Error, leaving every weight and all state untouched, if the parameter list
   /// differs from the one the optimizer was built for (count, names, shapes, dtypes or
-  /// devices) or any gradient holds NaN or Inf:
+  /// devices) or any weight or gradient holds NaN or Inf:
   /// `[Optimizer.step] parameter '0.weight': gradient [3x4] f32 cpu contains NaN at [1, 2] ...`.
+  /// A step never writes a non-finite weight: every Delta W is formed and checked before any
+  /// is applied; if one overflows (e.g. lr 1e300) it throws naming the parameter and the
+  /// learning rate, with every weight unchanged (the momenta have then taken this step's
+  /// gradient, and last_updates() holds the rejected updates). Every method of a moved-from
+  /// Optimizer throws modnorm::Error.
   ///
   /// Example: opt.step();
   void step();
@@ -359,6 +364,8 @@ class MODNORM_API Optimizer {
 
  private:
   struct Impl;  // src/optim/optimizer_impl.hpp
+  /// The state; throws modnorm::Error on a moved-from optimizer.
+  Impl& impl() const;
   std::unique_ptr<Impl> impl_;
 };
 

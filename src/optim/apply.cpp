@@ -1,5 +1,6 @@
 // The last stages of every algorithm: Delta W = -lr * scale * direction, decoupled or cautious
-// weight decay, and the in-place update W += Delta W (docs/theory.md, "The optimizer").
+// weight decay (docs/theory.md, "The optimizer"); the step applies W += Delta W once every
+// update is known to be finite.
 #include "modnorm/ops.hpp"
 #include "optim/optimizer_impl.hpp"
 
@@ -9,8 +10,8 @@ Tensor scalar_like(double value, const Tensor& like) {
   return Tensor::full({1}, value, like.dtype(), like.device());
 }
 
-void apply_step(Tensor& weight, Tensor& update, const Tensor& direction, double step, double decay,
-                WeightDecay mode) {
+void form_update(Tensor& update, const Tensor& weight, const Tensor& direction, double step,
+                 double decay, WeightDecay mode) {
   axpy(-step, direction, update, 0.0);  // update = -step * direction
   switch (mode) {
     case WeightDecay::off:
@@ -29,7 +30,6 @@ void apply_step(Tensor& weight, Tensor& update, const Tensor& direction, double 
       break;
     }
   }
-  axpy(1.0, update, weight);
 }
 
 }  // namespace modnorm::detail

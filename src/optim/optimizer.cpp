@@ -72,12 +72,12 @@ Optimizer& Optimizer::operator=(Optimizer&&) noexcept = default;
 
 void Optimizer::step() {
   constexpr const char* op = "Optimizer.step";
-  Impl& s = *impl_;
+  Impl& s = impl();
   const OptimizerOptions& o = s.options;
   const std::vector<Parameter> params = s.module.parameters();
   // Everything is checked before anything changes.
   detail::check_tree(op, params, s.atoms);
-  detail::check_gradients(op, params);
+  detail::check_finite_inputs(op, params);
 
   // Momenta of every atom, then (modular) the tree's duality map of all of them at once.
   std::vector<Tensor> u(params.size());
@@ -121,32 +121,43 @@ void Optimizer::step() {
           ? std::clamp(modular_dual_norm, detail::correction_lo(o.correction.range), 1.0)
           : 1.0;
 
+  // Every Delta W first, checked finite, then applied: a step never writes a non-finite weight.
   const double base_lr = lr();
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (frozen(params[i])) continue;
     const double atom_lr = base_lr * s.atoms[i].lr_multiplier;
+    detail::form_update(s.updates[i], params[i].weight, directions[i].direction,
+                        atom_lr * directions[i].scale * global,
+                        atom_lr * o.weight_decay.coefficient, o.weight_decay.mode);
+  }
+  detail::check_updates(op, params, s.updates, base_lr);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (frozen(params[i])) continue;
     Tensor weight = params[i].weight;
-    detail::apply_step(weight, s.updates[i], directions[i].direction,
-                       atom_lr * directions[i].scale * global, atom_lr * o.weight_decay.coefficient,
-                       o.weight_decay.mode);
+    axpy(1.0, s.updates[i], weight);
   }
   ++s.steps;
 }
 
+Optimizer::Impl& Optimizer::impl() const {
+  if (!impl_) fail("Optimizer", "this optimizer was moved from; use the one it was moved to");
+  return *impl_;
+}
+
 double Optimizer::lr() const {
-  return scheduled_lr(impl_->options.lr, impl_->options.schedule, impl_->steps);
+  return scheduled_lr(impl().options.lr, impl().options.schedule, impl().steps);
 }
 
 std::int64_t Optimizer::steps() const {
-  return impl_->steps;
+  return impl().steps;
 }
 
 const std::vector<Tensor>& Optimizer::last_updates() const {
-  return impl_->updates;
+  return impl().updates;
 }
 
 const OptimizerOptions& Optimizer::options() const {
-  return impl_->options;
+  return impl().options;
 }
 
 }  // namespace modnorm

@@ -47,9 +47,13 @@ void validate_schedule(const char* op, const ScheduleOptions& schedule);
 /// dtypes, devices; gradients shaped like their weights).
 void check_tree(const char* op, const std::vector<Parameter>& params,
                 const std::vector<AtomState>& atoms);
-/// Throws `[op] parameter 'x': gradient ... contains NaN at [i, j] ...` for the first
-/// parameter whose gradient is not finite.
-void check_gradients(const char* op, const std::vector<Parameter>& params);
+/// Throws `[op] parameter 'x': gradient ... contains NaN at [i, j] ...` (or `weight ...`) for
+/// the first parameter whose weight or gradient is not finite.
+void check_finite_inputs(const char* op, const std::vector<Parameter>& params);
+/// Throws `[op] parameter 'x': the update ... contains +Inf at [i, j] ...` for the first
+/// non-frozen parameter whose update is not finite (before any is applied), naming `lr`.
+void check_updates(const char* op, const std::vector<Parameter>& params,
+                   const std::vector<Tensor>& updates, double lr);
 
 // ---- momentum.cpp ------------------------------------------------------------------------------
 /// momentum <- beta * momentum + (1 - beta) * grad in place; returns the momentum itself, or
@@ -79,10 +83,10 @@ Direction adam_direction(AtomState& atom, const Tensor& grad, std::int64_t t,
                          const OptimizerOptions& options);
 
 // ---- apply.cpp ---------------------------------------------------------------------------------
-/// update = -step * direction, plus weight decay at rate `decay` (lr * coefficient) per `mode`;
-/// then weight += update. All in place.
-void apply_step(Tensor& weight, Tensor& update, const Tensor& direction, double step, double decay,
-                WeightDecay mode);
+/// update = -step * direction, plus weight decay at rate `decay` (lr * coefficient) per `mode`,
+/// in place (the weight is read, not changed).
+void form_update(Tensor& update, const Tensor& weight, const Tensor& direction, double step,
+                 double decay, WeightDecay mode);
 
 /// A [1] tensor holding `value`, broadcastable against `like` (same dtype and device).
 Tensor scalar_like(double value, const Tensor& like);

@@ -43,8 +43,8 @@ std::int64_t step_count(const char* op, const Tensor& t) {
 
 Entries Optimizer::state() const {
   Entries out;
-  out.emplace_back(kStep, Tensor::from_vector_f64({static_cast<double>(impl_->steps)}, {}));
-  for (const auto& [name, buffer] : buffers(impl_->atoms)) out.emplace_back(name, buffer->clone());
+  out.emplace_back(kStep, Tensor::from_vector_f64({static_cast<double>(impl().steps)}, {}));
+  for (const auto& [name, buffer] : buffers(impl().atoms)) out.emplace_back(name, buffer->clone());
   return out;
 }
 
@@ -55,7 +55,7 @@ void Optimizer::load_state(const Entries& state) {
     if (!given.emplace(name, &tensor).second) fail(op, "entry '" + name + "' is given twice");
 
   // Check everything before changing anything.
-  const auto targets = buffers(impl_->atoms);
+  const auto targets = buffers(impl().atoms);
   const auto step_entry = given.find(kStep);
   if (step_entry == given.end()) fail(op, std::string("entry '") + kStep + "' is missing");
   const std::int64_t steps = step_count(op, *step_entry->second);
@@ -87,7 +87,7 @@ void Optimizer::load_state(const Entries& state) {
     const Tensor source = given.at(name)->to(buffer->dtype()).to(buffer->device());
     axpy(1.0, source, *buffer, 0.0);
   }
-  impl_->steps = steps;
+  impl().steps = steps;
 }
 
 }  // namespace modnorm

@@ -1,6 +1,7 @@
-// The checks that open every step: the tree still has the parameters the optimizer was built
-// for, and every gradient is finite. Both run before anything changes, so a failed step
-// leaves all weights and all state as they were.
+// The checks of every step: the tree still has the parameters the optimizer was built for, and
+// every weight and gradient is finite (both before anything changes, so a failed step leaves
+// all weights and all state as they were); and every update is finite before any is applied.
+#include <sstream>
 #include <string>
 
 #include "dualize_detail.hpp"
@@ -56,21 +57,40 @@ void check_tree(const char* op, const std::vector<Parameter>& params,
   }
 }
 
-void check_gradients(const char* op, const std::vector<Parameter>& params) {
-  for (const Parameter& p : params) {
-    if (all_finite(p.grad)) continue;
-    // Only on the error path: dualize's checker locates the first offender.
-    constexpr const char* kInner = "gradient";
-    try {
-      check_finite(kInner, p.grad);
-    } catch (const Error& e) {
-      std::string what = e.what();
-      const std::string prefix = std::string("[") + kInner + "] input ";
-      if (what.rfind(prefix, 0) == 0) what = what.substr(prefix.size());
-      fail(op, "parameter '" + p.name + "': gradient " + what +
-                   "; no weight or optimizer state was changed");
-    }
+namespace {
+
+// Throws `[op] parameter 'x': <what> <t's shape> contains NaN at [i, j] (...)<tail>` unless t
+// is finite (dualize's checker locates the first offender; only on the error path).
+void check_finite_named(const char* op, const Parameter& p, const char* what, const Tensor& t,
+                        const std::string& tail) {
+  if (all_finite(t)) return;
+  try {
+    check_finite(what, t);
+  } catch (const Error& e) {
+    std::string message = e.what();
+    const std::string prefix = std::string("[") + what + "] input ";
+    if (message.rfind(prefix, 0) == 0) message = message.substr(prefix.size());
+    fail(op, "parameter '" + p.name + "': " + what + " " + message + tail);
   }
+}
+
+}  // namespace
+
+void check_finite_inputs(const char* op, const std::vector<Parameter>& params) {
+  constexpr const char* kUntouched = "; no weight or optimizer state was changed";
+  for (const Parameter& p : params) {
+    check_finite_named(op, p, "weight", p.weight, kUntouched);
+    check_finite_named(op, p, "gradient", p.grad, kUntouched);
+  }
+}
+
+void check_updates(const char* op, const std::vector<Parameter>& params,
+                   const std::vector<Tensor>& updates, double lr) {
+  std::ostringstream tail;
+  tail << " at learning rate " << lr
+       << " (the step overflows the weight's dtype); no weight was changed";
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (!frozen(params[i])) check_finite_named(op, params[i], "update", updates[i], tail.str());
 }
 
 }  // namespace modnorm::detail

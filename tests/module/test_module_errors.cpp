@@ -2,11 +2,14 @@
 // what was received.
 #include <boost/test/unit_test.hpp>
 
+#include <iostream>
+
 #include "module/module_support.hpp"
 
 using namespace modnorm;
 
 using modnorm::test::expect_error;
+namespace tt = boost::test_tools;
 
 BOOST_AUTO_TEST_SUITE(module_errors)
 
@@ -82,6 +85,44 @@ BOOST_AUTO_TEST_CASE(input_dtype_or_device_unlike_the_weights_is_an_error) {
 
 BOOST_AUTO_TEST_CASE(mean_axis_out_of_range_is_an_error) {
   expect_error([] { Module(Mean(2)).forward(Tensor::zeros({2, 3})); }, {"[Mean.forward]", "axis 2", "[2x3]"});
+}
+
+// A block shared by two trees: each tree's forward + backward in turn is fine (and gives the
+// gradients of a lone tree); another tree's forward in between is refused at backward instead
+// of giving the gradients of the wrong input.
+BOOST_AUTO_TEST_CASE(a_module_shared_by_two_trees_never_gives_wrong_gradients) {
+  MODNORM_FRESH_GENERATOR(gen);
+  AtomOptions f64;
+  f64.dtype = DType::f64;
+  Module shared = Linear(4, 4, f64);
+  Module one = Linear(3, 4, f64) >> shared, two = Linear(5, 4, f64) >> shared;
+  one.initialize(gen);
+  two.initialize(gen);
+  const Tensor x1 = Tensor::randn({2, 3}, gen, DType::f64), x5 = Tensor::randn({2, 5}, gen, DType::f64);
+  const Tensor dy = Tensor::randn({2, 4}, gen, DType::f64);
+  one.forward(x1);
+  one.backward(dy);
+  const std::vector<double> alone = shared.parameters()[0].grad.to_vector_f64();
+  shared.zero_grad();
+  one.forward(x1);
+  two.forward(x5);  // refills shared's cache with tree two's input
+  expect_error([&] { one.backward(dy); },
+               {"[Module.backward]", "Linear(4 -> 4)", "another tree", "clone()"});
+  two.backward(dy);  // the last forward's tree is fine
+  shared.zero_grad();
+  one.forward(x1);
+  one.backward(dy);
+  BOOST_TEST(shared.parameters()[0].grad.to_vector_f64() == alone, tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_moved_from_module_throws) {
+  Module net = Linear(3, 2);
+  Module moved = std::move(net);
+  BOOST_TEST(moved.mass() == 1.0);
+  expect_error([&] { net.mass(); }, {"[Module]", "moved from"});
+  expect_error([&] { net.parameters(); }, {"moved from"});
+  expect_error([&] { net.forward(Tensor::zeros({1, 3})); }, {"moved from"});
+  expect_error([&] { std::cout << net; }, {"moved from"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -984,6 +984,92 @@ BOOST_AUTO_TEST_CASE(non_finite_gradient_changes_nothing) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(non_finite_weight_changes_nothing) {
+  MODNORM_FRESH_GENERATOR(gen);
+  Module net = mlp_with_bias(DType::f32);
+  net.initialize(gen);
+  Optimizer opt(net);
+  random_grads(net, gen);
+  Tensor w = net.parameters()[0].weight;
+  modnorm::fill(w, std::nan(""));
+  const auto state = opt.state();
+  BOOST_CHECK_EXCEPTION(opt.step(), modnorm::Error,
+                        says({"[Optimizer.step] parameter '0.weight': weight [4x5] f32 cpu",
+                              "NaN at [0, 0]", "no weight or optimizer state was changed"}));
+  BOOST_TEST(opt.steps() == 0);
+  BOOST_TEST((opt.state()[1].second.to_vector_f64() == state[1].second.to_vector_f64()));
+}
+
+// lr 1e300 makes Delta W overflow f32: the step refuses before writing any weight.
+BOOST_AUTO_TEST_CASE(an_overflowing_update_is_never_applied) {
+  MODNORM_FRESH_GENERATOR(gen);
+  for (const Algorithm algorithm : {Algorithm::modular, Algorithm::sgd, Algorithm::adamw}) {
+    BOOST_TEST_INFO(to_string(algorithm));
+    Module net = mlp_with_bias(DType::f32);
+    net.initialize(gen);
+    OptimizerOptions o;
+    o.algorithm = algorithm;
+    o.lr = 1e300;
+    Optimizer opt(net, o);
+    random_grads(net, gen);
+    const auto weights = weights_f32(net);
+    BOOST_CHECK_EXCEPTION(opt.step(), modnorm::Error,
+                          says({"[Optimizer.step] parameter '0.weight': update [4x5] f32 cpu",
+                                "Inf", "at learning rate 1e+300", "no weight was changed"}));
+    BOOST_TEST((weights_f32(net) == weights));
+    BOOST_TEST(opt.steps() == 0);
+  }
+}
+
+// Gradients with subnormal entries (down to the smallest f32 and bf16 denormals) give the same
+// modular step as the same gradient at a normal scale: the duality maps are scale-invariant.
+BOOST_AUTO_TEST_CASE(subnormal_gradients_give_finite_correct_steps) {
+  MODNORM_FRESH_GENERATOR(gen);
+  for (const auto& [dtype, factors] :
+       {std::pair{DType::f32, std::vector<double>{1e-39, 1e-42, 1e-44}},
+        std::pair{DType::bf16, std::vector<double>{1e-38, 1e-39, 1e-40}}})
+    for (const double factor : factors) {
+      BOOST_TEST_INFO(to_string(dtype) << " gradient scale " << factor);
+      Module tiny = mlp_with_bias(dtype), normal = mlp_with_bias(dtype);
+      tiny.initialize(gen);
+      for (std::size_t l = 0; l < tiny.parameters().size(); ++l) {
+        Tensor w = normal.parameters()[l].weight;
+        modnorm::axpy(1.0, tiny.parameters()[l].weight, w, 0.0);
+      }
+      for (std::size_t l = 0; l < tiny.parameters().size(); ++l) {
+        const Parameter p = tiny.parameters()[l], q = normal.parameters()[l];
+        const Tensor g = modnorm::scale(Tensor::randn(p.weight.shape(), gen, DType::f64), factor)
+                             .to(dtype);  // subnormal entries, some flushed to 0
+        Tensor pg = p.grad, qg = q.grad;
+        modnorm::axpy(1.0, g, pg, 0.0);
+        const double m = modnorm::max_abs(g);
+        BOOST_TEST_REQUIRE(m > 0.0);
+        modnorm::axpy(1.0, modnorm::scale(g.to(DType::f64), 1.0 / m).to(dtype), qg, 0.0);
+      }
+      OptimizerOptions o;
+      o.beta = 0.0;
+      Optimizer a(tiny, o), b(normal, o);
+      a.step();
+      b.step();
+      for (std::size_t l = 0; l < tiny.parameters().size(); ++l) {
+        const Tensor ua = a.last_updates()[l].to(DType::f64), ub = b.last_updates()[l].to(DType::f64);
+        BOOST_TEST(modnorm::all_finite(tiny.parameters()[l].weight));
+        BOOST_TEST(modnorm::max_abs(modnorm::sub(ua, ub)) <= 2e-2 * modnorm::max_abs(ub));
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_moved_from_optimizer_throws) {
+  Module net = mlp(DType::f32);
+  Optimizer opt(net);
+  Optimizer moved = std::move(opt);
+  BOOST_TEST(moved.steps() == 0);
+  BOOST_CHECK_EXCEPTION(opt.steps(), modnorm::Error, says({"[Optimizer]", "moved from"}));
+  BOOST_CHECK_EXCEPTION(opt.step(), modnorm::Error, says({"moved from"}));
+  BOOST_CHECK_EXCEPTION(opt.state(), modnorm::Error, says({"moved from"}));
+  BOOST_CHECK_EXCEPTION(opt.lr(), modnorm::Error, says({"moved from"}));
+}
+
 namespace {
 
 // A compound whose children a test can change after an optimizer was built for it.
