@@ -90,15 +90,3 @@ Backend& backend(Device device, const char* op) {
 }
 
 }  // namespace modnorm::detail
-
-namespace modnorm {
-
-bool cuda_available() {
-  return detail::cuda_device_count() > 0;
-}
-
-void synchronize(Device device) {
-  detail::backend(device, "synchronize").synchronize();
-}
-
-}  // namespace modnorm

@@ -29,6 +29,14 @@ void check_matrix(const char* op, const Tensor& t) {
   if (t.rank() != 2) fail(op, "expects a matrix (rank 2), got " + t.describe());
 }
 
+// A new tensor for the result of `op`, with the dtype and device of `like`. A shape too large
+// for one tensor (an outer product or a broadcast can make one from small inputs) is refused
+// naming `op`.
+Tensor output(const char* op, Shape shape, const Tensor& like) {
+  checked_numel(shape, op, itemsize(like.dtype()));
+  return Tensor::empty(std::move(shape), like.dtype(), like.device());
+}
+
 int normalize_axis(const char* op, const Tensor& x, int axis) {
   const int r = x.rank();
   if (r == 0 || axis < -r || axis >= r)
@@ -43,7 +51,7 @@ Tensor reduce_axis(const char* op, detail::Reduce kind, const Tensor& x, int axi
     fail(op, "axis " + std::to_string(axis) + " of " + x.describe() + " is empty");
   Shape shape = x.shape();
   shape.erase(shape.begin() + a);
-  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  Tensor out = output(op, shape, x);
   detail::backend_of(x).reduce(kind, x, a, out);
   return out;
 }
@@ -86,7 +94,7 @@ Shape broadcast_shape(const char* op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor combine(const char* op, detail::Binary kind, const Tensor& a, const Tensor& b) {
-  Tensor out = Tensor::empty(broadcast_shape(op, a, b), a.dtype(), a.device());
+  Tensor out = output(op, broadcast_shape(op, a, b), a);
   detail::backend_of(a).binary(kind, a, b, out);
   return out;
 }
@@ -128,8 +136,7 @@ void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
-  Tensor out =
-      Tensor::empty(product_shape("matmul", a, transpose_a, b, transpose_b), a.dtype(), a.device());
+  Tensor out = output("matmul", product_shape("matmul", a, transpose_a, b, transpose_b), a);
   detail::backend_of(a).gemm(1.0, a, transpose_a, b, transpose_b, 0.0, out);
   return out;
 }
@@ -244,8 +251,7 @@ Tensor transpose(const Tensor& x) {
 Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids) {
   check_matrix("gather_rows", table);
   check_ids("gather_rows", ids, table.dim(0), ("(rows of " + table.describe() + ")").c_str());
-  Tensor out = Tensor::empty({static_cast<std::int64_t>(ids.size()), table.dim(1)}, table.dtype(),
-                             table.device());
+  Tensor out = output("gather_rows", {static_cast<std::int64_t>(ids.size()), table.dim(1)}, table);
   detail::backend_of(table).gather(table, ids.data(), out.dim(0), true, out);
   return out;
 }
@@ -253,8 +259,7 @@ Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids) {
 Tensor gather_cols(const Tensor& table, const std::vector<std::int64_t>& ids) {
   check_matrix("gather_cols", table);
   check_ids("gather_cols", ids, table.dim(1), ("(columns of " + table.describe() + ")").c_str());
-  Tensor out = Tensor::empty({table.dim(0), static_cast<std::int64_t>(ids.size())}, table.dtype(),
-                             table.device());
+  Tensor out = output("gather_cols", {table.dim(0), static_cast<std::int64_t>(ids.size())}, table);
   detail::backend_of(table).gather(table, ids.data(), out.dim(1), false, out);
   return out;
 }

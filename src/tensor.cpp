@@ -1,14 +1,25 @@
 #include "modnorm/tensor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <new>
 #include <ostream>
 #include <sstream>
 
 #include "backend.hpp"
+#include "fail.hpp"
 
 namespace modnorm {
+
+static_assert(static_cast<std::uint64_t>(kMaxTensorBytes) <=
+                  std::numeric_limits<std::size_t>::max() / 2,
+              "kMaxTensorBytes must leave room for a sum in std::size_t (a 64-bit host)");
+
 namespace {
+
+using detail::fail;
 
 std::uint32_t float_bits(float f) {
   std::uint32_t bits;
@@ -24,11 +35,16 @@ float bits_float(std::uint32_t bits) {
 
 std::shared_ptr<detail::Storage> allocate(std::size_t nbytes, Device device, const char* op) {
   auto& be = detail::backend(device, op);
-  auto storage = std::make_shared<detail::Storage>();
-  storage->ptr = be.allocate(nbytes);
-  storage->nbytes = nbytes;
-  storage->device = device;
-  return storage;
+  try {
+    auto storage = std::make_shared<detail::Storage>();
+    storage->ptr = be.allocate(nbytes);
+    storage->nbytes = nbytes;
+    storage->device = device;
+    return storage;
+  } catch (const std::bad_alloc&) {
+    fail(op, "out of memory allocating " + std::to_string(nbytes) + " bytes on the " +
+                 to_string(device));
+  }
 }
 
 }  // namespace
@@ -67,17 +83,26 @@ std::size_t itemsize(DType dtype) {
   return 0;
 }
 
-std::int64_t checked_numel(const Shape& shape, const char* op) {
+std::int64_t checked_numel(const Shape& shape, const char* op, std::size_t element_bytes) {
   if (shape.size() > 4)
-    throw Error(std::string("[") + op + "] rank " + std::to_string(shape.size()) +
-                " is not supported (at most 4): shape " + to_string(shape));
-  std::int64_t n = 1;
+    fail(op, "rank " + std::to_string(shape.size()) + " is not supported (at most 4): shape " +
+                 to_string(shape));
+  // bytes = element_bytes * (product of the non-zero dimensions) <= kMaxTensorBytes, tested by
+  // division before each multiplication so that nothing wraps.
+  const auto limit = static_cast<std::uint64_t>(kMaxTensorBytes);
+  std::uint64_t bytes = std::max<std::uint64_t>(element_bytes, 1);
+  bool empty = false;
   for (auto d : shape) {
-    if (d < 0)
-      throw Error(std::string("[") + op + "] negative dimension in shape " + to_string(shape));
-    n *= d;
+    if (d < 0) fail(op, "negative dimension in shape " + to_string(shape));
+    if (d == 0) empty = true;
+    const auto factor = static_cast<std::uint64_t>(d == 0 ? 1 : d);
+    if (bytes > limit / factor)
+      fail(op, "shape " + to_string(shape) + " of " + std::to_string(element_bytes) +
+                   "-byte elements is larger than the limit of " + std::to_string(limit) +
+                   " bytes per tensor");
+    bytes *= factor;
   }
-  return n;
+  return empty ? 0 : static_cast<std::int64_t>(bytes / std::max<std::uint64_t>(element_bytes, 1));
 }
 
 // Round-to-nearest-even on the upper 16 bits: add 0x7FFF plus the lowest kept bit, truncate.
@@ -108,7 +133,7 @@ Tensor::Tensor(std::shared_ptr<detail::Storage> storage, Shape shape, DType dtyp
     : storage_(std::move(storage)), shape_(std::move(shape)), dtype_(dtype) {}
 
 Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
-  const auto n = checked_numel(shape, "Tensor::empty");
+  const auto n = checked_numel(shape, "Tensor::empty", itemsize(dtype));
   return Tensor(allocate(static_cast<std::size_t>(n) * itemsize(dtype), device, "Tensor::empty"),
                 std::move(shape), dtype);
 }
@@ -123,21 +148,23 @@ Tensor Tensor::zeros(Shape shape, DType dtype, Device device) {
   return full(std::move(shape), 0.0, dtype, device);
 }
 
+// Built in f64 on the host, then converted: the f64 copy is what has to fit.
 Tensor Tensor::eye(std::int64_t n, DType dtype, Device device) {
-  if (n < 0) throw Error("[Tensor::eye] size must be >= 0, got " + std::to_string(n));
-  std::vector<double> values(static_cast<std::size_t>(n * n), 0.0);
-  for (std::int64_t i = 0; i < n; ++i) values[static_cast<std::size_t>(i * n + i)] = 1.0;
-  return from_vector_f64(values, {n, n}).to(dtype).to(device);
+  if (n < 0) fail("Tensor::eye", "size must be >= 0, got " + std::to_string(n));
+  checked_numel({n, n}, "Tensor::eye", itemsize(DType::f64));
+  Tensor t = zeros({n, n}, DType::f64);
+  double* values = t.data<double>();
+  for (std::int64_t i = 0; i < n; ++i) values[i * n + i] = 1.0;
+  return t.to(dtype).to(device);
 }
 
 // Copies n host values of the given dtype into a new CPU tensor after checking the shape.
 Tensor Tensor::from_host(const void* values, std::size_t count, Shape shape, DType dtype,
                          const char* op) {
-  const auto n = checked_numel(shape, op);
-  if (static_cast<std::int64_t>(count) != n)
-    throw Error(std::string("[") + op + "] " + std::to_string(count) +
-                " values do not fill shape " + to_string(shape) + " (" + std::to_string(n) +
-                " elements)");
+  const auto n = checked_numel(shape, op, itemsize(dtype));
+  if (count != static_cast<std::uint64_t>(n))
+    fail(op, std::to_string(count) + " values do not fill shape " + to_string(shape) + " (" +
+                 std::to_string(n) + " elements)");
   Tensor t = empty(std::move(shape), dtype, Device::cpu);
   if (n) std::memcpy(t.raw(), values, t.nbytes());
   return t;
@@ -152,11 +179,13 @@ Tensor Tensor::from_vector_f64(const std::vector<double>& data, Shape shape) {
                    "Tensor::from_vector_f64");
 }
 
+// Drawn in f64 on the host, then converted: the f64 copy is what has to fit.
 Tensor Tensor::randn(Shape shape, Generator& gen, DType dtype, Device device) {
-  const auto n = checked_numel(shape, "Tensor::randn");
-  std::vector<double> values(static_cast<std::size_t>(n));
-  for (auto& v : values) v = gen.normal();
-  return from_vector_f64(values, std::move(shape)).to(dtype).to(device);
+  const auto n = checked_numel(shape, "Tensor::randn", itemsize(DType::f64));
+  Tensor t = empty(std::move(shape), DType::f64);
+  double* values = t.data<double>();
+  for (std::int64_t i = 0; i < n; ++i) values[i] = gen.normal();
+  return t.to(dtype).to(device);
 }
 
 std::int64_t Tensor::dim(int axis) const {
@@ -168,9 +197,7 @@ std::int64_t Tensor::dim(int axis) const {
 }
 
 std::int64_t Tensor::numel() const {
-  std::int64_t n = 1;
-  for (auto d : shape_) n *= d;
-  return n;
+  return checked_numel(shape_, "Tensor::numel", itemsize(dtype_));
 }
 
 Device Tensor::device() const {
@@ -245,12 +272,20 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::reshape(Shape shape) const {
-  const auto n = checked_numel(shape, "Tensor::reshape");
+  const auto n = checked_numel(shape, "Tensor::reshape", itemsize(dtype_));
   if (n != numel())
     throw Error("[Tensor::reshape] cannot view " + describe() + " as " + to_string(shape) +
                 ": element counts " + std::to_string(numel()) + " and " + std::to_string(n) +
                 " differ");
   return Tensor(storage_, std::move(shape), dtype_);
+}
+
+bool cuda_available() {
+  return detail::cuda_device_count() > 0;
+}
+
+void synchronize(Device device) {
+  detail::backend(device, "synchronize").synchronize();
 }
 
 std::ostream& operator<<(std::ostream& os, DType dtype) {

@@ -47,8 +47,9 @@ struct Dataset {
 /// be opened; a bad magic number (quoted in hex next to the expected one); a truncated header
 /// or truncated data (with the number of bytes expected and read); bytes after the declared
 /// data (trailing data is an error: it means the header and the file disagree); corrupt gzip
-/// data; zero rows or columns; and an image count that differs from the label count (naming
-/// both files).
+/// data; zero rows or columns; an image count that differs from the label count (naming
+/// both files); and sizes whose f32 images would exceed kMaxTensorBytes (checked before
+/// reading the data).
 ///
 /// Example:
 ///   const std::string dir = modnorm::default_fashion_mnist_dir() + "/";

@@ -24,8 +24,13 @@ namespace modnorm {
 /// `metadata` (omitted from the header when empty) to a safetensors file at `path`. Tensors
 /// may live on any device (they are copied to the host) and have any dtype and rank 0-4.
 ///
-/// The file is written to `path + ".tmp"`, flushed to disk, and renamed over `path`, so `path`
-/// is either its old self or the complete new file; on failure the temporary file is removed.
+/// The file is written to a temporary file next to it, `<path>.tmp.<process id>.<n>` (unique
+/// per process and call, so concurrent saves to one path from threads or processes do not
+/// collide: the last rename wins), flushed to disk, and renamed over `path`, so `path` is
+/// either its old self or a complete new file; on failure the temporary file is removed.
+/// When `path` is a symbolic link (or a chain of them), the save writes through it: the
+/// temporary file is made next to the file the links end at and renamed onto that file, so
+/// the links stay links and the file they point to (created if missing) gets the data.
 ///
 /// Throws modnorm::Error, `[save_safetensors] <path>: <what>`, for an empty tensor name, a
 /// duplicate name (quoted), the reserved name "__metadata__", a name or metadata string that
@@ -65,9 +70,10 @@ struct SafetensorsFile {
 /// opened or read; a file shorter than 8 bytes; a header length larger than the rest of the
 /// file; a header that is not valid JSON or not an object; an entry without a string "dtype",
 /// an array "shape" of non-negative integers or a two-integer "data_offsets"; an unknown or
-/// unsupported dtype; a rank above 4; a shape whose byte size disagrees with its data_offsets;
-/// offsets that run past the data (or begin after they end); two tensors whose bytes overlap
-/// (naming both); and a `__metadata__` that is not an object of strings.
+/// unsupported dtype; a rank above 4; a shape larger than kMaxTensorBytes (checked_numel(),
+/// zero dimensions included: [2^62, 4, 0] is refused); a shape whose byte size disagrees with
+/// its data_offsets; offsets that run past the data (or begin after they end); two tensors
+/// whose bytes overlap (naming both); and a `__metadata__` that is not an object of strings.
 ///
 /// Example:
 ///   auto file = modnorm::load_safetensors("mlp.safetensors");

@@ -71,7 +71,9 @@ class MODNORM_API Tensor {
   static Tensor from_vector(std::vector<float> data, Shape shape);
   /// Copies `data` into a new f64 CPU tensor of `shape` (for references and tests).
   static Tensor from_vector_f64(const std::vector<double>& data, Shape shape);
-  /// Uninitialised storage of `shape`.
+  /// Uninitialised storage of `shape`. Throws modnorm::Error for a shape checked_numel()
+  /// refuses (its byte size included), and when the memory cannot be allocated (naming the
+  /// number of bytes); the factories below do the same.
   static Tensor empty(Shape shape, DType dtype = DType::f32, Device device = Device::cpu);
   /// All zeros.
   static Tensor zeros(Shape shape, DType dtype = DType::f32, Device device = Device::cpu);
@@ -177,9 +179,26 @@ MODNORM_API std::ostream& operator<<(std::ostream& os, Device device);
 /// Prints describe() followed by up to 8 leading elements.
 MODNORM_API std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
-/// Element count of `shape` after validating it (rank <= 4, no negative dimension).
-/// Throws modnorm::Error naming `op` otherwise.
-MODNORM_API std::int64_t checked_numel(const Shape& shape, const char* op);
+/// The most bytes one tensor may hold, and so the most elements (an element takes at least one
+/// byte): 2^62, half the range of std::int64_t (and of a 64-bit std::size_t), so an element
+/// count, a byte size or an offset into a tensor fits both types, even with another such size
+/// added to it.
+inline constexpr std::int64_t kMaxTensorBytes = std::int64_t{1} << 62;
+
+/// Element count of `shape` after validating it: rank at most 4, no negative dimension, and
+/// numel * element_bytes <= kMaxTensorBytes, computed without overflow. Zero dimensions do not
+/// excuse the others: the product of the non-zero dimensions must fit too, so that any tensor
+/// made from some of the axes fits. Every tensor's shape passes this check when the tensor is
+/// made (with its dtype's itemsize), so any product of its dimensions fits std::int64_t.
+///
+/// Throws modnorm::Error naming `op` and quoting the shape: `[op] rank 5 is not supported ...`,
+/// `[op] negative dimension in shape [2x-1]`, or `[op] shape [5x4611686018427387904] of 4-byte
+/// elements is larger than the limit of 4611686018427387904 bytes per tensor`.
+///
+/// Example:
+///   std::int64_t n = modnorm::checked_numel({3, 4}, "my_op", 4);  // 12
+MODNORM_API std::int64_t checked_numel(const Shape& shape, const char* op,
+                                       std::size_t element_bytes = 1);
 
 /// bf16 conversions, exposed for tests and bridges: round-to-nearest-even, NaN stays NaN.
 MODNORM_API std::uint16_t float_to_bf16(float value);

@@ -37,9 +37,9 @@ double finish(Reduce op, double acc, std::int64_t n) {
 void CpuBackend::reduce(Reduce op, const Tensor& x_in, int axis, Tensor& out_in) {
   const Tensor x = cpu::widen(x_in);
   cpu::WideOut out(out_in);
-  std::int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= x.dim(d);
-  for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  const Shape& shape = x.shape();
+  const std::int64_t outer = checked_numel(Shape(shape.begin(), shape.begin() + axis), "reduce");
+  const std::int64_t inner = checked_numel(Shape(shape.begin() + axis + 1, shape.end()), "reduce");
   const std::int64_t n = x.dim(axis);
   const double init = (op == Reduce::max) ? -std::numeric_limits<double>::infinity() : 0.0;
   std::vector<double> acc(static_cast<std::size_t>(inner));

@@ -342,14 +342,14 @@ bool all_finite_on_device(const Tensor& x, cudaStream_t stream) {
 }
 
 void launch_reduce(Reduce op, const Tensor& x, int axis, Tensor& y, cudaStream_t stream) {
-  std::int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= x.dim(d);
-  for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
-  if (outer * inner == 0) return;
+  const Shape& shape = x.shape();
+  const std::int64_t outer = checked_numel(Shape(shape.begin(), shape.begin() + axis), "reduce");
+  const std::int64_t inner = checked_numel(Shape(shape.begin() + axis + 1, shape.end()), "reduce");
+  if (y.numel() == 0) return;
   visit(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    reduce_kernel<T><<<blocks_for(outer * inner), kThreads, 0, stream>>>(op, in<T>(x), out<T>(y),
-                                                                         outer, x.dim(axis), inner);
+    reduce_kernel<T><<<blocks_for(y.numel()), kThreads, 0, stream>>>(op, in<T>(x), out<T>(y), outer,
+                                                                     x.dim(axis), inner);
   });
   MODNORM_CUDA_CHECK(cudaGetLastError());
 }

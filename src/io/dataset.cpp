@@ -105,8 +105,11 @@ BatchSampler::BatchSampler(std::int64_t dataset_size, std::int64_t batch_size, G
                                      " leaves no batch");
 }
 
+// Quotient and remainder rather than (size + batch - 1) / batch, which overflows for a batch
+// size near the int64 maximum.
 std::int64_t BatchSampler::batches_per_epoch() const {
-  return drop_last_ ? dataset_size_ / batch_size_ : (dataset_size_ + batch_size_ - 1) / batch_size_;
+  const std::int64_t full = dataset_size_ / batch_size_;
+  return drop_last_ || dataset_size_ % batch_size_ == 0 ? full : full + 1;
 }
 
 std::vector<std::vector<std::int64_t>> BatchSampler::next_epoch() {
@@ -123,9 +126,9 @@ std::vector<std::vector<std::int64_t>> BatchSampler::next_epoch() {
   std::vector<std::vector<std::int64_t>> batches;
   batches.reserve(static_cast<std::size_t>(count));
   for (std::int64_t b = 0; b < count; ++b) {
-    const auto begin = order.begin() + b * batch_size_;
-    const auto end = order.begin() + std::min(dataset_size_, (b + 1) * batch_size_);
-    batches.emplace_back(begin, end);
+    const std::int64_t first = b * batch_size_;  // < dataset_size_, so no overflow
+    const auto begin = order.begin() + first;
+    batches.emplace_back(begin, begin + std::min(batch_size_, dataset_size_ - first));
   }
   ++epochs_drawn_;
   return batches;

@@ -130,11 +130,18 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path)
     detail::fail("read_idx", images_path + ", " + labels_path + ": " + std::to_string(n) +
                                  " images but " + std::to_string(labels.dims()[0]) + " labels");
 
-  // Each factor is below 2^32, so rows * cols fits in 64 bits; n * rows * cols may not.
-  const std::uint64_t pixels = rows * cols;
-  if (n != 0 && pixels > (std::uint64_t{1} << 62) / n)
+  // The f32 tensor the pixels go into must fit; checked before reading a byte. Each size is
+  // below 2^32, so it fits a Shape entry.
+  try {
+    checked_numel({static_cast<std::int64_t>(n), static_cast<std::int64_t>(rows),
+                   static_cast<std::int64_t>(cols)},
+                  "read_idx", itemsize(DType::f32));
+  } catch (const Error& e) {
     fail_file(images_path, "header declares " + std::to_string(n) + " x " + std::to_string(rows) +
-                               " x " + std::to_string(cols) + " bytes, more than can be addressed");
+                               " x " + std::to_string(cols) + " pixels: " +
+                               std::string(e.what()).substr(std::strlen("[read_idx] ")));
+  }
+  const std::uint64_t pixels = rows * cols;
 
   const std::vector<unsigned char> pixel_bytes = images.read_body(n * pixels);
   const std::vector<unsigned char> label_bytes = labels.read_body(n);

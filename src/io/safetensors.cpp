@@ -3,13 +3,16 @@
 // then the raw little-endian data of every tensor at [begin, end) after the header.
 #include "modnorm/safetensors.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -59,13 +62,46 @@ using File = std::unique_ptr<std::FILE, FileCloser>;
   detail::fail("save_safetensors", path + ": " + what);
 }
 
-// The temporary file of one save: removed unless commit() renamed it over the target.
+// The file a save replaces: `path` itself, or the file at the end of its chain of symbolic
+// links (which need not exist yet), so that renaming onto it leaves the links in place.
+std::string link_target(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p = path;
+  for (int hops = 0; hops < 40; ++hops) {  // 40: Linux's limit before ELOOP
+    std::error_code ec;
+    if (!fs::is_symlink(fs::symlink_status(p, ec))) return p.string();
+    const fs::path link = fs::read_symlink(p, ec);
+    if (ec) fail_save(path, "cannot read the symbolic link " + p.string() + ": " + ec.message());
+    p = link.is_absolute() ? link : p.parent_path() / link;
+  }
+  fail_save(path, "too many levels of symbolic links");
+}
+
+// The temporary file of one save, next to the target and named
+// `<target>.tmp.<process id>.<call number>` so that concurrent saves (from threads or processes)
+// never share one; created exclusively (O_EXCL). Removed unless commit() renamed it over the
+// target.
 class PendingFile {
  public:
-  explicit PendingFile(std::string target) : target_(std::move(target)), temp_(target_ + ".tmp") {
-    errno = 0;
-    file_.reset(std::fopen(temp_.c_str(), "wb"));
-    if (!file_) fail_save(target_, "cannot create " + temp_ + ": " + errno_text());
+  PendingFile(std::string path, std::string target)
+      : path_(std::move(path)), target_(std::move(target)) {
+    static std::atomic<std::uint64_t> calls{0};
+    // A name left by a crashed process with a recycled id is skipped, not overwritten.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      temp_ = target_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(calls++);
+      errno = 0;
+      const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (fd < 0 && errno == EEXIST && attempt + 1 < 100) continue;
+      if (fd < 0) fail_save(path_, "cannot create " + temp_ + ": " + errno_text());
+      file_.reset(::fdopen(fd, "wb"));
+      if (!file_) {
+        const std::string why = errno_text();
+        ::close(fd);
+        std::remove(temp_.c_str());
+        fail_save(path_, "cannot open " + temp_ + ": " + why);
+      }
+      return;
+    }
   }
   PendingFile(const PendingFile&) = delete;
   PendingFile& operator=(const PendingFile&) = delete;
@@ -77,25 +113,27 @@ class PendingFile {
   void write(const void* bytes, std::size_t count) {
     errno = 0;
     if (count > 0 && std::fwrite(bytes, 1, count, file_.get()) != count)
-      fail_save(target_, "cannot write " + temp_ + ": " + errno_text());
+      fail_save(path_, "cannot write " + temp_ + ": " + errno_text());
   }
 
   // Flush to disk, close, and rename over the target (atomic on POSIX file systems).
   void commit() {
     errno = 0;
     if (std::fflush(file_.get()) != 0 || ::fsync(::fileno(file_.get())) != 0)
-      fail_save(target_, "cannot write " + temp_ + ": " + errno_text());
+      fail_save(path_, "cannot write " + temp_ + ": " + errno_text());
     errno = 0;
     if (std::fclose(file_.release()) != 0)
-      fail_save(target_, "cannot close " + temp_ + ": " + errno_text());
+      fail_save(path_, "cannot close " + temp_ + ": " + errno_text());
     errno = 0;
     if (std::rename(temp_.c_str(), target_.c_str()) != 0)
-      fail_save(target_, "cannot rename " + temp_ + " to it: " + errno_text());
+      fail_save(path_, "cannot rename " + temp_ + " to " + (target_ == path_ ? "it" : target_) +
+                           ": " + errno_text());
     committed_ = true;
   }
 
  private:
-  std::string target_;
+  std::string path_;    // what the caller asked for, quoted in errors
+  std::string target_;  // the file renamed over: path_ with symbolic links followed
   std::string temp_;
   File file_;
   bool committed_ = false;
@@ -153,21 +191,20 @@ Entry parse_entry(const std::string& path, const std::string& name,
   if (shape->size() > 4)
     fail_load(path, where + "shape " + shape->dump() + " has rank " +
                         std::to_string(shape->size()) + "; modnorm tensors have rank 0-4");
-  // Byte size, saturating at the maximum: any larger value disagrees with the offsets anyway.
-  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
-  std::uint64_t bytes = itemsize(e.dtype);
-  bool empty = false;
   for (const auto& d : *shape) {
     if (!d.is_number_unsigned() ||
         d.get<std::uint64_t>() >
             static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
       fail_load(path, where + "shape " + shape->dump() + " is not a list of non-negative integers");
-    const std::uint64_t n = d.get<std::uint64_t>();
-    e.shape.push_back(static_cast<std::int64_t>(n));
-    if (n == 0) empty = true;
-    bytes = (n != 0 && bytes > kMax / n) ? kMax : bytes * n;
+    e.shape.push_back(static_cast<std::int64_t>(d.get<std::uint64_t>()));
   }
-  if (empty) bytes = 0;
+  std::int64_t count = 0;  // checked here, so that no product of the shape can wrap later
+  try {
+    count = checked_numel(e.shape, "load_safetensors", itemsize(e.dtype));
+  } catch (const Error& error) {
+    fail_load(path, where + std::string(error.what()).substr(std::strlen("[load_safetensors] ")));
+  }
+  const std::uint64_t bytes = static_cast<std::uint64_t>(count) * itemsize(e.dtype);
 
   const auto offsets = value.find("data_offsets");
   if (offsets == value.end() || !offsets->is_array() || offsets->size() != 2 ||
@@ -185,9 +222,8 @@ Entry parse_entry(const std::string& path, const std::string& name,
                         std::to_string(data_size) + " bytes of data after the header");
   if (e.end - e.begin != bytes)
     fail_load(path, where + "shape " + shape->dump() + " of " + dtype_name + " needs " +
-                        (bytes == kMax ? std::string("too many") : std::to_string(bytes)) +
-                        " bytes but data_offsets " + offsets_text(e.begin, e.end) + " hold " +
-                        std::to_string(e.end - e.begin));
+                        std::to_string(bytes) + " bytes but data_offsets " +
+                        offsets_text(e.begin, e.end) + " hold " + std::to_string(e.end - e.begin));
   return e;
 }
 
@@ -230,7 +266,7 @@ void save_safetensors(const std::string& path,
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
 
-  PendingFile file(path);
+  PendingFile file(path, link_target(path));
   file.write(length, sizeof length);
   file.write(text.data(), text.size());
   for (const Tensor& t : host) file.write(t.raw(), t.nbytes());

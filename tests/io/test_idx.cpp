@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -264,6 +265,21 @@ BOOST_AUTO_TEST_CASE(images_without_pixels_are_rejected) {
                {dir.file("img") + ": images of 0 x 4 pixels"});
 }
 
+BOOST_AUTO_TEST_CASE(sizes_whose_images_exceed_the_tensor_limit_are_rejected_before_reading) {
+  // 2^32-1 images of (2^32-1)^2 pixels: far past kMaxTensorBytes as f32. With no images at all
+  // the pixel count alone, (2^32-1)^2, still does not fit one.
+  TempDir dir;
+  constexpr std::uint32_t kMax = 0xFFFFFFFFu;
+  for (std::uint32_t n : {kMax, 0u}) {
+    write_file(dir.file("img"), idx_file(0x00000803, {n, kMax, kMax}, {}));
+    write_file(dir.file("lbl"), idx_file(0x00000801, {n}, {}));
+    expect_error([&] { read_idx(dir.file("img"), dir.file("lbl")); },
+                 {"[read_idx] " + dir.file("img") + ": header declares " + std::to_string(n) +
+                  " x 4294967295 x 4294967295 pixels: shape [" + std::to_string(n) +
+                  "x4294967295x4294967295] of 4-byte elements is larger than the limit"});
+  }
+}
+
 // ---- Fashion-MNIST
 // -------------------------------------------------------------------------------
 
@@ -395,6 +411,19 @@ BOOST_AUTO_TEST_CASE(drop_last_keeps_only_full_batches) {
   const auto whole = BatchSampler(5, 8, gen).next_epoch();
   BOOST_REQUIRE(whole.size() == 1u);
   BOOST_TEST(whole[0].size() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(batch_counts_do_not_overflow_for_huge_sizes) {
+  Generator gen(0);
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  BOOST_TEST(BatchSampler(kMax, kMax - 1, gen).batches_per_epoch() == 2);
+  BOOST_TEST(BatchSampler(kMax, kMax - 1, gen, true).batches_per_epoch() == 1);
+  BOOST_TEST(BatchSampler(kMax, kMax, gen).batches_per_epoch() == 1);
+  BatchSampler whole(10, kMax, gen);
+  BOOST_TEST(whole.batches_per_epoch() == 1);
+  const auto batches = whole.next_epoch();
+  BOOST_REQUIRE(batches.size() == 1u);
+  BOOST_TEST(batches[0].size() == 10u);
 }
 
 BOOST_AUTO_TEST_CASE(sampler_rejects_bad_sizes) {

@@ -1,4 +1,7 @@
 // safetensors checkpoints: round trips, the exact byte layout, corrupt files, safe saving.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -8,6 +11,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "modnorm/safetensors.hpp"
@@ -53,6 +57,37 @@ Bytes safetensors_bytes(std::string header, const Bytes& data, bool pad = true) 
 
 using modnorm::test::expect_error;
 
+// The files in `dir` that a save left behind as temporaries (`<name>.tmp.<pid>.<n>`).
+std::vector<std::string> temp_files(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.path().filename().string().find(".tmp.") != std::string::npos)
+      out.push_back(entry.path().string());
+  return out;
+}
+
+// While alive, writing a file past `bytes` fails with EFBIG (instead of raising SIGXFSZ).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_) == 0);
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = old_;
+    limit.rlim_cur = bytes;
+    BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit old_{};
+  void (*old_handler_)(int) = nullptr;
+};
+
 // Writes a corrupt file and checks that loading it fails with `[load_safetensors] <path>: ...`.
 void expect_load_error(const TempDir& dir, const Bytes& bytes, const std::string& fragment) {
   const std::string path = dir.file("corrupt.safetensors");
@@ -81,7 +116,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_order_bits_and_metadata_for_every_dtype_an
       {"format", "pt"}, {"step", "1000"}, {"note", "unicode \xc3\xa9 \xe2\x9c\x93"}, {"", ""}};
   const std::string path = dir.file("model.safetensors");
   save_safetensors(path, tensors, metadata);
-  BOOST_TEST(!fs::exists(path + ".tmp"));
+  BOOST_TEST(temp_files(dir.path).empty());
 
   const SafetensorsFile file = load_safetensors(path);
   BOOST_TEST((file.metadata == metadata));
@@ -278,12 +313,24 @@ BOOST_AUTO_TEST_CASE(a_shape_that_disagrees_with_its_offsets_is_rejected) {
       dir,
       safetensors_bytes(R"({"w":{"dtype":"BF16","shape":[4],"data_offsets":[0,4]}})", Bytes(8)),
       "shape [4] of BF16 needs 8 bytes but data_offsets [0, 4] hold 4");
-  // A product of dimensions that overflows 64 bits disagrees too (and must not wrap around).
+  // A product of dimensions that overflows 64 bits is refused (and must not wrap around).
   expect_load_error(dir,
                     safetensors_bytes(R"({"w":{"dtype":"F64","shape":[4294967296,4294967296],)"
                                       R"("data_offsets":[0,0]}})",
                                       {}),
-                    "needs too many bytes");
+                    "tensor 'w': shape [4294967296x4294967296] of 8-byte elements is larger than "
+                    "the limit of 4611686018427387904 bytes per tensor");
+}
+
+BOOST_AUTO_TEST_CASE(a_shape_larger_than_the_limit_is_rejected_even_when_empty) {
+  // Zero bytes agree with the offsets, but [2^62 x 4] would wrap in any tensor made from it.
+  TempDir dir;
+  expect_load_error(
+      dir,
+      safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4611686018427387904,4,0],)"
+                        R"("data_offsets":[0,0]}})",
+                        {}),
+      "tensor 'w': shape [4611686018427387904x4x0] of 4-byte elements is larger than the limit");
 }
 
 BOOST_AUTO_TEST_CASE(offsets_outside_the_data_are_rejected) {
@@ -337,7 +384,7 @@ BOOST_AUTO_TEST_CASE(bad_tensor_names_are_rejected_before_writing) {
       {"tensor name '__metadata__' is reserved"});
   expect_error([&] { save_safetensors(path, {{"bad\xff", t}}); }, {"valid UTF-8"});
   BOOST_TEST(!fs::exists(path));
-  BOOST_TEST(!fs::exists(path + ".tmp"));
+  BOOST_TEST(temp_files(dir.path).empty());
 }
 
 BOOST_AUTO_TEST_CASE(saving_into_a_missing_directory_throws_and_leaves_no_file) {
@@ -360,16 +407,17 @@ BOOST_AUTO_TEST_CASE(a_failed_save_leaves_the_existing_file_intact) {
   save_safetensors(path, {{"w", Tensor::from_vector({1, 2, 3}, {3})}}, {{"step", "1"}});
   const Bytes before = read_bytes(path);
 
-  // The temporary file cannot be created (a directory is in the way): nothing changes, and the
-  // directory that was not ours is not removed.
-  fs::create_directory(path + ".tmp");
-  expect_error(
-      [&] {
-        save_safetensors(path, {{"w", Tensor::zeros({5})}});
-      },
-      {"[save_safetensors] " + path + ": cannot create " + path + ".tmp"});
-  BOOST_TEST(fs::is_directory(path + ".tmp"));
-  fs::remove(path + ".tmp");
+  // Writing the temporary file fails half-way (the file size limit): nothing changes, and the
+  // partial temporary file is removed.
+  {
+    const FileSizeLimit limit(1024);
+    expect_error(
+        [&] {
+          save_safetensors(path, {{"w", Tensor::zeros({5000})}});
+        },
+        {"[save_safetensors] " + path + ": cannot write " + path + ".tmp.", "File too large"});
+  }
+  BOOST_TEST(temp_files(dir.path).empty());
   // Rejected input: nothing changes either.
   expect_error(
       [&] {
@@ -391,9 +439,87 @@ BOOST_AUTO_TEST_CASE(a_failed_rename_removes_the_temporary_file) {
       [&] {
         save_safetensors(path, {{"w", Tensor::zeros({2})}});
       },
-      {"[save_safetensors] " + path + ": cannot rename " + path + ".tmp to it"});
-  BOOST_TEST(!fs::exists(path + ".tmp"));
+      {"[save_safetensors] " + path + ": cannot rename " + path + ".tmp.", " to it: "});
+  BOOST_TEST(temp_files(dir.path).empty());
   BOOST_TEST(fs::is_directory(fs::path(path) / "child"));
+}
+
+BOOST_AUTO_TEST_CASE(saving_through_a_symbolic_link_writes_the_file_it_points_to) {
+  TempDir dir;
+  fs::create_directory(dir.path / "runs");
+  const std::string target = dir.file("runs/model.safetensors");
+  save_safetensors(target, {{"w", Tensor::full({2}, 1.0)}});
+  const std::string link = dir.file("latest.safetensors");
+  fs::create_symlink("runs/model.safetensors", link);  // relative to the link's directory
+
+  save_safetensors(link, {{"w", Tensor::full({3}, 2.0)}});
+  BOOST_TEST(fs::is_symlink(link));
+  BOOST_TEST(fs::read_symlink(link) == fs::path("runs/model.safetensors"));
+  BOOST_TEST((load_safetensors(target).at("w").to_vector() == std::vector<float>{2, 2, 2}));
+
+  // A chain of links is followed to its end; a link to a missing file creates that file.
+  const std::string chain = dir.file("chain.safetensors");
+  fs::create_symlink(link, chain);  // absolute
+  save_safetensors(chain, {{"w", Tensor::full({1}, 3.0)}});
+  BOOST_TEST(fs::is_symlink(chain));
+  BOOST_TEST(fs::is_symlink(link));
+  BOOST_TEST((load_safetensors(target).at("w").to_vector() == std::vector<float>{3}));
+  const std::string dangling = dir.file("next.safetensors");
+  fs::create_symlink("runs/next.safetensors", dangling);
+  save_safetensors(dangling, {{"v", Tensor::full({1}, 4.0)}});
+  BOOST_TEST(fs::is_symlink(dangling));
+  BOOST_TEST(fs::is_regular_file(dir.file("runs/next.safetensors")));
+  BOOST_TEST((load_safetensors(dangling).at("v").to_vector() == std::vector<float>{4}));
+  BOOST_TEST(temp_files(dir.path).empty());
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_saves_to_one_path_never_fail) {
+  // Two processes with two threads each save to one path: every save succeeds, and the file
+  // is then one writer's complete checkpoint.
+  TempDir dir;
+  const std::string path = dir.file("shared.safetensors");
+  constexpr int kProcesses = 2, kThreads = 2, kSaves = 25;
+  std::vector<Tensor> contents;
+  for (int w = 0; w < kProcesses * kThreads; ++w) contents.push_back(Tensor::full({1000}, w));
+
+  // Returns the number of failed saves of writer `w`.
+  auto save_many = [&](int w) {
+    int failures = 0;
+    for (int k = 0; k < kSaves; ++k) {
+      try {
+        save_safetensors(path, {{"w", contents[static_cast<std::size_t>(w)]}});
+      } catch (const Error&) {
+        ++failures;
+      }
+    }
+    return failures;
+  };
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {  // child: only async-signal-safe exits, no Boost.Test
+      int failures[kThreads] = {};
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] { failures[t] = save_many(p * kThreads + t); });
+      for (auto& thread : threads) thread.join();
+      int total = 0;
+      for (int f : failures) total += f;
+      ::_exit(total == 0 ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "a writer process had failures");
+  }
+
+  const std::vector<float> values = load_safetensors(path).at("w").to_vector();
+  BOOST_REQUIRE(values.size() == 1000u);
+  BOOST_TEST((values == std::vector<float>(1000, values[0])));
+  BOOST_TEST(temp_files(dir.path).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
