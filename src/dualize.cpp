@@ -13,6 +13,7 @@
 #include "dualize_detail.hpp"
 #include "fail.hpp"
 #include "host_linalg.hpp"
+#include "tensor_checks.hpp"
 #include "modnorm/ops.hpp"
 
 namespace modnorm {
@@ -22,10 +23,8 @@ using detail::fail;
 using detail::nonzero_or_one;
 
 void check_input(const char* op, const Tensor& t, Norm kind) {
-  if (kind == Norm::spectral || kind == Norm::column)
-    detail::check_matrix(op, t);
-  else
-    detail::check_nonempty(op, t);
+  if (kind == Norm::spectral || kind == Norm::column) detail::check_matrix(op, t);
+  detail::check_nonempty(op, t);
   detail::check_finite(op, t);
 }
 
@@ -177,6 +176,7 @@ double spectral_norm(const Tensor& W, const SpectralNormOptions& options) {
   if (options.max_iterations < 1)
     fail(op, "max_iterations must be >= 1, got " + std::to_string(options.max_iterations));
   detail::check_matrix(op, W);
+  detail::check_nonempty(op, W);
   detail::check_finite(op, W);
   if (options.exact) return detail::singular_values(W)[0];
   if (max_abs(W) == 0.0) return 0.0;
@@ -203,9 +203,6 @@ double norm(const Tensor& W, Norm kind, const SpectralNormOptions& options) {
 
 namespace detail {
 
-void check_nonempty(const char* op, const Tensor& t) {
-  if (t.numel() == 0) fail(op, "expects a non-empty tensor, got " + t.describe());
-}
 
 Tensor nonzero_or_one(const Tensor& m) {
   // m + (1 - sign(m)) is exact: m where m > 0, and 1 where m is 0.
@@ -225,13 +222,9 @@ double correction_pairing(const Tensor& G, const Tensor& dualized, Norm kind,
   return p;
 }
 
-void check_matrix(const char* op, const Tensor& t) {
-  if (t.rank() != 2) fail(op, "expects a matrix (rank 2), got " + t.describe());
-  check_nonempty(op, t);
-}
 
-void check_finite(const char* op, const Tensor& t) {
-  if (all_finite(t)) return;
+std::string non_finite(const Tensor& t) {
+  if (all_finite(t)) return "";
   // Only on the error path: find what and where on the host.
   const std::vector<double> values = t.to_vector_f64();
   std::size_t first = values.size(), count = 0;
@@ -250,11 +243,15 @@ void check_finite(const char* op, const Tensor& t) {
     rest /= extent;
   }
   std::ostringstream msg;
-  msg << "input " << t.describe() << " contains " << what << " at [";
+  msg << t.describe() << " contains " << what << " at [";
   for (std::size_t d = 0; d < index.size(); ++d) msg << (d ? ", " : "") << index[d];
-  msg << "] (" << count << " non-finite " << (count == 1 ? "entry" : "entries")
-      << "); the input must be finite";
-  fail(op, msg.str());
+  msg << "] (" << count << " non-finite " << (count == 1 ? "entry" : "entries") << ")";
+  return msg.str();
+}
+
+void check_finite(const char* op, const Tensor& t) {
+  const std::string bad = non_finite(t);
+  if (!bad.empty()) fail(op, "input " + bad + "; the input must be finite");
 }
 
 }  // namespace detail

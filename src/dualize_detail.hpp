@@ -3,17 +3,18 @@
 // public boundary of dualize.hpp, the orthogonalization behind them (which trusts its input),
 // and the pieces of the dual norm correction.
 
+#include <string>
+
 #include "modnorm/dualize.hpp"
 #include "modnorm/tensor.hpp"
+#include "tensor_checks.hpp"
 
 namespace modnorm::detail {
 
-/// Throws `[op] expects a non-empty tensor, got [0x3] f32 cpu`.
-void check_nonempty(const char* op, const Tensor& t);
-/// Throws unless t is a non-empty matrix (rank 2), naming `op` and t.
-void check_matrix(const char* op, const Tensor& t);
-/// Throws `[op] input [3x4] f32 cpu contains NaN at [1, 2] (2 non-finite entries)` (or Inf,
-/// -Inf) unless every element is finite.
+/// "" when every element of t is finite; otherwise where the first non-finite one is:
+/// `[3x4] f32 cpu contains NaN at [1, 2] (2 non-finite entries)` (or +Inf, -Inf).
+std::string non_finite(const Tensor& t);
+/// Throws `[op] input <non_finite(t)>; the input must be finite` unless t is finite.
 void check_finite(const char* op, const Tensor& t);
 /// Throws unless the options are usable, naming `op`.
 void check_options(const char* op, const OrthogonalizeOptions& options);

@@ -7,10 +7,12 @@
 
 #include "backend.hpp"
 #include "fail.hpp"
+#include "tensor_checks.hpp"
 
 namespace modnorm {
 namespace {
 
+using detail::check_matrix;
 using detail::fail;
 
 void check_compatible(const char* op, const Tensor& a, const Tensor& b) {
@@ -25,9 +27,6 @@ void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
     fail(op, "shapes differ: " + to_string(a.shape()) + " and " + to_string(b.shape()));
 }
 
-void check_matrix(const char* op, const Tensor& t) {
-  if (t.rank() != 2) fail(op, "expects a matrix (rank 2), got " + t.describe());
-}
 
 // A new tensor for the result of `op`, with the dtype and device of `like`. A shape too large
 // for one tensor (an outer product or a broadcast can make one from small inputs) is refused

@@ -1,7 +1,7 @@
 #pragma once
 /// @file data.hpp
 /// Image classification data: an IDX reader (the format of MNIST and Fashion-MNIST, plain or
-/// gzip-compressed), the Fashion-MNIST loader of DESIGN.md 7, and shuffled mini-batches drawn
+/// gzip-compressed), the Fashion-MNIST loader (docs/training.md), and shuffled mini-batches drawn
 /// from a seeded Generator.
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 /// @file safetensors.hpp
 /// Checkpoints in the safetensors format (https://github.com/huggingface/safetensors), so that
-/// weights open in PyTorch, JAX and the Hugging Face tools (DESIGN.md 7).
+/// weights open in PyTorch, JAX and the Hugging Face tools (docs/checkpoints.md).
 ///
 /// Layout: an 8-byte little-endian unsigned header length N; N bytes of UTF-8 JSON
 /// `{"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...,

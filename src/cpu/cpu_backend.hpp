@@ -1,6 +1,6 @@
 #pragma once
 // The host backend: Eigen maps over the storage, OpenMP threads through Eigen's GEMM.
-// bf16 tensors are computed in f32 (DESIGN.md 2): see Widen in cpu_compute.hpp.
+// bf16 tensors are computed in f32: see WideOut in cpu_compute.hpp.
 
 #include "backend.hpp"
 

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the CPU kernels: Eigen maps over tensor storage, and the bf16 policy
-// (DESIGN.md 2): bf16 tensors are widened to f32, computed, and narrowed back (nearest-even).
+// (docs/architecture.md): bf16 tensors are widened to f32 (detail::widen), computed, and narrowed
+// back (nearest-even).
 
 #include <Eigen/Core>
 
@@ -36,11 +37,6 @@ ArrayMap<T> array(Tensor& t) {
 template <class T>
 ConstArrayMap<T> array(const Tensor& t) {
   return ConstArrayMap<T>(static_cast<const T*>(t.raw()), t.numel());
-}
-
-/// The tensor itself when f32/f64; an f32 copy when bf16.
-inline Tensor widen(const Tensor& t) {
-  return t.dtype() == DType::bf16 ? t.to(DType::f32) : t;
 }
 
 /// An f32/f64 working view of an output tensor (with its current content); commit() narrows

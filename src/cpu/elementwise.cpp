@@ -103,7 +103,7 @@ void broadcast(F f, const BroadcastStrides& s, const T* a, const T* b, T* out) {
 }  // namespace
 
 void CpuBackend::unary(Unary op, const Tensor& x_in, Tensor& out_in) {
-  const Tensor x = cpu::widen(x_in);
+  const Tensor x = widen(x_in);
   cpu::WideOut out(out_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -113,7 +113,7 @@ void CpuBackend::unary(Unary op, const Tensor& x_in, Tensor& out_in) {
 }
 
 void CpuBackend::unary_backward(Unary op, const Tensor& x_in, const Tensor& dy_in, Tensor& out_in) {
-  const Tensor x = cpu::widen(x_in), dy = cpu::widen(dy_in);
+  const Tensor x = widen(x_in), dy = widen(dy_in);
   cpu::WideOut out(out_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -125,7 +125,7 @@ void CpuBackend::unary_backward(Unary op, const Tensor& x_in, const Tensor& dy_i
 
 void CpuBackend::binary(Binary op, const Tensor& a_in, const Tensor& b_in, Tensor& out_in) {
   if (out_in.numel() == 0) return;
-  const Tensor a = cpu::widen(a_in), b = cpu::widen(b_in);
+  const Tensor a = widen(a_in), b = widen(b_in);
   cpu::WideOut out(out_in);
   const bool same_shape = a.shape() == b.shape();
   const BroadcastStrides strides =
@@ -148,7 +148,7 @@ void CpuBackend::binary(Binary op, const Tensor& a_in, const Tensor& b_in, Tenso
 }
 
 void CpuBackend::axpy(double alpha, const Tensor& x_in, double beta, Tensor& y_in) {
-  const Tensor x = cpu::widen(x_in);
+  const Tensor x = widen(x_in);
   cpu::WideOut y(y_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -164,7 +164,7 @@ void CpuBackend::axpy(double alpha, const Tensor& x_in, double beta, Tensor& y_i
 }
 
 bool CpuBackend::all_finite(const Tensor& x_in) {
-  const Tensor x = cpu::widen(x_in);
+  const Tensor x = widen(x_in);
   bool finite = true;
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -21,7 +21,7 @@ void gemm_into(OutMap& out, double alpha, const A& a, const B& b, double beta) {
 
 void CpuBackend::gemm(double alpha, const Tensor& a_in, bool transpose_a, const Tensor& b_in,
                       bool transpose_b, double beta, Tensor& out_in) {
-  const Tensor a = cpu::widen(a_in), b = cpu::widen(b_in);
+  const Tensor a = widen(a_in), b = widen(b_in);
   cpu::WideOut out(out_in);
   cpu::visit_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -37,7 +37,7 @@ void CpuBackend::gemm(double alpha, const Tensor& a_in, bool transpose_a, const 
 }
 
 double CpuBackend::dot(const Tensor& a_in, const Tensor& b_in) {
-  const Tensor a = cpu::widen(a_in), b = cpu::widen(b_in);
+  const Tensor a = widen(a_in), b = widen(b_in);
   double result = 0;
   cpu::visit_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -7,7 +7,7 @@
 namespace modnorm::detail {
 
 void CpuBackend::transpose(const Tensor& x_in, Tensor& out_in) {
-  const Tensor x = cpu::widen(x_in);
+  const Tensor x = widen(x_in);
   cpu::WideOut out(out_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -18,7 +18,7 @@ void CpuBackend::transpose(const Tensor& x_in, Tensor& out_in) {
 
 void CpuBackend::gather(const Tensor& table_in, const std::int64_t* ids, std::int64_t n, bool rows,
                         Tensor& out_in) {
-  const Tensor table = cpu::widen(table_in);
+  const Tensor table = widen(table_in);
   cpu::WideOut out(out_in);
   cpu::visit_float(table.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -36,7 +36,7 @@ void CpuBackend::gather(const Tensor& table_in, const std::int64_t* ids, std::in
 
 void CpuBackend::scatter_add(Tensor& dst_in, const std::int64_t* ids, std::int64_t n, bool rows,
                              const Tensor& src_in) {
-  const Tensor src = cpu::widen(src_in);
+  const Tensor src = widen(src_in);
   cpu::WideOut dst(dst_in);
   cpu::visit_float(src.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -55,7 +55,7 @@ void CpuBackend::scatter_add(Tensor& dst_in, const std::int64_t* ids, std::int64
 // loss = mean_b (logsumexp(z_b) - z_b[y_b]); grad = (softmax(z) - onehot(y)) / batch.
 double CpuBackend::cross_entropy(const Tensor& logits_in, const std::int64_t* labels,
                                  Tensor& grad_in) {
-  const Tensor logits = cpu::widen(logits_in);
+  const Tensor logits = widen(logits_in);
   cpu::WideOut grad(grad_in);
   const std::int64_t batch = logits.dim(0), classes = logits.dim(1);
   double total = 0;

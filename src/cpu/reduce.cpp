@@ -35,7 +35,7 @@ double finish(Reduce op, double acc, std::int64_t n) {
 }  // namespace
 
 void CpuBackend::reduce(Reduce op, const Tensor& x_in, int axis, Tensor& out_in) {
-  const Tensor x = cpu::widen(x_in);
+  const Tensor x = widen(x_in);
   cpu::WideOut out(out_in);
   const Shape& shape = x.shape();
   const std::int64_t outer = checked_numel(Shape(shape.begin(), shape.begin() + axis), "reduce");

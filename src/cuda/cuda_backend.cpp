@@ -25,7 +25,7 @@ cudaDataType_t blas_type(DType dtype) {
 int cuda_device_count() {
   int count = 0;
   // Any error counts as "no device": on machines without a driver the runtime answers
-  // cudaErrorInsufficientDriver, not cudaErrorNoDevice (DESIGN.md 2).
+  // cudaErrorInsufficientDriver, not cudaErrorNoDevice.
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
     (void)cudaGetLastError();
     return 0;
@@ -60,7 +60,7 @@ CudaBackend::CudaBackend() {
   MODNORM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   MODNORM_CUDA_CHECK(cublasCreate(&blas_));
   MODNORM_CUDA_CHECK(cublasSetStream(blas_, stream_));
-  // Full fp32 GEMMs unless a caller asks otherwise: tf32 stays off (DESIGN.md 2).
+  // Full fp32 GEMMs unless a caller asks otherwise: tf32 stays off (exact f32 products, as the CPU computes).
   MODNORM_CUDA_CHECK(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Every CUDA runtime and cuBLAS call is checked; a failure becomes a modnorm::Error naming the
-// call and the code (DESIGN.md 2: never abort).
+// call and the code (never abort).
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>

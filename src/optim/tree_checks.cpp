@@ -59,19 +59,11 @@ void check_tree(const char* op, const std::vector<Parameter>& params,
 
 namespace {
 
-// Throws `[op] parameter 'x': <what> <t's shape> contains NaN at [i, j] (...)<tail>` unless t
-// is finite (dualize's checker locates the first offender; only on the error path).
+// Throws `[op] parameter 'x': <what> <non_finite(t)><tail>` unless t is finite.
 void check_finite_named(const char* op, const Parameter& p, const char* what, const Tensor& t,
                         const std::string& tail) {
-  if (all_finite(t)) return;
-  try {
-    check_finite(what, t);
-  } catch (const Error& e) {
-    std::string message = e.what();
-    const std::string prefix = std::string("[") + what + "] input ";
-    if (message.rfind(prefix, 0) == 0) message = message.substr(prefix.size());
-    fail(op, "parameter '" + p.name + "': " + what + " " + message + tail);
-  }
+  const std::string bad = non_finite(t);
+  if (!bad.empty()) fail(op, "parameter '" + p.name + "': " + what + " " + bad + tail);
 }
 
 }  // namespace
