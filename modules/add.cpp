@@ -2,55 +2,49 @@
 // (docs/modules.md, "Composition rules").
 #include "add.hpp"
 
-#include <limits>
-
+#include "concatenation.hpp"
 #include "module_checks.hpp"
 #include "modnorm/ops.hpp"
 
 namespace modnorm {
 namespace {
 
-class AddImpl final : public Cloneable<AddImpl, CompoundImpl> {
+class AddImpl final : public detail::ConcatenationImpl<AddImpl> {
  public:
-  explicit AddImpl(std::vector<Child> branches) : Cloneable("Add", std::move(branches)) {}
+  explicit AddImpl(std::vector<Child> branches)
+      : ConcatenationImpl("Add", std::move(branches)) {}
 
   std::string describe() const override { return "Add"; }
 
-  double sensitivity() const override {
-    double s = 0.0;
-    for (const Child& child : kids()) s += child.module.sensitivity();
-    return s;
-  }
-
-  std::vector<double> child_factors() const override {
-    const double total = mass();
-    std::vector<double> factors;
-    for (const Child& child : kids()) {
-      const double m = child.module.mass();
-      factors.push_back(m > 0.0 ? total / m : std::numeric_limits<double>::infinity());
-    }
-    return factors;
-  }
-
-  Tensor forward(const Tensor& x) override {
-    Tensor y = Module(kids()[0].module).forward(x);
+  // Branch outputs are summed entry by entry (a branch may give a tuple; all give the same).
+  std::vector<Tensor> forward_tuple(const std::vector<Tensor>& x) override {
+    std::vector<Tensor> y = Module(kids()[0].module).forward_tuple(x);
     for (std::size_t k = 1; k < kids().size(); ++k) {
-      const Tensor yk = Module(kids()[k].module).forward(x);
-      if (yk.shape() != y.shape())
+      const std::vector<Tensor> yk = Module(kids()[k].module).forward_tuple(x);
+      if (yk.size() != y.size())
         detail::fail_in("Add.forward", *this,
-                        "branch " + kids()[k].name + " gives " + to_string(yk.shape()) +
-                            " but branch " + kids()[0].name + " gives " + to_string(y.shape()));
-      y = add(y, yk);
+                        "branch " + kids()[k].name + " gives " + std::to_string(yk.size()) +
+                            " tensors but branch " + kids()[0].name + " gives " +
+                            std::to_string(y.size()));
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        if (yk[i].shape() != y[i].shape())
+          detail::fail_in("Add.forward", *this,
+                          "branch " + kids()[k].name + " gives " + to_string(yk[i].shape()) +
+                              " but branch " + kids()[0].name + " gives " +
+                              to_string(y[i].shape()));
+        y[i] = add(y[i], yk[i]);
+      }
     }
     return y;
   }
 
-  Tensor backward(const Tensor& dy, bool input_grad) override {
+  std::vector<Tensor> backward_tuple(const std::vector<Tensor>& dy, bool input_grad) override {
     // add(), not axpy: a branch may hand back dy itself (Identity), which is the caller's.
-    Tensor dx = Module(kids()[0].module).backward(dy, input_grad);
+    std::vector<Tensor> dx = Module(kids()[0].module).backward_tuple(dy, input_grad);
     for (std::size_t k = 1; k < kids().size(); ++k) {
-      const Tensor branch = Module(kids()[k].module).backward(dy, input_grad);
-      if (input_grad) dx = add(dx, branch);
+      const std::vector<Tensor> branch = Module(kids()[k].module).backward_tuple(dy, input_grad);
+      if (input_grad)
+        for (std::size_t i = 0; i < dx.size(); ++i) dx[i] = add(dx[i], branch[i]);
     }
     return dx;
   }

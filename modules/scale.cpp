@@ -14,11 +14,12 @@ class IdentityImpl final : public Cloneable<IdentityImpl, BondImpl> {
  public:
   std::string describe() const override { return "Identity"; }
   double sensitivity() const override { return 1.0; }
-  Tensor forward(const Tensor& x) override {
+  // Any tuple passes through unchanged.
+  std::vector<Tensor> forward_tuple(const std::vector<Tensor>& x) override {
     forwarded_ = true;
     return x;
   }
-  Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
+  std::vector<Tensor> backward_tuple(const std::vector<Tensor>& dy, bool /*input_grad*/) override {
     require_forward("Identity.backward", *this, forwarded_);
     return dy;
   }
@@ -40,9 +41,15 @@ class ScaleImpl final : public Cloneable<ScaleImpl, CompoundImpl> {
   // to M >> Scale(a).
   std::vector<double> child_factors() const override { return {std::fabs(a_)}; }
 
-  Tensor forward(const Tensor& x) override { return scale(inner().forward(x), a_); }
-  Tensor backward(const Tensor& dy, bool input_grad) override {
-    return inner().backward(scale(dy, a_), input_grad);
+  std::vector<Tensor> forward_tuple(const std::vector<Tensor>& x) override {
+    std::vector<Tensor> y = inner().forward_tuple(x);
+    for (Tensor& t : y) t = scale(t, a_);
+    return y;
+  }
+  std::vector<Tensor> backward_tuple(const std::vector<Tensor>& dy, bool input_grad) override {
+    std::vector<Tensor> scaled;
+    for (const Tensor& t : dy) scaled.push_back(scale(t, a_));
+    return inner().backward_tuple(scaled, input_grad);
   }
 
  private:

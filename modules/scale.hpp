@@ -6,7 +6,8 @@
 
 namespace modnorm {
 
-/// y = x; mass 0, sensitivity 1. The skip branch of a residual: Add{Identity(), block}.
+/// y = x (one tensor or a tuple); mass 0, sensitivity 1. The skip branch of a residual:
+/// Add{Identity(), block}.
 ///
 /// Example: modnorm::Add residual{modnorm::Identity(), block};
 class MODNORM_API Identity : public Module {

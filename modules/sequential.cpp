@@ -33,17 +33,17 @@ class SequentialImpl final : public Cloneable<SequentialImpl, CompoundImpl> {
     return factors;
   }
 
-  Tensor forward(const Tensor& x) override {
-    Tensor h = x;
-    for (const Child& child : kids()) h = Module(child.module).forward(h);
+  std::vector<Tensor> forward_tuple(const std::vector<Tensor>& x) override {
+    std::vector<Tensor> h = x;
+    for (const Child& child : kids()) h = Module(child.module).forward_tuple(h);
     return h;
   }
 
-  Tensor backward(const Tensor& dy, bool input_grad) override {
+  std::vector<Tensor> backward_tuple(const std::vector<Tensor>& dy, bool input_grad) override {
     // Every child but the first hands dL/dx on to the one before it.
-    Tensor g = dy;
+    std::vector<Tensor> g = dy;
     for (auto it = kids().rbegin(); it != kids().rend(); ++it)
-      g = Module(it->module).backward(g, input_grad || std::next(it) != kids().rend());
+      g = Module(it->module).backward_tuple(g, input_grad || std::next(it) != kids().rend());
     return g;
   }
 };

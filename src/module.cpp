@@ -4,6 +4,7 @@
 // modules/scale.cpp); everything here is generic over the tree (docs/modules.md).
 #include "modnorm/module.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -84,6 +85,28 @@ std::string ModuleImpl::where() const {
 void ModuleImpl::set_path(const std::string& path) {
   path_ = path;
   for (const Child& child : children()) child.module.impl().set_path(join(path, child.name));
+}
+
+Tensor ModuleImpl::forward(const Tensor&) {
+  fail("Module.forward", where() + ": takes a tuple; call forward_tuple");
+}
+
+Tensor ModuleImpl::backward(const Tensor&, bool) {
+  fail("Module.backward", where() + ": takes a tuple; call backward_tuple");
+}
+
+std::vector<Tensor> ModuleImpl::forward_tuple(const std::vector<Tensor>& x) {
+  if (x.size() != 1)
+    fail("Module.forward", where() + ": takes one tensor, got a tuple of " +
+                               std::to_string(x.size()));
+  return {forward(x[0])};
+}
+
+std::vector<Tensor> ModuleImpl::backward_tuple(const std::vector<Tensor>& dy, bool input_grad) {
+  if (dy.size() != 1)
+    fail("Module.backward", where() + ": gives one tensor, got " + std::to_string(dy.size()) +
+                                " output gradients");
+  return {backward(dy[0], input_grad)};
 }
 
 void require_forward(const char* op, const ModuleImpl& module, bool forwarded) {
@@ -263,14 +286,14 @@ class RunScope {
 };
 }  // namespace
 
-Tensor Module::forward(const Tensor& x) {
+std::vector<Tensor> Module::forward_tuple(const std::vector<Tensor>& x) {
   ModuleImpl& m = impl();
   const RunScope scope(run, run == 0 ? ++counter : run);
   m.forward_run_ = run;
-  return m.forward(x);
+  return m.forward_tuple(x);
 }
 
-Tensor Module::backward(const Tensor& dy, bool input_grad) {
+std::vector<Tensor> Module::backward_tuple(const std::vector<Tensor>& dy, bool input_grad) {
   ModuleImpl& m = impl();
   const RunScope scope(expected, m.forward_run_);
   if (m.forward_run_ != expected)
@@ -278,8 +301,25 @@ Tensor Module::backward(const Tensor& dy, bool input_grad) {
          m.where() + ": its last forward ran as part of another tree (a module shared by two "
                      "trees keeps one cache); run each tree's forward and backward before the "
                      "other tree's forward, or clone() the shared part");
-  Tensor dx = m.backward(dy, input_grad);
-  return input_grad ? dx : Tensor();
+  std::vector<Tensor> dx = m.backward_tuple(dy, input_grad);
+  if (!input_grad) std::fill(dx.begin(), dx.end(), Tensor());
+  return dx;
+}
+
+Tensor Module::forward(const Tensor& x) {
+  std::vector<Tensor> y = forward_tuple({x});
+  if (y.size() != 1)
+    fail("Module.forward", impl().where() + ": gives a tuple of " + std::to_string(y.size()) +
+                               " tensors; call forward_tuple");
+  return y[0];
+}
+
+Tensor Module::backward(const Tensor& dy, bool input_grad) {
+  std::vector<Tensor> dx = backward_tuple({dy}, input_grad);
+  if (dx.size() != 1)
+    fail("Module.backward", impl().where() + ": takes a tuple of " + std::to_string(dx.size()) +
+                                " tensors; call backward_tuple");
+  return dx[0];
 }
 
 void Module::zero_grad() {

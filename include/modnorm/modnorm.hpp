@@ -26,6 +26,7 @@
 #include "modnorm/modules/scale.hpp"
 #include "modnorm/modules/sequential.hpp"
 #include "modnorm/modules/shape.hpp"
+#include "modnorm/modules/tuple.hpp"
 
 // Notebook display (needs nlohmann/json) only inside cling or clang-repl: docs/notebooks.md.
 #if defined(__CLING__) || defined(__CLANG_REPL__)

@@ -101,6 +101,15 @@ class MODNORM_API Module {
   Tensor forward(const Tensor& x);
   /// Same as forward(x).
   Tensor operator()(const Tensor& x) { return forward(x); }
+  /// The general form of forward(): a tuple of tensors in, a tuple out (modula's tuples,
+  /// docs/modules.md, "Tuples"). forward(x) is forward_tuple({x}) for a module that gives one
+  /// tensor. Throws modnorm::Error when the module takes or gives another number of tensors.
+  ///
+  /// Example: auto qk = Tuple{Linear(8, 8), Linear(8, 8)}.forward_tuple({x});  // {q, k}
+  std::vector<Tensor> forward_tuple(const std::vector<Tensor>& x);
+  /// The general form of backward(): one gradient per output of the last forward_tuple(),
+  /// one input gradient per input (empty tensors when `input_grad` is false).
+  std::vector<Tensor> backward_tuple(const std::vector<Tensor>& dy, bool input_grad = true);
   /// Given dL/dy for the last forward(), accumulates dL/dw into every atom's grad (it adds;
   /// call zero_grad() between steps) and returns dL/dx. Throws before any forward().
   /// With `input_grad` false (x is data, as in training) dL/dx is not wanted: the work only it
@@ -162,13 +171,20 @@ class MODNORM_API ModuleImpl {
   virtual double mass() const = 0;
   /// Sensitivity s >= 0.
   virtual double sensitivity() const = 0;
-  /// Forward map; stores what backward needs.
-  virtual Tensor forward(const Tensor& x) = 0;
+  /// Forward map of a module that takes one tensor and gives one; stores what backward needs.
+  /// (The default throws: a module that takes or gives tuples implements forward_tuple.)
+  virtual Tensor forward(const Tensor& x);
   /// Backward map: accumulates weight gradients, returns dL/dx. When `input_grad` is false the
   /// caller discards the result: a module may skip work that only dL/dx needs and return
   /// anything (compounds pass the flag on to the children that see the input: the first child
   /// of a Sequential, every branch of an Add).
-  virtual Tensor backward(const Tensor& dy, bool input_grad) = 0;
+  virtual Tensor backward(const Tensor& dy, bool input_grad);
+  /// Forward map on tuples (docs/modules.md, "Tuples"). The default checks that x is one
+  /// tensor and calls forward(); compounds and the bonds that take or give tuples override it.
+  virtual std::vector<Tensor> forward_tuple(const std::vector<Tensor>& x);
+  /// Backward map on tuples: one gradient per output, one input gradient per input. The
+  /// default checks that dy is one tensor and calls backward().
+  virtual std::vector<Tensor> backward_tuple(const std::vector<Tensor>& dy, bool input_grad);
   /// Drops the state kept for backward (after to(), or to free memory).
   virtual void clear_cache() {}
   /// Which top-level Module::forward() ran this module last (0: none); set by Module::forward.

@@ -72,7 +72,13 @@ Built random_tree(Generator& gen, int depth) {
   for (std::size_t k = 0; k < n; ++k) kids.push_back(random_tree(gen, gen.below(2) ? depth - 1 : 0));
   std::vector<Child> children;
   for (const Built& k : kids) children.push_back({"", k.module});
-  switch (gen.below(3)) {
+  switch (gen.below(4)) {
+    case 3: {  // Tuple = concatenation, outputs kept apart
+      Built acc = kids[0];
+      for (std::size_t k = 1; k < n; ++k) acc = concatenation(acc, kids[k], acc.module);
+      acc.module = Tuple(children);
+      return acc;
+    }
     case 0: {  // Sequential, folded pairwise left to right
       Built acc = kids[0];
       for (std::size_t k = 1; k < n; ++k) acc = sequential(acc, kids[k], acc.module);
@@ -305,6 +311,51 @@ BOOST_AUTO_TEST_CASE(clone_is_a_deep_copy_with_the_same_structure) {
   // A clone carries no forward cache.
   net.forward(ids);
   mt::expect_error([&] { net.clone().backward(Tensor::zeros({3, 3})); }, {"before forward"});
+}
+
+// Tuple{A, B} runs A and B on the same input and keeps the outputs apart; its backward gives
+// each child its own output gradient and sums the input gradients. Checked against clones of
+// A and B run alone (whose backward the finite-difference suite checks), and in a sequence.
+BOOST_AUTO_TEST_CASE(tuple_keeps_outputs_apart_and_sums_input_gradients) {
+  MODNORM_FRESH_GENERATOR(gen);
+  Module a = Linear(5, 3, mt::f64_atom(1.0)) >> GELU();
+  Module b = Tuple{Linear(5, 2, mt::f64_atom(2.0)), Identity()};  // a nested tuple: 2 outputs
+  Module pair = Tuple{a, b};
+  pair.initialize(gen);
+  BOOST_TEST(pair.mass() == 3.0);
+  BOOST_TEST(pair.sensitivity() == 1.0 + 2.0);
+  const std::vector<Parameter> p = pair.parameters();
+  BOOST_TEST(p[0].coefficient == 3.0);        // M / m_a
+  BOOST_TEST(p[1].coefficient == 1.5 * 1.0);  // M / m_b, then b's own M_b / m = 1
+  Module lone_a = a.clone(), lone_b = b.clone();
+  const Tensor x = Tensor::randn({4, 5}, gen, DType::f64);
+  const std::vector<Tensor> y = pair.forward_tuple({x});
+  BOOST_TEST_REQUIRE(y.size() == 3u);
+  const Tensor ya = lone_a.forward(x);
+  const std::vector<Tensor> yb = lone_b.forward_tuple({x});
+  BOOST_TEST(mt::max_abs_diff(y[0].to_vector_f64(), ya.to_vector_f64()) == 0.0);
+  BOOST_TEST(mt::max_abs_diff(y[1].to_vector_f64(), yb[0].to_vector_f64()) == 0.0);
+  BOOST_TEST(mt::max_abs_diff(y[2].to_vector_f64(), x.to_vector_f64()) == 0.0);
+  const std::vector<Tensor> dy = {Tensor::randn({4, 3}, gen, DType::f64),
+                                  Tensor::randn({4, 2}, gen, DType::f64),
+                                  Tensor::randn({4, 5}, gen, DType::f64)};
+  const std::vector<Tensor> dx = pair.backward_tuple(dy);
+  BOOST_TEST_REQUIRE(dx.size() == 1u);
+  const Tensor dxa = lone_a.backward(dy[0]);
+  const std::vector<Tensor> dxb = lone_b.backward_tuple({dy[1], dy[2]});
+  BOOST_TEST(mt::max_abs_diff(dx[0].to_vector_f64(), add(dxa, dxb[0]).to_vector_f64()) <= 1e-14);
+  const std::vector<Parameter> q = lone_a.parameters(), r = lone_b.parameters();
+  BOOST_TEST(mt::max_abs_diff(p[0].grad.to_vector_f64(), q[0].grad.to_vector_f64()) == 0.0);
+  BOOST_TEST(mt::max_abs_diff(p[1].grad.to_vector_f64(), r[0].grad.to_vector_f64()) == 0.0);
+  // A tuple gives 3 tensors: forward() refuses, and so does a module that takes one tensor.
+  mt::expect_error([&] { pair.forward(x); }, {"[Module.forward]", "Tuple", "tuple of 3"});
+  Module then = Tuple{Linear(5, 3), Linear(5, 3)} >> ReLU();
+  mt::expect_error([&] { then.forward(Tensor::zeros({1, 5})); },
+                   {"[Module.forward]", "ReLU", "takes one tensor, got a tuple of 2"});
+  // Add sums tuples entry by entry; Scale scales each.
+  Module sum = Add{Tuple{Identity(), Identity()}, Scale(2.0, Tuple{Identity(), Identity()})};
+  const std::vector<Tensor> s = sum.forward_tuple({x});
+  BOOST_TEST(mt::max_abs_diff(s[1].to_vector_f64(), scale(x, 3.0).to_vector_f64()) <= 1e-15);
 }
 
 BOOST_AUTO_TEST_CASE(initialize_gives_every_atom_norm_one_and_the_tree_its_coefficient_max) {
