@@ -72,4 +72,11 @@ Module operator>>(const Module& a, const Module& b) {
   return Sequential(std::move(children));
 }
 
+Module repeat(const Module& block, int times) {
+  if (times < 1) detail::fail("repeat", "times must be >= 1, got " + std::to_string(times));
+  std::vector<Child> children{{"", block}};
+  for (int k = 1; k < times; ++k) children.push_back({"", block.clone()});
+  return Sequential(std::move(children));
+}
+
 }  // namespace modnorm

@@ -37,4 +37,13 @@ class MODNORM_API Sequential : public Module {
 /// Example: modnorm::Module net = modnorm::Linear(4, 8) >> modnorm::ReLU() >> modnorm::Linear(8, 2);
 MODNORM_API Module operator>>(const Module& a, const Module& b);
 
+/// `times` copies of `block` in sequence (modula's `block ** times`): the block itself first,
+/// then times - 1 deep copies (Module::clone()), named "0", "1", ...; each copy has the
+/// block's current weights and its own storage.
+///
+/// Throws modnorm::Error when times < 1.
+///
+/// Example: Module stack = modnorm::repeat(residual_block, 4);   // 4 independent blocks
+MODNORM_API Module repeat(const Module& block, int times);
+
 }  // namespace modnorm

@@ -47,6 +47,11 @@ void collect(ModuleImpl& module, const std::string& prefix, double factor,
     collect(children[k].module.impl(), join(prefix, children[k].name), factor * factors[k], out);
 }
 
+void check_mass(const char* op, double mass) {
+  if (!(mass >= 0.0) || !std::isfinite(mass))
+    fail(op, "mass must be a finite number >= 0, got " + std::to_string(mass));
+}
+
 // Every module object under `module` (at `path`) in `seen`; throws on the first one met twice.
 void check_once(const char* op, const ModuleImpl& module, const std::string& path,
                 std::map<const ModuleImpl*, std::string>& seen) {
@@ -121,8 +126,7 @@ AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm,
       norm_(options.norm.value_or(own_norm)),
       weight_(Tensor::zeros(weight_shape, options.dtype)),
       grad_(Tensor::zeros(weight_shape, options.dtype)) {
-  if (!(options.mass >= 0.0) || !std::isfinite(options.mass))
-    fail(type, "mass must be a finite number >= 0, got " + std::to_string(options.mass));
+  check_mass(type, options.mass);
   if ((norm_ == Norm::spectral || norm_ == Norm::column) && weight_shape.size() != 2)
     fail(type, std::string("norm ") + to_string(norm_) + " needs a matrix weight, got " +
                    to_string(weight_shape));
@@ -144,6 +148,11 @@ AtomImpl::AtomImpl(const AtomImpl& other)
       norm_(other.norm_),
       weight_(other.weight_.clone()),
       grad_(other.grad_.clone()) {}
+
+void AtomImpl::set_mass(double mass) {
+  check_mass("AtomImpl.set_mass", mass);
+  mass_ = mass;
+}
 
 void AtomImpl::to(Device device) {
   weight_ = weight_.to(device);
@@ -340,6 +349,17 @@ void Module::to(Device device) {
     m->clear_cache();
     for (const Child& child : m->children()) stack.push_back(&child.module.impl());
   }
+}
+
+Module tare(Module module, double total) {
+  constexpr const char* op = "tare";
+  check_mass(op, total);
+  const double mass = module.mass();
+  if (!(mass > 0.0))
+    fail(op, module.impl().where() + " has mass 0: no atom mass to rescale to " +
+                 std::to_string(total));
+  for (const Parameter& p : module.parameters()) p.atom->set_mass(p.mass * (total / mass));
+  return module;
 }
 
 std::ostream& operator<<(std::ostream& os, const Module& module) {

@@ -147,6 +147,16 @@ class MODNORM_API Module {
 /// children are indented under their parent (PyTorch's pretty_print).
 MODNORM_API std::ostream& operator<<(std::ostream& os, const Module& module);
 
+/// Rescales the masses of every atom under `module` by one factor so that module.mass() becomes
+/// `total` (modula's `tare(absolute=total)`): the atoms keep their mass ratios, so each keeps
+/// its share of the step inside the module, while the module's share in a larger tree becomes
+/// total / M. Returns the same module (handles share it).
+///
+/// Throws modnorm::Error when total is negative or not finite, or the module has mass 0.
+///
+/// Example: Module blocks = tare(repeat(block, 4), 5.0);   // modula's GPT: blocks weigh 5
+MODNORM_API Module tare(Module module, double total);
+
 /// A named child of a compound.
 struct Child {
   std::string name;  ///< the child's path component ("0", "block", ...)
@@ -265,6 +275,8 @@ class MODNORM_API AtomImpl : public ModuleImpl {
   Norm norm() const { return norm_; }
   /// Moves weight and gradient to `device`.
   void to(Device device);
+  /// Sets the mass (tare()); throws on a negative or non-finite mass.
+  void set_mass(double mass);
 
  protected:
   /// Deep-copies the weight and the gradient (clone()).

@@ -358,6 +358,37 @@ BOOST_AUTO_TEST_CASE(tuple_keeps_outputs_apart_and_sums_input_gradients) {
   BOOST_TEST(mt::max_abs_diff(s[1].to_vector_f64(), scale(x, 3.0).to_vector_f64()) <= 1e-15);
 }
 
+// modula's GPT weighs its L blocks 5 in all: tare rescales the atoms' masses by one factor.
+BOOST_AUTO_TEST_CASE(tare_rescales_masses_and_repeat_makes_independent_copies) {
+  MODNORM_FRESH_GENERATOR(gen);
+  AtomOptions two;
+  two.mass = 2.0;
+  Module block = Linear(4, 4) >> GELU() >> Linear(4, 4, two);
+  block.initialize(gen);
+  Module stack = repeat(block, 3);
+  BOOST_TEST(stack.impl().children().size() == 3u);
+  BOOST_TEST(stack.impl().children()[0].module.ptr() == block.ptr());  // the block itself
+  BOOST_TEST(stack.mass() == 9.0);
+  const std::vector<Parameter> before = stack.parameters();
+  BOOST_TEST(before[0].weight.raw() != before[2].weight.raw());  // copies have own storage
+  BOOST_TEST(mt::max_abs_diff(before[0].weight.to_vector_f64(), before[2].weight.to_vector_f64()) ==
+             0.0);
+  Module tared = tare(stack, 5.0);
+  BOOST_TEST(tared.ptr() == stack.ptr());
+  BOOST_TEST(stack.mass() == 5.0, tt::tolerance(1e-15));
+  const std::vector<Parameter> after = stack.parameters();
+  for (std::size_t l = 0; l < after.size(); ++l)
+    BOOST_TEST(after[l].mass == before[l].mass * 5.0 / 9.0, tt::tolerance(1e-15));
+  // Coefficients inside are unchanged (ratios kept); in a larger tree the share is 5 / M.
+  for (std::size_t l = 0; l < after.size(); ++l)
+    BOOST_TEST(after[l].coefficient == before[l].coefficient, tt::tolerance(1e-12));
+  Module gpt = Linear(4, 4) >> stack >> Linear(4, 4);  // masses 1 + 5 + 1
+  BOOST_TEST(gpt.mass() == 7.0, tt::tolerance(1e-15));
+  mt::expect_error([] { repeat(Linear(2, 2), 0); }, {"[repeat]", "times must be >= 1, got 0"});
+  mt::expect_error([] { tare(ReLU(), 1.0); }, {"[tare]", "mass 0"});
+  mt::expect_error([&] { tare(stack, -1.0); }, {"[tare]", "mass must be a finite number >= 0"});
+}
+
 BOOST_AUTO_TEST_CASE(initialize_gives_every_atom_norm_one_and_the_tree_its_coefficient_max) {
   MODNORM_FRESH_GENERATOR(gen);
   AtomOptions sign;
