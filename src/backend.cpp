@@ -29,6 +29,25 @@ BroadcastStrides broadcast_strides(const Shape& a, const Shape& b, const Shape& 
   return s;
 }
 
+PermuteStrides permute_strides(const Shape& x, const std::vector<int>& axes) {
+  const int rank = static_cast<int>(x.size());
+  std::int64_t x_strides[kBroadcastRank] = {};
+  std::int64_t step = 1;
+  for (int k = rank - 1; k >= 0; --k) {  // row-major strides of x
+    x_strides[k] = step;
+    step *= x[k];
+  }
+  // Output axis i (padded axis kBroadcastRank - rank + i) walks x's axis axes[i].
+  PermuteStrides s{};
+  for (int k = 0; k < kBroadcastRank; ++k) s.dims[k] = 1;
+  for (int i = 0; i < rank; ++i) {
+    const int padded = kBroadcastRank - rank + i;
+    s.dims[padded] = x[axes[i]];
+    s.x_stride[padded] = x_strides[axes[i]];
+  }
+  return s;
+}
+
 void Backend::not_implemented(const char* op) const {
   throw Error(std::string("[") + op + "] not implemented on the " + to_string(device()) +
               " backend yet");
@@ -66,6 +85,18 @@ void Backend::reduce(Reduce, const Tensor&, int, Tensor&) {
 }
 void Backend::transpose(const Tensor&, Tensor&) {
   not_implemented("transpose");
+}
+void Backend::softmax(const Tensor&, Tensor&) {
+  not_implemented("softmax");
+}
+void Backend::softmax_backward(const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("softmax_backward");
+}
+void Backend::tril(const Tensor&, double, Tensor&) {
+  not_implemented("tril");
+}
+void Backend::permute(const Tensor&, const std::vector<int>&, Tensor&) {
+  not_implemented("permute");
 }
 void Backend::gather(const Tensor&, const std::int64_t*, std::int64_t, bool, Tensor&) {
   not_implemented("gather");

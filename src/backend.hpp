@@ -4,8 +4,8 @@
 // their inputs. A primitive a backend does not have yet throws a clear modnorm::Error (never a
 // silent fallback to another device).
 
-#include <cstddef>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -28,6 +28,16 @@ struct BroadcastStrides {
 /// The strides for out = a op b, where `out` is the broadcast shape of a and b.
 BroadcastStrides broadcast_strides(const Shape& a, const Shape& b, const Shape& out);
 
+/// How permute walks its input: out's shape padded on the left to rank kBroadcastRank, and per
+/// padded axis the element stride in x of the axis it is taken from (0 on padding), so that
+/// out[i0, i1, i2, i3] = x[sum_k i_k x_stride[k]]. Plain data, so a CUDA kernel takes it by value.
+struct PermuteStrides {
+  std::int64_t dims[kBroadcastRank];
+  std::int64_t x_stride[kBroadcastRank];
+};
+/// The strides for out = permute(x, axes) (axes a permutation of 0 .. x.size() - 1).
+PermuteStrides permute_strides(const Shape& x, const std::vector<int>& axes);
+
 /// Owned device or host memory; freed by the backend that allocated it.
 struct Storage {
   void* ptr = nullptr;
@@ -36,8 +46,9 @@ struct Storage {
   ~Storage();
 };
 
-/// sqrt follows IEEE (negative -> NaN); its derivative 1 / (2 sqrt x) is +Inf at 0.
-enum class Unary { relu, gelu, abs, sign, sqrt };
+/// sqrt and log follow IEEE (sqrt of a negative -> NaN; log 0 -> -Inf, log of a negative ->
+/// NaN); the derivatives 1 / (2 sqrt x) and 1 / x are +Inf at 0.
+enum class Unary { relu, gelu, abs, sign, sqrt, exp, log };
 /// div follows IEEE (x / 0 -> +-Inf, 0 / 0 -> NaN); callers guard zeros.
 enum class Binary { add, sub, mul, div };
 /// l2 is sqrt(sum x^2) along the axis, max_abs is max |x|.
@@ -61,6 +72,9 @@ class Backend {
   virtual void convert(const Tensor& in, Tensor& out);
 
   // ---- compute ----
+  /// out = alpha op(a) op(b) + beta out (op = transpose of the last two axes where asked) for
+  /// matrices, or for each matrix of a batch: a, b and out of equal rank (2 to 4) and equal
+  /// leading dimensions, out [..., M, N] (ops.cpp checked it). beta == 0 ignores out's content.
   virtual void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b,
                     bool transpose_b, double beta, Tensor& out);
   virtual double dot(const Tensor& a, const Tensor& b);
@@ -76,6 +90,19 @@ class Backend {
   /// x seen as [outer, n, inner] around `axis`; out is [outer, inner].
   virtual void reduce(Reduce op, const Tensor& x, int axis, Tensor& out);
   virtual void transpose(const Tensor& x, Tensor& out);
+  /// out = x with its axes reordered: out.shape()[i] = x.shape()[axes[i]], where `axes` is a
+  /// permutation of 0 .. rank - 1 (rank <= 4); element bits are copied as they are.
+  virtual void permute(const Tensor& x, const std::vector<int>& axes, Tensor& out);
+  /// out = softmax of x along its last axis, x and out of equal shape seen as [rows, n]:
+  /// out[r, j] = exp(x[r, j] - m_r) / sum_k exp(x[r, k] - m_r) with m_r = max_k x[r, k]. A row
+  /// whose entries are all -Inf becomes all zeros; -Inf entries of any other row become 0.
+  virtual void softmax(const Tensor& x, Tensor& out);
+  /// out = y * (dy - sum(dy * y, last axis)): the vector-Jacobian product of softmax given its
+  /// output y (y, dy and out of equal shape).
+  virtual void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& out);
+  /// out[..., i, j] = x[..., i, j] where j <= i and `fill` (rounded to the dtype) elsewhere, x
+  /// and out of equal shape with rank >= 2.
+  virtual void tril(const Tensor& x, double fill, Tensor& out);
   /// rows == true: out[k, :] = table[ids[k], :]; otherwise out[:, k] = table[:, ids[k]].
   virtual void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
                       Tensor& out);
@@ -98,7 +125,9 @@ class Backend {
 
 /// The tensor itself when f32 or f64; an f32 copy when bf16 (bf16 is computed in f32 and, where
 /// a result is stored as bf16, rounded back once).
-inline Tensor widen(const Tensor& t) { return t.dtype() == DType::bf16 ? t.to(DType::f32) : t; }
+inline Tensor widen(const Tensor& t) {
+  return t.dtype() == DType::bf16 ? t.to(DType::f32) : t;
+}
 
 /// The backend for `device`. For Device::cuda this throws, naming `op`, when the CUDA backend
 /// was not built or no device is visible. Backends live for the whole process: they own
@@ -106,7 +135,9 @@ inline Tensor widen(const Tensor& t) { return t.dtype() == DType::bf16 ? t.to(DT
 Backend& backend(Device device, const char* op);
 
 /// The backend the tensor already lives on (cannot fail: a tensor exists only on a live backend).
-inline Backend& backend_of(const Tensor& t) { return backend(t.device(), "backend"); }
+inline Backend& backend_of(const Tensor& t) {
+  return backend(t.device(), "backend");
+}
 
 /// Host backend singleton and the CUDA one (the latter defined in src/cuda/ or src/cuda_stub.cpp).
 Backend& cpu_backend();

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "backend.hpp"
 #include "fail.hpp"
@@ -26,7 +28,6 @@ void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape())
     fail(op, "shapes differ: " + to_string(a.shape()) + " and " + to_string(b.shape()));
 }
-
 
 // A new tensor for the result of `op`, with the dtype and device of `like`. A shape too large
 // for one tensor (an outer product or a broadcast can make one from small inputs) is refused
@@ -102,15 +103,28 @@ std::string product_shapes(const Tensor& a, bool ta, const Tensor& b, bool tb) {
   return to_string(a.shape()) + (ta ? "^T" : "") + " x " + to_string(b.shape()) + (tb ? "^T" : "");
 }
 
-// The shape of op(a) op(b) after checking both are matrices on one device with one dtype and
-// that the inner dimensions agree.
+// The shape [..., M, N] of op(a) op(b) after checking that a and b are two matrices, or two
+// batches of matrices of equal rank (3 or 4) and equal leading dimensions, on one device with
+// one dtype, and that the inner dimensions agree.
 Shape product_shape(const char* op, const Tensor& a, bool ta, const Tensor& b, bool tb) {
-  check_matrix(op, a);
-  check_matrix(op, b);
+  for (const Tensor* t : {&a, &b})
+    if (t->rank() < 2)
+      fail(op,
+           "expects matrices (rank 2) or batches of matrices (rank 3 or 4), got " + t->describe());
   check_compatible(op, a, b);
-  if (a.dim(ta ? 0 : 1) != b.dim(tb ? 1 : 0))
+  if (a.rank() != b.rank())
+    fail(op, "ranks differ: " + product_shapes(a, ta, b, tb) +
+                 " (a batched product takes two batches of equal shape [..., M, K] x [..., K, N]; "
+                 "reshape [B, T, K] to [B*T, K] to multiply every row by one matrix)");
+  const Shape batch(a.shape().begin(), a.shape().end() - 2);
+  if (!std::equal(batch.begin(), batch.end(), b.shape().begin()))
+    fail(op, "batch dimensions differ: " + product_shapes(a, ta, b, tb));
+  if (a.dim(ta ? -2 : -1) != b.dim(tb ? -1 : -2))
     fail(op, "inner dimensions differ: " + product_shapes(a, ta, b, tb));
-  return {a.dim(ta ? 1 : 0), b.dim(tb ? 0 : 1)};
+  Shape out = batch;
+  out.push_back(a.dim(ta ? -1 : -2));
+  out.push_back(b.dim(tb ? -2 : -1));
+  return out;
 }
 
 void check_ids(const char* op, const std::vector<std::int64_t>& ids, std::int64_t bound,
@@ -126,7 +140,6 @@ void check_ids(const char* op, const std::vector<std::int64_t>& ids, std::int64_
 void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b,
           double beta, Tensor& out) {
   const Shape expected = product_shape("gemm", a, transpose_a, b, transpose_b);
-  check_matrix("gemm", out);
   check_compatible("gemm", a, out);
   if (out.shape() != expected)
     fail("gemm", "output " + to_string(out.shape()) + " does not match the product " +
@@ -189,6 +202,13 @@ Tensor sqrt(const Tensor& x) {
   return map(detail::Unary::sqrt, x);
 }
 
+Tensor exp(const Tensor& x) {
+  return map(detail::Unary::exp, x);
+}
+Tensor log(const Tensor& x) {
+  return map(detail::Unary::log, x);
+}
+
 Tensor relu_backward(const Tensor& x, const Tensor& dy) {
   return map_backward("relu_backward", detail::Unary::relu, x, dy);
 }
@@ -197,6 +217,13 @@ Tensor gelu_backward(const Tensor& x, const Tensor& dy) {
 }
 Tensor abs_backward(const Tensor& x, const Tensor& dy) {
   return map_backward("abs_backward", detail::Unary::abs, x, dy);
+}
+
+Tensor exp_backward(const Tensor& x, const Tensor& dy) {
+  return map_backward("exp_backward", detail::Unary::exp, x, dy);
+}
+Tensor log_backward(const Tensor& x, const Tensor& dy) {
+  return map_backward("log_backward", detail::Unary::log, x, dy);
 }
 
 bool all_finite(const Tensor& x) {
@@ -244,6 +271,58 @@ Tensor transpose(const Tensor& x) {
   check_matrix("transpose", x);
   Tensor out = Tensor::empty({x.dim(1), x.dim(0)}, x.dtype(), x.device());
   detail::backend_of(x).transpose(x, out);
+  return out;
+}
+
+Tensor softmax(const Tensor& x) {
+  if (x.rank() == 0) fail("softmax", "needs an axis to normalise along, got " + x.describe());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  detail::backend_of(x).softmax(x, out);
+  return out;
+}
+
+Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
+  check_same_shape("softmax_backward", y, dy);
+  if (y.rank() == 0)
+    fail("softmax_backward", "needs an axis to normalise along, got " + y.describe());
+  Tensor out = Tensor::empty(y.shape(), y.dtype(), y.device());
+  detail::backend_of(y).softmax_backward(y, dy, out);
+  return out;
+}
+
+Tensor tril(const Tensor& x, double fill) {
+  if (x.rank() < 2)
+    fail("tril", "expects a matrix or a batch of matrices (rank 2 to 4), got " + x.describe());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  detail::backend_of(x).tril(x, fill, out);
+  return out;
+}
+
+Tensor permute(const Tensor& x, const std::vector<int>& axes) {
+  const int rank = x.rank();
+  std::string given = "[";
+  for (std::size_t i = 0; i < axes.size(); ++i) given += (i ? ", " : "") + std::to_string(axes[i]);
+  given += "]";
+  if (static_cast<int>(axes.size()) != rank)
+    fail("permute", "axes " + given + " should list each of the " + std::to_string(rank) +
+                        " axes of " + x.describe() + " once");
+  std::vector<int> normalized(axes.size());
+  std::vector<bool> seen(axes.size(), false);
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    const int axis = axes[i];
+    if (axis < -rank || axis >= rank)
+      fail("permute", "axis " + std::to_string(axis) + " in " + given + " is out of range for " +
+                          x.describe());
+    normalized[i] = axis < 0 ? axis + rank : axis;
+    if (seen[static_cast<std::size_t>(normalized[i])])
+      fail("permute", "axes " + given + " name axis " + std::to_string(normalized[i]) +
+                          " twice; they must be a permutation of 0 .. " + std::to_string(rank - 1));
+    seen[static_cast<std::size_t>(normalized[i])] = true;
+  }
+  Shape shape(axes.size());
+  for (std::size_t i = 0; i < axes.size(); ++i) shape[i] = x.dim(normalized[i]);
+  Tensor out = Tensor::empty(std::move(shape), x.dtype(), x.device());
+  detail::backend_of(x).permute(x, normalized, out);
   return out;
 }
 

@@ -16,17 +16,24 @@ namespace modnorm {
 // ---- products -------------------------------------------------------------------------------
 
 /// The one GEMM entry point: out = alpha * op(a) * op(b) + beta * out, where op(x) is x or
-/// x^T. All three are rank-2 on one device with one dtype; `out` must already have the result
+/// x^T (the transpose of the last two axes). Either three matrices, or three batches of
+/// matrices of equal rank (3 or 4) with equal leading dimensions, multiplied matrix by matrix:
+/// [B, M, K] x [B, K, N] -> [B, M, N] and [B, H, M, K] x [B, H, K, N] -> [B, H, M, N] (no
+/// broadcasting of the batch axes). One device, one dtype; `out` must already have the result
 /// shape. With beta == 0 the previous content of `out` is ignored (NaN included).
-/// Throws on mismatched inner dimensions: `[gemm] inner dimensions differ: [3x4] x [5x2]`.
+/// Throws on mismatched inner dimensions: `[gemm] inner dimensions differ: [3x4] x [5x2]`, and
+/// likewise when ranks or batch dimensions differ or `out` has another shape.
 ///
 /// Example: gemm(1.0, x, false, w, true, 0.0, y);   // y = x w^T
 MODNORM_API void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b,
                       bool transpose_b, double beta, Tensor& out);
 
-/// op(a) * op(b) as a new tensor (see gemm).
+/// op(a) * op(b) as a new tensor (see gemm): [M, N] for two matrices, [..., M, N] for two
+/// batches of equal leading dimensions. To multiply every row of a [B, T, K] activation by one
+/// [K, N] matrix, reshape it to [B*T, K] first.
 ///
 /// Example: auto y = matmul(x, w, false, true);   // [batch x d_in] x [d_out x d_in]^T
+///          auto s = matmul(q, k, false, true);   // [B, H, T, d] x [B, H, T, d]^T -> [B, H, T, T]
 MODNORM_API Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false,
                           bool transpose_b = false);
 
@@ -75,14 +82,56 @@ MODNORM_API Tensor sign(const Tensor& x);
 ///
 /// Example: auto rms = sqrt(mean(mul(x, x), -1));   // [batch x n] -> [batch]
 MODNORM_API Tensor sqrt(const Tensor& x);
+/// e^x, elementwise. Overflows to +Inf above about 88.7 in f32 and bf16 (709.8 in f64);
+/// exp(-Inf) = 0.
+///
+/// Example: auto p = exp(sub(z, max(z, -1).reshape({n, 1})));   // unnormalised probabilities
+MODNORM_API Tensor exp(const Tensor& x);
+/// Natural logarithm, elementwise, IEEE semantics with no check: log 0 = -Inf, log of a
+/// negative entry is NaN, log(+Inf) = +Inf.
+///
+/// Example: auto nll = scale(log(p), -1.0);   // p > 0
+MODNORM_API Tensor log(const Tensor& x);
 /// Vector-Jacobian products: dy * relu'(x) (relu'(0) = 0), dy * gelu'(x) with
 /// gelu'(x) = Phi(x) + x phi(x), dy * sign(x).
 MODNORM_API Tensor relu_backward(const Tensor& x, const Tensor& dy);
 MODNORM_API Tensor gelu_backward(const Tensor& x, const Tensor& dy);
 MODNORM_API Tensor abs_backward(const Tensor& x, const Tensor& dy);
+/// dy * exp(x) and dy / x: the vector-Jacobian products of exp and log at the input x (x and dy
+/// of equal shape; log_backward is +-Inf where x = 0 and dy != 0).
+///
+/// Example: auto dx = exp_backward(x, dy);   // the gradient of sum(dy * exp(x)) in x
+MODNORM_API Tensor exp_backward(const Tensor& x, const Tensor& dy);
+MODNORM_API Tensor log_backward(const Tensor& x, const Tensor& dy);
 
 /// True when no element is NaN or +-Inf.
 MODNORM_API bool all_finite(const Tensor& x);
+
+// ---- softmax and the causal mask --------------------------------------------------------------
+
+/// Softmax along the last axis: y[..., j] = exp(x[..., j] - m) / sum_k exp(x[..., k] - m) with
+/// m the row's maximum (so nothing overflows), for x of rank 1 to 4; sums in double on the CPU,
+/// in the compute type (fp32, fp64 for f64) on the GPU. An entry of -Inf gets probability 0
+/// (a masked score, see tril). A row whose entries are all -Inf (no position left) becomes a
+/// row of zeros rather than NaN, so its gradient is zero too; a NaN or +Inf entry makes its row
+/// NaN. Throws for a rank-0 x: `[softmax] needs an axis to normalise along, got [] f32 cpu`.
+///
+/// Example: auto p = softmax(tril(scores, -INFINITY));   // causal attention weights [B,H,T,T]
+MODNORM_API Tensor softmax(const Tensor& x);
+/// The vector-Jacobian product of softmax, from its output y: dx = y * (dy - sum(dy * y, -1)),
+/// the sum taken along the last axis and broadcast back (y and dy of equal shape, rank >= 1).
+///
+/// Example: auto p = softmax(s);  ...;  auto ds = softmax_backward(p, dp);
+MODNORM_API Tensor softmax_backward(const Tensor& y, const Tensor& dy);
+
+/// Lower-triangular part of each trailing [T x S] matrix of x (rank 2 to 4): entries
+/// [..., i, j] with j <= i are kept, the others become `fill` (rounded to x's dtype). The causal
+/// mask of attention is tril(scores, -INFINITY) (softmax then gives those entries 0), and its
+/// vector-Jacobian product is tril(dy, 0). Throws for rank < 2:
+/// `[tril] expects a matrix or a batch of matrices (rank 2 to 4), got [5] f32 cpu`.
+///
+/// Example: auto masked = tril(scores, -INFINITY);   auto dscores = tril(dmasked, 0.0);
+MODNORM_API Tensor tril(const Tensor& x, double fill);
 
 // ---- norms and reductions -----------------------------------------------------------------------
 
@@ -111,6 +160,14 @@ MODNORM_API double max(const Tensor& x);
 
 /// Matrix transpose: [r x c] -> [c x r] (new storage).
 MODNORM_API Tensor transpose(const Tensor& x);
+/// The axes of x (rank 0 to 4) reordered, as a new contiguous tensor (NumPy's transpose):
+/// result.shape()[i] == x.shape()[axes[i]]. `axes` lists every axis once; negative entries
+/// count from the end. Element bits are copied unchanged (no rounding). Throws when axes is
+/// not a permutation: `[permute] axes [0, 0, 1] name axis 0 twice; they must be a permutation
+/// of 0 .. 2`, `[permute] axis 3 in [0, 3, 1] is out of range for [2x3x4] f32 cpu`.
+///
+/// Example: auto heads = permute(x.reshape({B, T, H, d}), {0, 2, 1, 3});   // [B, H, T, d]
+MODNORM_API Tensor permute(const Tensor& x, const std::vector<int>& axes);
 /// Rows `ids` of table [n x d] -> [ids.size() x d]. Throws on an id outside [0, n).
 MODNORM_API Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids);
 /// Columns `ids` of table [d x n] -> [d x ids.size()] (Embed: one column per token).

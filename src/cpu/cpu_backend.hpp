@@ -26,6 +26,10 @@ class CpuBackend final : public Backend {
   bool all_finite(const Tensor& x) override;
   void reduce(Reduce op, const Tensor& x, int axis, Tensor& out) override;
   void transpose(const Tensor& x, Tensor& out) override;
+  void permute(const Tensor& x, const std::vector<int>& axes, Tensor& out) override;
+  void softmax(const Tensor& x, Tensor& out) override;
+  void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& out) override;
+  void tril(const Tensor& x, double fill, Tensor& out) override;
   void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
               Tensor& out) override;
   void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,

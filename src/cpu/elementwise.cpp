@@ -30,6 +30,10 @@ T apply(Unary op, T x) {
       return sign_of(x);
     case Unary::sqrt:
       return std::sqrt(x);  // IEEE: negative -> NaN
+    case Unary::exp:
+      return std::exp(x);
+    case Unary::log:
+      return std::log(x);  // IEEE: 0 -> -Inf, negative -> NaN
   }
   return x;
 }
@@ -51,6 +55,10 @@ T derivative(Unary op, T x) {
       return T(0);
     case Unary::sqrt:
       return T(0.5) / std::sqrt(x);
+    case Unary::exp:
+      return std::exp(x);
+    case Unary::log:
+      return T(1) / x;
   }
   return T(0);
 }

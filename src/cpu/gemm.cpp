@@ -1,4 +1,5 @@
-// The one host GEMM (Eigen, OpenMP-parallel) and the Frobenius inner product.
+// The one host GEMM (Eigen, OpenMP-parallel; one call per matrix of a batch) and the Frobenius
+// inner product.
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_compute.hpp"
 
@@ -19,19 +20,29 @@ void gemm_into(OutMap& out, double alpha, const A& a, const B& b, double beta) {
 
 }  // namespace
 
+// A batch [..., M, K] x [..., K, N] is one GEMM per matrix, through the same gemm_into.
 void CpuBackend::gemm(double alpha, const Tensor& a_in, bool transpose_a, const Tensor& b_in,
                       bool transpose_b, double beta, Tensor& out_in) {
+  const std::int64_t a_rows = a_in.dim(-2), a_cols = a_in.dim(-1);
+  const std::int64_t b_rows = b_in.dim(-2), b_cols = b_in.dim(-1);
+  const std::int64_t m = out_in.dim(-2), n = out_in.dim(-1);
+  if (out_in.numel() == 0) return;
+  const std::int64_t batch = out_in.numel() / (m * n);
   const Tensor a = widen(a_in), b = widen(b_in);
   cpu::WideOut out(out_in);
   cpu::visit_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    auto A = cpu::matrix<T>(a);
-    auto B = cpu::matrix<T>(b);
-    auto C = cpu::matrix<T>(out.get());
-    if (!transpose_a && !transpose_b) gemm_into(C, alpha, A, B, beta);
-    if (!transpose_a && transpose_b) gemm_into(C, alpha, A, B.transpose(), beta);
-    if (transpose_a && !transpose_b) gemm_into(C, alpha, A.transpose(), B, beta);
-    if (transpose_a && transpose_b) gemm_into(C, alpha, A.transpose(), B.transpose(), beta);
+    for (std::int64_t i = 0; i < batch; ++i) {
+      const cpu::ConstMatrixMap<T> A(static_cast<const T*>(a.raw()) + i * a_rows * a_cols, a_rows,
+                                     a_cols);
+      const cpu::ConstMatrixMap<T> B(static_cast<const T*>(b.raw()) + i * b_rows * b_cols, b_rows,
+                                     b_cols);
+      cpu::MatrixMap<T> C(static_cast<T*>(out.get().raw()) + i * m * n, m, n);
+      if (!transpose_a && !transpose_b) gemm_into(C, alpha, A, B, beta);
+      if (!transpose_a && transpose_b) gemm_into(C, alpha, A, B.transpose(), beta);
+      if (transpose_a && !transpose_b) gemm_into(C, alpha, A.transpose(), B, beta);
+      if (transpose_a && transpose_b) gemm_into(C, alpha, A.transpose(), B.transpose(), beta);
+    }
   });
   out.commit();
 }

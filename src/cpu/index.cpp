@@ -1,10 +1,29 @@
-// Layout and indexing: transpose, gather/scatter-add of rows or columns, softmax cross-entropy.
+// Layout and indexing: transpose, permute, the lower-triangular mask, gather/scatter-add of rows or
+// columns, softmax cross-entropy.
 #include <cmath>
+#include <cstdint>
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_compute.hpp"
 
 namespace modnorm::detail {
+namespace {
+
+// out[i0, i1, i2, i3] = x[sum_k i_k x_stride[k]] in out's row-major order; T is an unsigned
+// integer of the element's size, so bits move unchanged (bf16 included).
+template <class T>
+void permute_as(const Tensor& x, const PermuteStrides& s, Tensor& out) {
+  const T* src = static_cast<const T*>(x.raw());
+  T* dst = static_cast<T*>(out.raw());
+  for (std::int64_t i0 = 0; i0 < s.dims[0]; ++i0)
+    for (std::int64_t i1 = 0; i1 < s.dims[1]; ++i1)
+      for (std::int64_t i2 = 0; i2 < s.dims[2]; ++i2) {
+        const T* row = src + i0 * s.x_stride[0] + i1 * s.x_stride[1] + i2 * s.x_stride[2];
+        for (std::int64_t i3 = 0; i3 < s.dims[3]; ++i3) *dst++ = row[i3 * s.x_stride[3]];
+      }
+}
+
+}  // namespace
 
 void CpuBackend::transpose(const Tensor& x_in, Tensor& out_in) {
   const Tensor x = widen(x_in);
@@ -12,6 +31,37 @@ void CpuBackend::transpose(const Tensor& x_in, Tensor& out_in) {
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     cpu::matrix<T>(out.get()) = cpu::matrix<T>(x).transpose();
+  });
+  out.commit();
+}
+
+void CpuBackend::permute(const Tensor& x, const std::vector<int>& axes, Tensor& out) {
+  if (x.numel() == 0) return;
+  const PermuteStrides strides = permute_strides(x.shape(), axes);
+  switch (itemsize(x.dtype())) {
+    case 2:
+      return permute_as<std::uint16_t>(x, strides, out);
+    case 4:
+      return permute_as<std::uint32_t>(x, strides, out);
+    default:
+      return permute_as<std::uint64_t>(x, strides, out);
+  }
+}
+
+// Each trailing [t x s] matrix keeps its lower triangle (j <= i, the diagonal included).
+void CpuBackend::tril(const Tensor& x_in, double fill, Tensor& out_in) {
+  if (x_in.numel() == 0) return;
+  const std::int64_t t = x_in.dim(-2), s = x_in.dim(-1), batch = x_in.numel() / (t * s);
+  const Tensor x = widen(x_in);
+  cpu::WideOut out(out_in);
+  cpu::visit_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = static_cast<const T*>(x.raw());
+    T* dst = static_cast<T*>(out.get().raw());
+    const T value = static_cast<T>(fill);
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::int64_t i = 0; i < t; ++i, src += s, dst += s)
+        for (std::int64_t j = 0; j < s; ++j) dst[j] = j <= i ? src[j] : value;
   });
   out.commit();
 }

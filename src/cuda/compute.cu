@@ -1,9 +1,10 @@
 // CUDA kernels for the remaining primitives: elementwise maps and their derivatives, binary
 // ops (NumPy broadcasting), inner products and finiteness (deterministic two-pass reductions:
 // fixed per-block partials summed on the host in a fixed order), axis reductions, transpose,
-// gather, scatter-add (atomic) and softmax cross-entropy. Arithmetic in fp32 for f32/bf16, fp64
-// for f64. GELU uses Phi(x) = erfc(-x / sqrt 2) / 2: 1 + erf(x / sqrt 2) cancels for negative x
-// in fp32.
+// permute, softmax and its backward (a warp per row), the lower-triangular mask, gather,
+// scatter-add (atomic) and softmax cross-entropy. Arithmetic in fp32 for f32/bf16, fp64 for
+// f64. GELU uses Phi(x) = erfc(-x / sqrt 2) / 2: 1 + erf(x / sqrt 2) cancels for negative x in
+// fp32.
 #include <cuda_bf16.h>
 
 #include <cmath>
@@ -63,6 +64,10 @@ __device__ A apply(Unary op, A x) {
       return sign_of(x);
     case Unary::sqrt:
       return sqrt(x);  // IEEE: negative -> NaN
+    case Unary::exp:
+      return exp(x);
+    case Unary::log:
+      return log(x);  // IEEE: 0 -> -Inf, negative -> NaN
   }
   return x;
 }
@@ -81,6 +86,10 @@ __device__ A derivative(Unary op, A x) {
       return A(0);
     case Unary::sqrt:
       return A(0.5) / sqrt(x);
+    case Unary::exp:
+      return exp(x);
+    case Unary::log:
+      return A(1) / x;
   }
   return A(0);
 }
@@ -222,6 +231,96 @@ __global__ void mirror_lower_kernel(T* c, std::int64_t k) {
   }
 }
 
+// out[idx] = x[sum_k i_k x_stride[k]], where (i0, i1, i2, i3) is idx split along out's padded
+// dims; T is an unsigned integer of the element's size, so bits move unchanged.
+template <class T>
+__global__ void permute_kernel(const T* x, T* out, std::int64_t n, PermuteStrides s) {
+  MODNORM_GRID_STRIDE(idx, n) {
+    std::int64_t rest = idx, offset = 0;
+    for (int k = kBroadcastRank - 1; k >= 0; --k) {
+      offset += (rest % s.dims[k]) * s.x_stride[k];
+      rest /= s.dims[k];
+    }
+    out[idx] = x[offset];
+  }
+}
+
+// Softmax rows: one warp per row, its 32 lanes striding along the row, max and sum reduced with
+// butterfly shuffles (every lane ends with the row's value, so branches stay warp-uniform).
+// The max lets NaN win, so a NaN anywhere makes the whole row NaN, as on the CPU.
+constexpr int kWarp = 32;
+
+template <class A>
+__device__ __forceinline__ A nan_max(A a, A b) {
+  return (isnan(b) || b > a) ? b : a;
+}
+
+template <class A>
+__device__ __forceinline__ A warp_max(A v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v = nan_max(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+template <class A>
+__device__ __forceinline__ A warp_sum(A v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+#define MODNORM_WARP_PER_ROW(r, rows)                                                              \
+  for (std::int64_t r = (blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x) / kWarp; r < (rows); \
+       r += std::int64_t(gridDim.x) * blockDim.x / kWarp)
+
+template <class T>
+__global__ void softmax_kernel(const T* x, T* y, std::int64_t rows, std::int64_t n) {
+  using A = typename AccOf<T>::type;
+  const int lane = threadIdx.x % kWarp;
+  MODNORM_WARP_PER_ROW(r, rows) {
+    const T* xr = x + r * n;
+    T* yr = y + r * n;
+    A shift = -INFINITY;
+    for (std::int64_t j = lane; j < n; j += kWarp) shift = nan_max(shift, load(xr, j));
+    shift = warp_max(shift);
+    if (shift == A(-INFINITY)) {  // every entry masked: no mass anywhere, a row of zeros
+      for (std::int64_t j = lane; j < n; j += kWarp) store(yr, j, A(0));
+      continue;
+    }
+    A total = 0;
+    for (std::int64_t j = lane; j < n; j += kWarp) total += exp(load(xr, j) - shift);
+    total = warp_sum(total);
+    for (std::int64_t j = lane; j < n; j += kWarp) store(yr, j, exp(load(xr, j) - shift) / total);
+  }
+}
+
+// dx = y * (dy - <dy, y>) per row.
+template <class T>
+__global__ void softmax_backward_kernel(const T* y, const T* dy, T* dx, std::int64_t rows,
+                                        std::int64_t n) {
+  using A = typename AccOf<T>::type;
+  const int lane = threadIdx.x % kWarp;
+  MODNORM_WARP_PER_ROW(r, rows) {
+    const std::int64_t base = r * n;
+    A inner = 0;
+    for (std::int64_t j = lane; j < n; j += kWarp) inner += load(dy, base + j) * load(y, base + j);
+    inner = warp_sum(inner);
+    for (std::int64_t j = lane; j < n; j += kWarp)
+      store(dx, base + j, load(y, base + j) * (load(dy, base + j) - inner));
+  }
+}
+
+// out[..., i, j] = j <= i ? x[..., i, j] : fill over trailing [t x s] matrices.
+template <class T>
+__global__ void tril_kernel(const T* x, T* out, std::int64_t n, std::int64_t t, std::int64_t s,
+                            double fill) {
+  using A = typename AccOf<T>::type;
+  MODNORM_GRID_STRIDE(idx, n) {
+    const std::int64_t j = idx % s, i = (idx / s) % t;
+    store(out, idx, j <= i ? load(x, idx) : static_cast<A>(fill));
+  }
+}
+
 // rows: out[k, j] = table[ids[k], j]; cols: out[i, k] = table[i, ids[k]].
 template <class T>
 __global__ void gather_kernel(const T* table, std::int64_t table_cols, const std::int64_t* ids,
@@ -360,6 +459,59 @@ void launch_transpose(const Tensor& x, Tensor& y, cudaStream_t stream) {
     using T = decltype(tag);
     transpose_kernel<T>
         <<<blocks_for(x.numel()), kThreads, 0, stream>>>(in<T>(x), out<T>(y), x.dim(0), x.dim(1));
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_permute(const Tensor& x, const std::vector<int>& axes, Tensor& y, cudaStream_t stream) {
+  const std::int64_t n = x.numel();
+  if (n == 0) return;
+  const PermuteStrides strides = permute_strides(x.shape(), axes);
+  const auto run = [&](auto tag) {
+    using T = decltype(tag);
+    permute_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(in<T>(x), out<T>(y), n, strides);
+  };
+  switch (itemsize(x.dtype())) {
+    case 2:
+      run(std::uint16_t{});
+      break;
+    case 4:
+      run(std::uint32_t{});
+      break;
+    default:
+      run(std::uint64_t{});
+  }
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_softmax(const Tensor& x, Tensor& y, cudaStream_t stream) {
+  if (x.numel() == 0) return;
+  const std::int64_t n = x.dim(-1), rows = x.numel() / n;
+  visit(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    softmax_kernel<T>
+        <<<blocks_for(rows * kWarp), kThreads, 0, stream>>>(in<T>(x), out<T>(y), rows, n);
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, cudaStream_t stream) {
+  if (y.numel() == 0) return;
+  const std::int64_t n = y.dim(-1), rows = y.numel() / n;
+  visit(y.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    softmax_backward_kernel<T><<<blocks_for(rows * kWarp), kThreads, 0, stream>>>(
+        in<T>(y), in<T>(dy), out<T>(dx), rows, n);
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_tril(const Tensor& x, double fill, Tensor& y, cudaStream_t stream) {
+  if (x.numel() == 0) return;
+  visit(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    tril_kernel<T><<<blocks_for(x.numel()), kThreads, 0, stream>>>(in<T>(x), out<T>(y), x.numel(),
+                                                                   x.dim(-2), x.dim(-1), fill);
   });
   MODNORM_CUDA_CHECK(cudaGetLastError());
 }

@@ -60,7 +60,8 @@ CudaBackend::CudaBackend() {
   MODNORM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   MODNORM_CUDA_CHECK(cublasCreate(&blas_));
   MODNORM_CUDA_CHECK(cublasSetStream(blas_, stream_));
-  // Full fp32 GEMMs unless a caller asks otherwise: tf32 stays off (exact f32 products, as the CPU computes).
+  // Full fp32 GEMMs unless a caller asks otherwise: tf32 stays off (exact f32 products, as the CPU
+  // computes).
   MODNORM_CUDA_CHECK(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));
 }
 
@@ -150,6 +151,18 @@ void CudaBackend::reduce(Reduce op, const Tensor& x, int axis, Tensor& out) {
 void CudaBackend::transpose(const Tensor& x, Tensor& out) {
   cuda::launch_transpose(x, out, stream_);
 }
+void CudaBackend::permute(const Tensor& x, const std::vector<int>& axes, Tensor& out) {
+  cuda::launch_permute(x, axes, out, stream_);
+}
+void CudaBackend::softmax(const Tensor& x, Tensor& out) {
+  cuda::launch_softmax(x, out, stream_);
+}
+void CudaBackend::softmax_backward(const Tensor& y, const Tensor& dy, Tensor& out) {
+  cuda::launch_softmax_backward(y, dy, out, stream_);
+}
+void CudaBackend::tril(const Tensor& x, double fill, Tensor& out) {
+  cuda::launch_tril(x, fill, out, stream_);
+}
 void CudaBackend::gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
                          Tensor& out) {
   cuda::launch_gather(table, ids, n, rows, out, stream_);
@@ -162,13 +175,14 @@ double CudaBackend::cross_entropy(const Tensor& logits, const std::int64_t* labe
   return cuda::launch_cross_entropy(logits, labels, grad, stream_);
 }
 
+// A batch [..., M, K] x [..., K, N] is one strided-batched product (matrices stored back to back).
 void CudaBackend::gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b,
                        bool transpose_b, double beta, Tensor& out) {
   RawGemm g;
-  g.m = out.dim(0);
-  g.n = out.dim(1);
-  g.k = transpose_a ? a.dim(0) : a.dim(1);
-  if (g.m == 0 || g.n == 0) return;
+  g.m = out.dim(-2);
+  g.n = out.dim(-1);
+  g.k = transpose_a ? a.dim(-2) : a.dim(-1);
+  if (out.numel() == 0) return;
   if (g.k == 0) {  // empty product: out = beta * out (beta == 0 ignores out's old content)
     if (beta == 0.0)
       fill(out, 0.0);
@@ -176,14 +190,18 @@ void CudaBackend::gemm(double alpha, const Tensor& a, bool transpose_a, const Te
       axpy(beta, out, 0.0, out);
     return;
   }
+  g.batch = out.numel() / (g.m * g.n);
   g.a = a.raw();
-  g.lda = a.dim(1);
+  g.lda = a.dim(-1);
+  g.stride_a = a.dim(-2) * a.dim(-1);
   g.transpose_a = transpose_a;
   g.b = b.raw();
-  g.ldb = b.dim(1);
+  g.ldb = b.dim(-1);
+  g.stride_b = b.dim(-2) * b.dim(-1);
   g.transpose_b = transpose_b;
   g.c = out.raw();
   g.ldc = g.n;
+  g.stride_c = g.m * g.n;
   gemm_raw(a.dtype(), alpha, beta, g);
 }
 
@@ -212,8 +230,8 @@ void CudaBackend::gemm_raw(DType dtype, double alpha, double beta, const RawGemm
                                     lda, beta_p, g.c, type, ldc, compute, CUBLAS_GEMM_DEFAULT));
   else
     MODNORM_CUDA_CHECK(cublasGemmStridedBatchedEx(
-        blas_, op_b, op_a, n, m, k, alpha_p, g.b, type, ldb, g.stride_b, g.a, type, lda,
-        g.stride_a, beta_p, g.c, type, ldc, g.stride_c, batch, compute, CUBLAS_GEMM_DEFAULT));
+        blas_, op_b, op_a, n, m, k, alpha_p, g.b, type, ldb, g.stride_b, g.a, type, lda, g.stride_a,
+        beta_p, g.c, type, ldc, g.stride_c, batch, compute, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace modnorm::detail

@@ -42,6 +42,10 @@ class CudaBackend final : public Backend {
   bool all_finite(const Tensor& x) override;
   void reduce(Reduce op, const Tensor& x, int axis, Tensor& out) override;
   void transpose(const Tensor& x, Tensor& out) override;
+  void permute(const Tensor& x, const std::vector<int>& axes, Tensor& out) override;
+  void softmax(const Tensor& x, Tensor& out) override;
+  void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& out) override;
+  void tril(const Tensor& x, double fill, Tensor& out) override;
   void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
               Tensor& out) override;
   void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
@@ -92,6 +96,10 @@ double dot_on_device(const Tensor& a, const Tensor& b, cudaStream_t stream);
 bool all_finite_on_device(const Tensor& x, cudaStream_t stream);
 void launch_reduce(Reduce op, const Tensor& x, int axis, Tensor& y, cudaStream_t stream);
 void launch_transpose(const Tensor& x, Tensor& y, cudaStream_t stream);
+void launch_permute(const Tensor& x, const std::vector<int>& axes, Tensor& y, cudaStream_t stream);
+void launch_softmax(const Tensor& x, Tensor& y, cudaStream_t stream);
+void launch_softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, cudaStream_t stream);
+void launch_tril(const Tensor& x, double fill, Tensor& y, cudaStream_t stream);
 /// c[i, j] = c[j, i] for j > i on a k x k matrix: the upper triangle from the lower one.
 void launch_mirror_lower(Tensor& c, cudaStream_t stream);
 void launch_gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,

@@ -2,6 +2,8 @@
 // test-backend-ops).
 // Every case is skipped, with its reason, when no CUDA device is visible.
 #include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <utility>
 
 #include "modnorm/dualize.hpp"
 #include "modnorm/ops.hpp"
@@ -288,6 +290,117 @@ BOOST_AUTO_TEST_CASE(newton_schulz_batches_and_symmetric_panels_match_the_cpu) {
         BOOST_TEST(error <= (compute == DType::f32 ? 1e-5 : 1e-1));
       }
     }
+}
+
+BOOST_AUTO_TEST_CASE(exp_log_and_their_backward_match_the_cpu) {
+  MODNORM_FRESH_GENERATOR(gen);
+  for (DType dt : {DType::f32, DType::bf16, DType::f64})
+    for (const Shape& shape : std::vector<Shape>{{0}, {1}, {7, 5}, {2, 3, 4, 33}}) {
+      BOOST_TEST_CONTEXT(to_string(dt) << " " << to_string(shape)) {
+        const auto x = Tensor::randn(shape, gen, dt), dy = Tensor::randn(shape, gen, dt);
+        const auto p = add(abs(x), Tensor::full({}, 0.125, dt));
+        const auto xd = x.to(Device::cuda), dyd = dy.to(Device::cuda), pd = p.to(Device::cuda);
+        auto same = [&](const Tensor& gpu, const Tensor& cpu) {
+          BOOST_TEST(gpu.device() == Device::cuda);
+          BOOST_TEST(rel_error(gpu.to_vector_f64(), cpu.to_vector_f64()) <= band(dt));
+        };
+        same(modnorm::exp(xd), modnorm::exp(x));
+        same(modnorm::log(pd), modnorm::log(p));
+        same(exp_backward(xd, dyd), exp_backward(x, dy));
+        same(log_backward(pd, dyd), log_backward(p, dy));
+      }
+    }
+  const auto edge = Tensor::from_vector({0.0f, -1.0f, INFINITY}, {3});
+  const auto l = modnorm::log(edge.to(Device::cuda)).to_vector_f64();
+  BOOST_TEST(l[0] == -INFINITY);
+  BOOST_TEST(std::isnan(l[1]));
+  BOOST_TEST(l[2] == INFINITY);
+}
+
+BOOST_AUTO_TEST_CASE(softmax_tril_and_their_backward_match_the_cpu) {
+  MODNORM_FRESH_GENERATOR(gen);
+  // Rows shorter and longer than a warp (32 lanes), and causal masks on rank 2 to 4.
+  const std::vector<Shape> shapes = {
+      {1}, {3, 1}, {5, 31}, {4, 33}, {2, 3, 17, 17}, {2, 2, 64, 64}, {1, 1, 3, 1000}, {0, 4}};
+  for (DType dt : {DType::f32, DType::bf16, DType::f64})
+    for (const Shape& shape : shapes) {
+      BOOST_TEST_CONTEXT(to_string(dt) << " " << to_string(shape)) {
+        auto s = scale(Tensor::randn(shape, gen, dt), 3.0);
+        const auto dy = Tensor::randn(shape, gen, dt);
+        auto sd = s.to(Device::cuda);
+        if (shape.size() >= 2) {
+          const auto masked = tril(s, -INFINITY), masked_d = tril(sd, -INFINITY);
+          BOOST_TEST((masked_d.to_vector_f64() == masked.to_vector_f64()));  // a copy: exact
+          BOOST_TEST((tril(sd, 0.5).to_vector_f64() == tril(s, 0.5).to_vector_f64()));
+          s = masked;
+          sd = masked_d;
+        }
+        const auto p = softmax(s), pd = softmax(sd);
+        BOOST_TEST(pd.device() == Device::cuda);
+        BOOST_TEST(rel_error(pd.to_vector_f64(), p.to_vector_f64()) <= band(dt));
+        const auto dx = softmax_backward(p, dy);
+        const auto dxd = softmax_backward(p.to(Device::cuda), dy.to(Device::cuda));
+        BOOST_TEST(rel_error(dxd.to_vector_f64(), dx.to_vector_f64()) <= band(dt));
+      }
+    }
+  // A fully masked row is zeros and a NaN spreads to its row, as on the CPU.
+  const auto rows = Tensor::from_vector({-INFINITY, -INFINITY, -INFINITY, 1.0f, NAN, 2.0f}, {2, 3});
+  const auto y = softmax(rows.to(Device::cuda)).to_vector_f64();
+  for (int j = 0; j < 3; ++j) BOOST_TEST(y[j] == 0.0);
+  for (int j = 3; j < 6; ++j) BOOST_TEST(std::isnan(y[j]));
+}
+
+BOOST_AUTO_TEST_CASE(permute_matches_the_cpu_bit_for_bit) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const std::vector<std::pair<Shape, std::vector<int>>> cases = {
+      {{37, 19}, {1, 0}},           {{2, 3, 4}, {2, 0, 1}},       {{5, 7, 9}, {0, 2, 1}},
+      {{2, 3, 4, 5}, {0, 2, 1, 3}}, {{2, 3, 4, 5}, {3, 1, 0, 2}}, {{2, 0, 4, 5}, {1, 0, 2, 3}}};
+  for (DType dt : {DType::f32, DType::bf16, DType::f64})
+    for (const auto& [shape, axes] : cases) {
+      BOOST_TEST_CONTEXT(to_string(dt) << " " << to_string(shape)) {
+        const auto x = Tensor::randn(shape, gen, dt);
+        const auto gpu = permute(x.to(Device::cuda), axes);
+        BOOST_TEST(gpu.device() == Device::cuda);
+        BOOST_TEST((gpu.shape() == permute(x, axes).shape()));
+        BOOST_TEST((gpu.to_vector_f64() == permute(x, axes).to_vector_f64()));
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(batched_gemm_matches_the_cpu_for_all_transposes) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const std::vector<Shape> batches = {{5}, {2, 3}, {1}, {1, 1}};
+  for (DType dt : {DType::f32, DType::bf16, DType::f64})
+    for (const Shape& batch : batches)
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          BOOST_TEST_CONTEXT(to_string(dt)
+                             << " " << to_string(batch) << " ta=" << ta << " tb=" << tb) {
+            const std::int64_t m = 33, k = 40, n = 17;
+            auto with = [&](std::int64_t r, std::int64_t c) {
+              Shape s = batch;
+              s.push_back(r);
+              s.push_back(c);
+              return s;
+            };
+            const auto a = Tensor::randn(ta ? with(k, m) : with(m, k), gen, dt);
+            const auto b = Tensor::randn(tb ? with(n, k) : with(k, n), gen, dt);
+            const auto c = Tensor::randn(with(m, n), gen, dt);
+            Tensor c_cpu = c.clone(), c_gpu = c.to(Device::cuda);
+            gemm(1.5, a, ta, b, tb, 0.5, c_cpu);
+            gemm(1.5, a.to(Device::cuda), ta, b.to(Device::cuda), tb, 0.5, c_gpu);
+            BOOST_TEST(rel_error(c_gpu.to_vector_f64(), c_cpu.to_vector_f64()) < band(dt));
+            const auto p = matmul(a.to(Device::cuda), b.to(Device::cuda), ta, tb);
+            BOOST_TEST((p.shape() == with(m, n)));
+            BOOST_TEST(rel_error(p.to_vector_f64(), matmul(a, b, ta, tb).to_vector_f64()) <
+                       band(dt));
+          }
+        }
+  // Empty inner dimension: out = beta * out on every matrix.
+  auto out = Tensor::full({3, 2, 2}, 4.0, DType::f32, Device::cuda);
+  gemm(1.0, Tensor::zeros({3, 2, 0}, DType::f32, Device::cuda), false,
+       Tensor::zeros({3, 0, 2}, DType::f32, Device::cuda), false, 0.5, out);
+  BOOST_TEST((out.to_vector() == std::vector<float>(12, 2.0f)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -91,4 +91,69 @@ BOOST_AUTO_TEST_CASE(indices_out_of_range_are_named) {
   expect_error([&] { softmax_cross_entropy(Tensor::zeros({0, 3}), {}); }, {"at least one example"});
 }
 
+BOOST_AUTO_TEST_CASE(batched_products_name_ranks_batches_and_inner_dimensions) {
+  auto a = Tensor::zeros({2, 3, 4}), b = Tensor::zeros({2, 4, 5});
+  BOOST_TEST((matmul(a, b).shape() == Shape{2, 3, 5}));
+  expect_error(
+      [&] {
+        matmul(a, Tensor::zeros({4, 5}));
+      },
+      {"[matmul] ranks differ: [2x3x4] x [4x5]", "reshape [B, T, K] to [B*T, K]"});
+  expect_error(
+      [&] {
+        matmul(a, Tensor::zeros({3, 4, 5}));
+      },
+      {"[matmul] batch dimensions differ: [2x3x4] x [3x4x5]"});
+  expect_error(
+      [&] {
+        matmul(Tensor::zeros({2, 2, 3, 4}), Tensor::zeros({2, 3, 4, 5}));
+      },
+      {"batch dimensions differ: [2x2x3x4] x [2x3x4x5]"});
+  expect_error([&] { matmul(a, b, false, true); },
+               {"[matmul] inner dimensions differ: [2x3x4] x [2x4x5]^T"});
+  expect_error([&] { matmul(Tensor::zeros({3}), Tensor::zeros({3})); },
+               {"[matmul] expects matrices (rank 2) or batches of matrices (rank 3 or 4)", "[3]"});
+  auto out = Tensor::zeros({2, 5, 3});
+  expect_error([&] { gemm(1, a, false, b, false, 0, out); },
+               {"[gemm] output [2x5x3] does not match the product [2x3x4] x [2x4x5] = [2x3x5]"});
+}
+
+BOOST_AUTO_TEST_CASE(permute_needs_a_permutation_of_the_axes) {
+  auto x = Tensor::zeros({2, 3, 4});
+  expect_error(
+      [&] {
+        permute(x, {0, 1});
+      },
+      {"[permute] axes [0, 1] should list each of the 3 axes of [2x3x4] f32 cpu once"});
+  expect_error(
+      [&] {
+        permute(x, {0, 0, 1});
+      },
+      {"[permute] axes [0, 0, 1] name axis 0 twice", "permutation of 0 .. 2"});
+  expect_error(
+      [&] {
+        permute(x, {0, 3, 1});
+      },
+      {"[permute] axis 3 in [0, 3, 1] is out of range for [2x3x4] f32 cpu"});
+  expect_error([&] { permute(x, {-1, 2, 0}); }, {"[permute]", "name axis 2 twice"});
+}
+
+BOOST_AUTO_TEST_CASE(softmax_tril_exp_and_log_name_what_they_received) {
+  expect_error([&] { softmax(Tensor::zeros({})); },
+               {"[softmax] needs an axis to normalise along, got [] f32 cpu"});
+  expect_error(
+      [&] {
+        softmax_backward(Tensor::zeros({2, 3}), Tensor::zeros({3, 2}));
+      },
+      {"[softmax_backward] shapes differ: [2x3] and [3x2]"});
+  expect_error([&] { softmax_backward(Tensor::zeros({2}), Tensor::zeros({2}, DType::f64)); },
+               {"[softmax_backward] dtypes differ"});
+  expect_error([&] { tril(Tensor::zeros({5}), 0.0); },
+               {"[tril] expects a matrix or a batch of matrices (rank 2 to 4), got [5] f32 cpu"});
+  expect_error([&] { exp_backward(Tensor::zeros({2}), Tensor::zeros({3})); },
+               {"[exp_backward] shapes differ: [2] and [3]"});
+  expect_error([&] { log_backward(Tensor::zeros({2}), Tensor::zeros({2}, DType::bf16)); },
+               {"[log_backward] dtypes differ"});
+}
+
 BOOST_AUTO_TEST_SUITE_END()
