@@ -59,6 +59,9 @@ void Backend::fill(Tensor&, double) {
 void Backend::convert(const Tensor&, Tensor&) {
   not_implemented("convert");
 }
+std::int64_t Backend::first_non_i32(const Tensor&) {
+  not_implemented("first_non_i32");
+}
 void Backend::gemm(double, const Tensor&, bool, const Tensor&, bool, double, Tensor&) {
   not_implemented("gemm");
 }

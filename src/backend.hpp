@@ -68,8 +68,12 @@ class Backend {
   virtual void synchronize() {}
   /// out = value everywhere.
   virtual void fill(Tensor& out, double value);
-  /// out = in converted to out's dtype (equal shapes, same device).
+  /// out = in converted to out's dtype (equal shapes, same device). When out is i32 and in is
+  /// not, first_non_i32(in) was -1: every value is an integer in range.
   virtual void convert(const Tensor& in, Tensor& out);
+  /// The index of the first element of x (a float dtype) that is not an integer in the range
+  /// of i32 (NaN and +-Inf included), or -1 when there is none.
+  virtual std::int64_t first_non_i32(const Tensor& x);
 
   // ---- compute ----
   /// out = alpha op(a) op(b) + beta out (op = transpose of the last two axes where asked) for
@@ -123,7 +127,8 @@ class Backend {
   [[noreturn]] void not_implemented(const char* op) const;
 };
 
-/// The tensor itself when f32 or f64; an f32 copy when bf16 (bf16 is computed in f32 and, where
+/// The tensor itself when f32 or f64; an f32 copy when bf16 (i32 never gets here: ops.cpp
+/// refuses it) (bf16 is computed in f32 and, where
 /// a result is stored as bf16, rounded back once).
 inline Tensor widen(const Tensor& t) {
   return t.dtype() == DType::bf16 ? t.to(DType::f32) : t;

@@ -17,7 +17,17 @@ namespace {
 using detail::check_matrix;
 using detail::fail;
 
+// The operations compute on floating-point values: an i32 tensor (integer ids) is refused by
+// name, never read as floats.
+void check_float(const char* op, const Tensor& t) {
+  if (t.dtype() == DType::i32)
+    fail(op, "expects a floating-point tensor (f32, bf16 or f64), got " + t.describe() +
+                 " (i32 holds integer ids; convert with .to(DType::f32) to compute with them)");
+}
+
 void check_compatible(const char* op, const Tensor& a, const Tensor& b) {
+  check_float(op, a);
+  check_float(op, b);
   if (a.device() != b.device())
     fail(op, "devices differ: " + a.describe() + " and " + b.describe());
   if (a.dtype() != b.dtype()) fail(op, "dtypes differ: " + a.describe() + " and " + b.describe());
@@ -45,6 +55,7 @@ int normalize_axis(const char* op, const Tensor& x, int axis) {
 }
 
 Tensor reduce_axis(const char* op, detail::Reduce kind, const Tensor& x, int axis) {
+  check_float(op, x);
   const int a = normalize_axis(op, x, axis);
   const bool needs_elements = kind == detail::Reduce::mean || kind == detail::Reduce::max;
   if (needs_elements && x.dim(a) == 0)
@@ -58,10 +69,12 @@ Tensor reduce_axis(const char* op, detail::Reduce kind, const Tensor& x, int axi
 
 // Whole-tensor reductions answer in double, so they run on an f64 copy (no rounding to f32/bf16).
 double reduce_all(const char* op, detail::Reduce kind, const Tensor& x) {
+  check_float(op, x);
   return reduce_axis(op, kind, x.to(DType::f64).reshape({x.numel()}), 0).item();
 }
 
-Tensor map(detail::Unary kind, const Tensor& x) {
+Tensor map(const char* op, detail::Unary kind, const Tensor& x) {
+  check_float(op, x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   detail::backend_of(x).unary(kind, x, out);
   return out;
@@ -172,6 +185,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& a, double s) {
+  check_float("scale", a);
   Tensor out = Tensor::zeros(a.shape(), a.dtype(), a.device());
   detail::backend_of(a).axpy(s, a, 0.0, out);
   return out;
@@ -183,30 +197,31 @@ void axpy(double alpha, const Tensor& x, Tensor& y, double beta) {
 }
 
 void fill(Tensor& x, double value) {
+  check_float("fill", x);
   detail::backend_of(x).fill(x, value);
 }
 
 Tensor relu(const Tensor& x) {
-  return map(detail::Unary::relu, x);
+  return map("relu", detail::Unary::relu, x);
 }
 Tensor gelu(const Tensor& x) {
-  return map(detail::Unary::gelu, x);
+  return map("gelu", detail::Unary::gelu, x);
 }
 Tensor abs(const Tensor& x) {
-  return map(detail::Unary::abs, x);
+  return map("abs", detail::Unary::abs, x);
 }
 Tensor sign(const Tensor& x) {
-  return map(detail::Unary::sign, x);
+  return map("sign", detail::Unary::sign, x);
 }
 Tensor sqrt(const Tensor& x) {
-  return map(detail::Unary::sqrt, x);
+  return map("sqrt", detail::Unary::sqrt, x);
 }
 
 Tensor exp(const Tensor& x) {
-  return map(detail::Unary::exp, x);
+  return map("exp", detail::Unary::exp, x);
 }
 Tensor log(const Tensor& x) {
-  return map(detail::Unary::log, x);
+  return map("log", detail::Unary::log, x);
 }
 
 Tensor relu_backward(const Tensor& x, const Tensor& dy) {
@@ -227,10 +242,12 @@ Tensor log_backward(const Tensor& x, const Tensor& dy) {
 }
 
 bool all_finite(const Tensor& x) {
+  check_float("all_finite", x);
   return detail::backend_of(x).all_finite(x);
 }
 
 double frobenius_norm(const Tensor& x) {
+  check_float("frobenius_norm", x);
   return std::sqrt(dot(x, x));
 }
 
@@ -268,6 +285,7 @@ double max(const Tensor& x) {
 }
 
 Tensor transpose(const Tensor& x) {
+  check_float("transpose", x);
   check_matrix("transpose", x);
   Tensor out = Tensor::empty({x.dim(1), x.dim(0)}, x.dtype(), x.device());
   detail::backend_of(x).transpose(x, out);
@@ -275,6 +293,7 @@ Tensor transpose(const Tensor& x) {
 }
 
 Tensor softmax(const Tensor& x) {
+  check_float("softmax", x);
   if (x.rank() == 0) fail("softmax", "needs an axis to normalise along, got " + x.describe());
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   detail::backend_of(x).softmax(x, out);
@@ -291,6 +310,7 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
 }
 
 Tensor tril(const Tensor& x, double fill) {
+  check_float("tril", x);
   if (x.rank() < 2)
     fail("tril", "expects a matrix or a batch of matrices (rank 2 to 4), got " + x.describe());
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -299,6 +319,7 @@ Tensor tril(const Tensor& x, double fill) {
 }
 
 Tensor permute(const Tensor& x, const std::vector<int>& axes) {
+  check_float("permute", x);
   const int rank = x.rank();
   std::string given = "[";
   for (std::size_t i = 0; i < axes.size(); ++i) given += (i ? ", " : "") + std::to_string(axes[i]);
@@ -327,6 +348,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& axes) {
 }
 
 Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids) {
+  check_float("gather_rows", table);
   check_matrix("gather_rows", table);
   check_ids("gather_rows", ids, table.dim(0), ("(rows of " + table.describe() + ")").c_str());
   Tensor out = output("gather_rows", {static_cast<std::int64_t>(ids.size()), table.dim(1)}, table);
@@ -335,6 +357,7 @@ Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids) {
 }
 
 Tensor gather_cols(const Tensor& table, const std::vector<std::int64_t>& ids) {
+  check_float("gather_cols", table);
   check_matrix("gather_cols", table);
   check_ids("gather_cols", ids, table.dim(1), ("(columns of " + table.describe() + ")").c_str());
   Tensor out = output("gather_cols", {table.dim(0), static_cast<std::int64_t>(ids.size())}, table);
@@ -369,6 +392,7 @@ void scatter_add_cols(Tensor& dst, const std::vector<std::int64_t>& ids, const T
 }
 
 CrossEntropy softmax_cross_entropy(const Tensor& logits, const std::vector<std::int64_t>& labels) {
+  check_float("softmax_cross_entropy", logits);
   check_matrix("softmax_cross_entropy", logits);
   if (logits.dim(0) == 0 || logits.dim(1) == 0)
     fail("softmax_cross_entropy",

@@ -33,6 +33,16 @@ float bits_float(std::uint32_t bits) {
   return f;
 }
 
+// The range of i32, which a float value must fall in (as an integer) to become one.
+constexpr double kI32Min = -2147483648.0, kI32Max = 2147483647.0;
+
+std::string number_text(double value) {
+  std::ostringstream os;
+  os.precision(17);
+  os << value;
+  return os.str();
+}
+
 std::shared_ptr<detail::Storage> allocate(std::size_t nbytes, Device device, const char* op) {
   auto& be = detail::backend(device, op);
   try {
@@ -57,6 +67,8 @@ const char* to_string(DType dtype) {
       return "bf16";
     case DType::f64:
       return "f64";
+    case DType::i32:
+      return "i32";
   }
   return "?";
 }
@@ -79,6 +91,8 @@ std::size_t itemsize(DType dtype) {
       return 2;
     case DType::f64:
       return 8;
+    case DType::i32:
+      return 4;
   }
   return 0;
 }
@@ -139,6 +153,9 @@ Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::full(Shape shape, double value, DType dtype, Device device) {
+  if (dtype == DType::i32 && !(value >= kI32Min && value <= kI32Max && std::trunc(value) == value))
+    fail("Tensor::full", "value " + number_text(value) +
+                             " is not an integer in the range of i32 [-2147483648, 2147483647]");
   Tensor t = empty(std::move(shape), dtype, device);
   detail::backend_of(t).fill(t, value);
   return t;
@@ -179,8 +196,16 @@ Tensor Tensor::from_vector_f64(const std::vector<double>& data, Shape shape) {
                    "Tensor::from_vector_f64");
 }
 
+Tensor Tensor::from_vector_i32(const std::vector<std::int32_t>& data, Shape shape) {
+  return from_host(data.data(), data.size(), std::move(shape), DType::i32,
+                   "Tensor::from_vector_i32");
+}
+
 // Drawn in f64 on the host, then converted: the f64 copy is what has to fit.
 Tensor Tensor::randn(Shape shape, Generator& gen, DType dtype, Device device) {
+  if (dtype == DType::i32)
+    fail("Tensor::randn", "normal draws are not integers: draw " + to_string(shape) +
+                              " in a float dtype and convert explicitly, got dtype i32");
   const auto n = checked_numel(shape, "Tensor::randn", itemsize(DType::f64));
   Tensor t = empty(std::move(shape), DType::f64);
   double* values = t.data<double>();
@@ -255,8 +280,17 @@ Tensor Tensor::to(Device target) const {
   return out;
 }
 
+// Float -> i32 is checked first (integers in range only); the conversion itself then trusts it.
 Tensor Tensor::to(DType target) const {
   if (target == dtype_) return *this;
+  if (target == DType::i32) {
+    const std::int64_t bad = detail::backend_of(*this).first_non_i32(*this);
+    if (bad >= 0)
+      fail("Tensor::to", "element " + std::to_string(bad) + " of " + describe() + " is " +
+                             number_text(to_vector_f64()[static_cast<std::size_t>(bad)]) +
+                             ", not an integer in the range of i32 [-2147483648, 2147483647] "
+                             "(round or clamp it before converting)");
+  }
   Tensor out = empty(shape_, target, device());
   detail::backend_of(*this).convert(*this, out);
   return out;

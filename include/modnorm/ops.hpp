@@ -2,7 +2,9 @@
 /// @file ops.hpp
 /// The tensor operation set. Every function checks its inputs once (shapes, dtypes, devices)
 /// and throws modnorm::Error naming the operation and what it received; then it runs on the
-/// backend of the inputs' device. Inputs of one call must share device and dtype. Reductions
+/// backend of the inputs' device. Inputs of one call must share device and dtype, a float one
+/// (f32, bf16, f64): an i32 tensor (integer ids) is refused, e.g. `[relu] expects a
+/// floating-point tensor (f32, bf16 or f64), got [4] i32 cpu ...`. Reductions
 /// and inner products accumulate in double on the CPU.
 
 #include <cstdint>

@@ -18,8 +18,11 @@ namespace modnorm {
 
 /// Element type. bf16 is bfloat16 storage (1 sign, 8 exponent, 7 mantissa bits); on the CPU it
 /// is converted to f32 for arithmetic and rounded back to nearest-even. f64 exists for
-/// references and tests.
-enum class DType : std::uint8_t { f32, bf16, f64 };
+/// references and tests. i32 (32-bit signed integers) holds token ids: a tensor of it can be
+/// made (from_vector_i32, empty, zeros, full, eye), converted with to(DType) on either device,
+/// copied, reshaped, read back and saved; every operation of <modnorm/ops.hpp> refuses it
+/// with `[op] expects a floating-point tensor ...`.
+enum class DType : std::uint8_t { f32, bf16, f64, i32 };
 
 /// Where the storage lives.
 enum class Device : std::uint8_t { cpu, cuda };
@@ -27,13 +30,13 @@ enum class Device : std::uint8_t { cpu, cuda };
 /// A shape: rank 0 to 4, row-major, every dimension >= 0.
 using Shape = std::vector<std::int64_t>;
 
-/// "f32", "bf16", "f64".
+/// "f32", "bf16", "f64", "i32".
 MODNORM_API const char* to_string(DType dtype);
 /// "cpu", "cuda".
 MODNORM_API const char* to_string(Device device);
 /// "[3x4]"; a scalar (rank 0) prints as "[]".
 MODNORM_API std::string to_string(const Shape& shape);
-/// Bytes per element: 4, 2 or 8.
+/// Bytes per element: 4 (f32, i32), 2 (bf16) or 8 (f64).
 MODNORM_API std::size_t itemsize(DType dtype);
 
 /// True when the CUDA backend was built and at least one CUDA device is visible. Any error from
@@ -71,18 +74,27 @@ class MODNORM_API Tensor {
   static Tensor from_vector(std::vector<float> data, Shape shape);
   /// Copies `data` into a new f64 CPU tensor of `shape` (for references and tests).
   static Tensor from_vector_f64(const std::vector<double>& data, Shape shape);
+  /// Copies `data` into a new i32 CPU tensor of `shape`: integer ids (tokens, labels).
+  /// Throws modnorm::Error if data.size() != product(shape) or the shape is invalid.
+  ///
+  /// Example:
+  ///   auto ids = modnorm::Tensor::from_vector_i32({5, 0, 17, 3}, {2, 2});   // [2x2] i32 cpu
+  ///   std::vector<double> back = ids.to_vector_f64();                      // {5, 0, 17, 3}
+  static Tensor from_vector_i32(const std::vector<std::int32_t>& data, Shape shape);
   /// Uninitialised storage of `shape`. Throws modnorm::Error for a shape checked_numel()
   /// refuses (its byte size included), and when the memory cannot be allocated (naming the
   /// number of bytes); the factories below do the same.
   static Tensor empty(Shape shape, DType dtype = DType::f32, Device device = Device::cpu);
   /// All zeros.
   static Tensor zeros(Shape shape, DType dtype = DType::f32, Device device = Device::cpu);
-  /// All elements equal to `value` (rounded to `dtype`).
+  /// All elements equal to `value` (rounded to `dtype`). For i32 the value must be an integer
+  /// in [-2^31, 2^31 - 1]; anything else throws (never rounded or clamped).
   static Tensor full(Shape shape, double value, DType dtype = DType::f32,
                      Device device = Device::cpu);
   /// The n x n identity matrix.
   static Tensor eye(std::int64_t n, DType dtype = DType::f32, Device device = Device::cpu);
   /// Independent standard normal entries drawn from `gen` (reproducible for a given seed).
+  /// Throws for DType::i32 (draw in a float dtype and convert explicitly).
   static Tensor randn(Shape shape, Generator& gen, DType dtype = DType::f32,
                       Device device = Device::cpu);
 
@@ -101,9 +113,10 @@ class MODNORM_API Tensor {
   /// "[3x4] f32 cpu": what error messages quote.
   std::string describe() const;
 
-  /// The elements as floats, copied to the host (bf16 and f64 are converted).
+  /// The elements as floats, copied to the host (bf16, f64 and i32 are converted; i32 values
+  /// above 2^24 in magnitude round to the nearest float).
   std::vector<float> to_vector() const;
-  /// The elements as doubles, copied to the host.
+  /// The elements as doubles, copied to the host (exact for every dtype, i32 included).
   std::vector<double> to_vector_f64() const;
   /// The single element of a one-element tensor, as a double. Throws if numel() != 1.
   double item() const;
@@ -111,8 +124,15 @@ class MODNORM_API Tensor {
   /// A copy on `device` (or this handle if it is already there). Throws modnorm::Error when
   /// the CUDA backend is not built or no CUDA device is visible.
   Tensor to(Device device) const;
-  /// A copy converted to `dtype` (or this handle if it already has it); f32 -> bf16 rounds to
-  /// nearest-even.
+  /// A copy converted to `dtype` (or this handle if it already has it), on the same device;
+  /// f32 -> bf16 rounds to nearest-even, and so does i32 -> f32 or bf16 above 2^24 or 2^8 in
+  /// magnitude (i32 -> f64 is exact). A float dtype -> i32 never rounds: every element must be
+  /// an integer in [-2^31, 2^31 - 1], else it throws naming the first offending element:
+  /// `[Tensor::to] element 1 of [3] f32 cpu is 2.5, not an integer in the range of i32 ...`.
+  ///
+  /// Example:
+  ///   auto ids = modnorm::Tensor::from_vector({3, 1, 4}, {3}).to(modnorm::DType::i32);
+  ///   auto back = ids.to(modnorm::DType::f32);   // {3, 1, 4}
   Tensor to(DType dtype) const;
   /// A deep copy (same shape, dtype and device, new storage).
   Tensor clone() const;
@@ -124,9 +144,9 @@ class MODNORM_API Tensor {
   /// Raw pointer to the first element (a device pointer for CUDA tensors).
   void* raw();
   const void* raw() const;
-  /// Typed host pointer to the elements of a CPU tensor: T is float (f32), double (f64) or
-  /// std::uint16_t (bf16 bit patterns). Throws if T does not match dtype() or the tensor is
-  /// not on the CPU.
+  /// Typed host pointer to the elements of a CPU tensor: T is float (f32), double (f64),
+  /// std::uint16_t (bf16 bit patterns) or std::int32_t (i32). Throws if T does not match dtype() or
+  /// the tensor is not on the CPU.
   template <class T>
   T* data();
   template <class T>
@@ -158,6 +178,10 @@ template <>
 struct dtype_of<std::uint16_t> {
   static constexpr DType value = DType::bf16;
 };
+template <>
+struct dtype_of<std::int32_t> {
+  static constexpr DType value = DType::i32;
+};
 }  // namespace detail
 
 template <class T>
@@ -172,7 +196,7 @@ const T* Tensor::data() const {
   return static_cast<const T*>(raw());
 }
 
-/// Print "f32"/"bf16"/"f64" and "cpu"/"cuda".
+/// Print "f32"/"bf16"/"f64"/"i32" and "cpu"/"cuda".
 MODNORM_API std::ostream& operator<<(std::ostream& os, DType dtype);
 MODNORM_API std::ostream& operator<<(std::ostream& os, Device device);
 

@@ -15,6 +15,7 @@ class CpuBackend final : public Backend {
   void copy_to_host(const void* src, void* host, std::size_t nbytes) override;
   void fill(Tensor& out, double value) override;
   void convert(const Tensor& in, Tensor& out) override;
+  std::int64_t first_non_i32(const Tensor& x) override;
 
   void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b,
             double beta, Tensor& out) override;

@@ -1,4 +1,6 @@
-// Host memory, copies, fill and dtype conversion.
+// Host memory, copies, fill and dtype conversion (and the check that float -> i32 is exact).
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -23,6 +25,10 @@ double from_double<double>(double v) {
 template <>
 std::uint16_t from_double<std::uint16_t>(double v) {
   return double_to_bf16(v);
+}
+template <>
+std::int32_t from_double<std::int32_t>(double v) {
+  return static_cast<std::int32_t>(v);  // an integer in range: Tensor::to checked it
 }
 
 template <class In>
@@ -49,7 +55,7 @@ void convert_as(const Tensor& in, Tensor& out) {
   for (std::int64_t i = 0; i < n; ++i) dst[i] = from_double<Out>(to_double(src[i]));
 }
 
-// Dispatches fn<T>() over the three storage types.
+// Dispatches fn<T>() over the four storage types.
 template <template <class> class F, class... Args>
 void visit_storage(DType dtype, Args&&... args) {
   switch (dtype) {
@@ -59,6 +65,8 @@ void visit_storage(DType dtype, Args&&... args) {
       return F<double>::run(std::forward<Args>(args)...);
     case DType::bf16:
       return F<std::uint16_t>::run(std::forward<Args>(args)...);
+    case DType::i32:
+      return F<std::int32_t>::run(std::forward<Args>(args)...);
   }
 }
 
@@ -110,7 +118,24 @@ void CpuBackend::convert(const Tensor& in, Tensor& out) {
       return visit_storage<ConvertTo<double>::From>(in.dtype(), in, out);
     case DType::bf16:
       return visit_storage<ConvertTo<std::uint16_t>::From>(in.dtype(), in, out);
+    case DType::i32:
+      return visit_storage<ConvertTo<std::int32_t>::From>(in.dtype(), in, out);
   }
+}
+
+std::int64_t CpuBackend::first_non_i32(const Tensor& x_in) {
+  const Tensor x = widen(x_in);
+  std::int64_t first = -1;
+  cpu::visit_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = static_cast<const T*>(x.raw());
+    const std::int64_t n = x.numel();
+    for (std::int64_t i = 0; i < n && first < 0; ++i) {
+      const double v = p[i];  // NaN fails every comparison
+      if (!(v >= -2147483648.0 && v <= 2147483647.0 && std::trunc(v) == v)) first = i;
+    }
+  });
+  return first;
 }
 
 }  // namespace modnorm::detail

@@ -16,6 +16,8 @@ cudaDataType_t blas_type(DType dtype) {
       return CUDA_R_16BF;
     case DType::f64:
       return CUDA_R_64F;
+    case DType::i32:  // never multiplied: ops.cpp refuses i32
+      return CUDA_R_32I;
   }
   return CUDA_R_32F;
 }
@@ -124,6 +126,10 @@ void CudaBackend::fill(Tensor& out, double value) {
 
 void CudaBackend::convert(const Tensor& in, Tensor& out) {
   cuda::launch_convert(in, out, stream_);
+}
+
+std::int64_t CudaBackend::first_non_i32(const Tensor& x) {
+  return cuda::first_non_i32_on_device(x, stream_);
 }
 
 void CudaBackend::axpy(double alpha, const Tensor& x, double beta, Tensor& y) {

@@ -32,6 +32,7 @@ class CudaBackend final : public Backend {
   void copy_to_host(const void* src, void* host, std::size_t nbytes) override;
   void fill(Tensor& out, double value) override;
   void convert(const Tensor& in, Tensor& out) override;
+  std::int64_t first_non_i32(const Tensor& x) override;
   void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b,
             double beta, Tensor& out) override;
   void axpy(double alpha, const Tensor& x, double beta, Tensor& y) override;
@@ -86,6 +87,7 @@ namespace cuda {
 // synchronise the stream.
 void launch_fill(Tensor& out, double value, cudaStream_t stream);
 void launch_convert(const Tensor& in, Tensor& out, cudaStream_t stream);
+std::int64_t first_non_i32_on_device(const Tensor& x, cudaStream_t stream);
 void launch_axpy(double alpha, const Tensor& x, double beta, Tensor& y, cudaStream_t stream);
 void launch_unary(Unary op, const Tensor& x, Tensor& y, cudaStream_t stream);
 void launch_unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& y,

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "modnorm/error.hpp"
 #include "modnorm/tensor.hpp"
 
 namespace modnorm::detail::cuda {
@@ -17,7 +18,8 @@ inline unsigned blocks_for(std::int64_t n) {
   return static_cast<unsigned>(b < 65535 ? (b > 0 ? b : 1) : 65535);
 }
 
-/// Calls fn(T{}) with the device storage type of `dtype`.
+/// Calls fn(T{}) with the device storage type of a float `dtype` (the compute kernels). i32
+/// never reaches them (ops.cpp refuses it), so it is an internal error here.
 template <class Fn>
 void visit(DType dtype, Fn&& fn) {
   switch (dtype) {
@@ -27,7 +29,17 @@ void visit(DType dtype, Fn&& fn) {
       return fn(double{});
     case DType::bf16:
       return fn(__nv_bfloat16{});
+    case DType::i32:
+      break;
   }
+  throw Error("[cuda] internal error: an i32 tensor reached a floating-point kernel");
+}
+
+/// Calls fn(T{}) with the device storage type of any `dtype`, i32 included (fill, convert).
+template <class Fn>
+void visit_storage(DType dtype, Fn&& fn) {
+  if (dtype == DType::i32) return fn(std::int32_t{});
+  visit(dtype, fn);
 }
 
 }  // namespace modnorm::detail::cuda

@@ -43,6 +43,8 @@ const char* safetensors_dtype(DType dtype) {
       return "BF16";
     case DType::f64:
       return "F64";
+    case DType::i32:
+      return "I32";
   }
   return "?";
 }
@@ -177,12 +179,15 @@ Entry parse_entry(const std::string& path, const std::string& name,
     e.dtype = DType::bf16;
   } else if (dtype_name == "F64") {
     e.dtype = DType::f64;
+  } else if (dtype_name == "I32") {
+    e.dtype = DType::i32;
   } else {
     static const std::set<std::string> other_known = {
-        "BOOL", "U8",  "I8",  "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2",
-        "I16",  "U16", "F16", "I32",     "U32",     "I64",     "U64", "C64"};
+        "BOOL",    "U8",  "I8",  "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",  "F6_E2M3",
+        "F6_E3M2", "I16", "U16", "F16",     "U32",     "I64",     "U64", "C64"};
     fail_load(path, where + (other_known.count(dtype_name) ? "unsupported" : "unknown") +
-                        " dtype '" + dtype_name + "' (modnorm reads F32, BF16 and F64)");
+                        " dtype '" + dtype_name +
+                        "' (modnorm reads F32, BF16 and F64), and I32 for integer ids");
   }
 
   const auto shape = value.find("shape");

@@ -403,4 +403,33 @@ BOOST_AUTO_TEST_CASE(batched_gemm_matches_the_cpu_for_all_transposes) {
   BOOST_TEST((out.to_vector() == std::vector<float>(12, 2.0f)));
 }
 
+BOOST_AUTO_TEST_CASE(i32_conversions_match_the_cpu_and_refuse_the_same_values) {
+  const std::vector<double> values = {0, 1, -1, 255, -256, 65536, 2147483647.0, -2147483648.0};
+  for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
+    BOOST_TEST_CONTEXT(to_string(dt)) {
+      const auto x = Tensor::from_vector_f64(values, {2, 4}).to(dt);
+      const auto ids = x.to(Device::cuda).to(DType::i32);
+      BOOST_TEST(ids.describe() == "[2x4] i32 cuda");
+      BOOST_TEST((ids.to_vector_f64() == x.to(DType::i32).to_vector_f64()));
+      BOOST_TEST((ids.to(dt).to_vector_f64() == x.to(DType::i32).to(dt).to_vector_f64()));
+      BOOST_TEST((ids.clone().to_vector_f64() == ids.to_vector_f64()));
+      // The first offending element is named, as on the CPU, however many there are.
+      std::vector<double> bad(5000, 1.0);
+      bad[3001] = 0.5;
+      bad[4999] = std::nan("");
+      const auto b = Tensor::from_vector_f64(bad, {5000}).to(dt).to(Device::cuda);
+      modnorm::test::expect_error([&] { b.to(DType::i32); },
+                                  {"[Tensor::to] element 3001 of [5000]", "cuda is 0.5"});
+    }
+  }
+  BOOST_TEST((Tensor::zeros({3}, DType::i32, Device::cuda).to_vector_f64() ==
+              std::vector<double>(3, 0.0)));
+  BOOST_TEST((Tensor::full({2}, -9.0, DType::i32, Device::cuda).to_vector_f64() ==
+              std::vector<double>(2, -9.0)));
+  const auto ids = Tensor::from_vector_i32({4, 5}, {2});
+  BOOST_TEST((ids.to(Device::cuda).to(Device::cpu).to_vector_f64() == ids.to_vector_f64()));
+  modnorm::test::expect_error([&] { relu(ids.to(Device::cuda)); },
+                              {"[relu] expects a floating-point tensor", "[2] i32 cuda"});
+}
+
 BOOST_AUTO_TEST_SUITE_END()
