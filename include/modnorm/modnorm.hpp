@@ -19,8 +19,10 @@
 // Modules (modules/; adding a module adds one line here).
 #include "modnorm/modules/activations.hpp"
 #include "modnorm/modules/add.hpp"
+#include "modnorm/modules/attention.hpp"
 #include "modnorm/modules/bias.hpp"
 #include "modnorm/modules/embed.hpp"
+#include "modnorm/modules/gpt.hpp"
 #include "modnorm/modules/linear.hpp"
 #include "modnorm/modules/rms_norm.hpp"
 #include "modnorm/modules/scale.hpp"

@@ -18,15 +18,23 @@ inline AtomOptions f64_atom(double mass = 1.0) {
   return o;
 }
 
-/// Checks backward() of `net` at input x (f64) against central differences of
-/// L = <R, net(x)> with a random R: dL/dx (unless `check_input` is false) and dL/dW for every
-/// parameter entry. h = 1e-6 in float64 gives ~1e-9 accuracy; the tolerance is 1e-6 (1 + |g|).
-inline void check_gradients(Module net, Tensor x, Generator& gen, bool check_input = true) {
-  const Tensor y = net.forward(x);
-  const Tensor r = Tensor::randn(y.shape(), gen, DType::f64);
+/// Checks backward_tuple() of `net` at the input tuple x (f64) against central differences
+/// of L = sum_k <R_k, net(x)_k> with random R_k: dL/dx_i (unless `check_input` is false) and
+/// dL/dW for every parameter entry. h = 1e-6 in float64 gives ~1e-9 accuracy; the tolerance
+/// is 1e-6 (1 + |g|).
+inline void check_tuple_gradients(Module net, std::vector<Tensor> x, Generator& gen,
+                                  bool check_input = true) {
+  const std::vector<Tensor> y = net.forward_tuple(x);
+  std::vector<Tensor> r;
+  for (const Tensor& yk : y) r.push_back(Tensor::randn(yk.shape(), gen, DType::f64));
   net.zero_grad();
-  const Tensor dx = net.backward(r);
-  const auto loss = [&] { return dot(r, net.forward(x)); };
+  const std::vector<Tensor> dx = net.backward_tuple(r);
+  const auto loss = [&] {
+    const std::vector<Tensor> out = net.forward_tuple(x);
+    double l = 0.0;
+    for (std::size_t k = 0; k < out.size(); ++k) l += dot(r[k], out[k]);
+    return l;
+  };
   const auto probe = [&](Tensor t, const Tensor& analytic, const std::string& what) {
     const double h = 1e-6;
     double* v = t.data<double>();
@@ -45,8 +53,14 @@ inline void check_gradients(Module net, Tensor x, Generator& gen, bool check_inp
       BOOST_TEST(std::abs(a[k] - fd) <= 1e-6 * (1 + std::abs(a[k])));
     }
   };
-  if (check_input) probe(x, dx, "input");
+  if (check_input)
+    for (std::size_t i = 0; i < x.size(); ++i) probe(x[i], dx.at(i), "input " + std::to_string(i));
   for (const Parameter& p : net.parameters()) probe(p.weight, p.grad, p.name);
+}
+
+/// check_tuple_gradients for a module from one tensor to one tensor.
+inline void check_gradients(Module net, Tensor x, Generator& gen, bool check_input = true) {
+  check_tuple_gradients(std::move(net), {std::move(x)}, gen, check_input);
 }
 
 }  // namespace modnorm::test
