@@ -22,19 +22,21 @@ class EmbedImpl final : public Cloneable<EmbedImpl, AtomImpl> {
     if (ids.rank() != 1 && ids.rank() != 2)
       detail::fail_in("Embed.forward", *this,
                       "token ids must be [B] or [B x T], got " + to_string(ids.shape()));
-    const std::vector<double> values = ids.to_vector_f64();
+    if (ids.dtype() != DType::i32)
+      detail::fail_in("Embed.forward", *this,
+                      "token ids must be i32, got " + ids.describe() +
+                          " (a float id would be rounded: convert with ids.to(DType::i32), "
+                          "which refuses non-integers)");
+    const std::vector<double> values = ids.to_vector_f64();  // exact for i32
     std::vector<std::int64_t> tokens(values.size());
     for (std::size_t k = 0; k < values.size(); ++k) {
-      const double v = values[k];
-      if (!(v >= 0.0 && v < static_cast<double>(vocab_)) || v != std::floor(v))
+      tokens[k] = static_cast<std::int64_t>(values[k]);
+      if (tokens[k] < 0 || tokens[k] >= vocab_)
         detail::fail_in("Embed.forward", *this,
-                        "token id " + std::to_string(v) + " at position " + std::to_string(k) +
-                            " is not an integer in [0, " + std::to_string(vocab_) + ")");
-      tokens[k] = static_cast<std::int64_t>(v);
+                        "token id " + std::to_string(tokens[k]) + " at position " +
+                            std::to_string(k) + " is not in [0, " + std::to_string(vocab_) + ")");
     }
     ids_shape_ = ids.shape();
-    ids_device_ = ids.device();
-    ids_dtype_ = ids.dtype();
     tokens_ = std::move(tokens);
     Shape y_shape = ids_shape_;
     y_shape.push_back(d_);
@@ -49,7 +51,8 @@ class EmbedImpl final : public Cloneable<EmbedImpl, AtomImpl> {
     detail::check_like("Embed.backward", *this, dy, weight());
     const auto n = static_cast<std::int64_t>(tokens_.size());
     scatter_add_cols(grad(), tokens_, transpose(dy.reshape({n, d_})));  // dW[:, id] += dy_k
-    return Tensor::zeros(ids_shape_, ids_dtype_, ids_device_);
+    // Token ids are not differentiable: dL/d ids is zero (in the weight's dtype and device).
+    return Tensor::zeros(ids_shape_, weight().dtype(), weight().device());
   }
 
   void clear_cache() override {
@@ -61,8 +64,6 @@ class EmbedImpl final : public Cloneable<EmbedImpl, AtomImpl> {
   std::int64_t vocab_, d_;
   std::vector<std::int64_t> tokens_;
   Shape ids_shape_;  // empty until forward
-  Device ids_device_ = Device::cpu;
-  DType ids_dtype_ = DType::f32;
 };
 
 std::shared_ptr<ModuleImpl> make_embed(std::int64_t vocab, std::int64_t d,

@@ -53,6 +53,8 @@ class HostValues {
         return t_.data<double>()[i];
       case DType::bf16:
         return bf16_to_float(t_.data<std::uint16_t>()[i]);
+      case DType::i32:
+        return t_.data<std::int32_t>()[i];
     }
     return 0.0;  // unreachable: every DType is handled above
   }

@@ -38,9 +38,10 @@ inline boost::test_tools::assertion_result cuda_visible(boost::unit_test::test_u
 
 /// Integer token ids in [0, vocab) as an f64 CPU tensor of `shape` (the input of Embed).
 inline Tensor token_ids(Shape shape, std::int64_t vocab, Generator& gen) {
-  std::vector<double> ids(static_cast<std::size_t>(checked_numel(shape, "test")));
-  for (double& id : ids) id = static_cast<double>(gen.below(static_cast<std::uint64_t>(vocab)));
-  return Tensor::from_vector_f64(ids, std::move(shape));
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(checked_numel(shape, "test")));
+  for (std::int32_t& id : ids)
+    id = static_cast<std::int32_t>(gen.below(static_cast<std::uint64_t>(vocab)));
+  return Tensor::from_vector_i32(ids, std::move(shape));
 }
 
 /// Relative error ||a - b||_2 / max(||b||_2, tiny) of two flat vectors.

@@ -8,7 +8,7 @@
 /// "__metadata__": {"key": "value"}}`, padded with spaces so that 8 + N is a multiple of 8;
 /// then the raw little-endian elements, row-major, with each tensor's bytes at
 /// [begin, end) counted from the first byte after the header. DTypes map as f32 <-> "F32",
-/// bf16 <-> "BF16", f64 <-> "F64".
+/// bf16 <-> "BF16", f64 <-> "F64", i32 <-> "I32".
 
 #include <map>
 #include <string>
@@ -62,7 +62,7 @@ struct SafetensorsFile {
 };
 
 /// Reads a safetensors file written by save_safetensors() or by any other safetensors writer,
-/// as long as its dtypes are F32, BF16 or F64 and ranks are 0-4. Tensors come back on the CPU
+/// as long as its dtypes are F32, BF16, F64 or I32 and ranks are 0-4. Tensors come back on the CPU
 /// in the order of their data offsets. Gaps between tensors, and bytes after the last one, are
 /// ignored; overlapping tensors are an error.
 ///

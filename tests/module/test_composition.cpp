@@ -305,7 +305,7 @@ BOOST_AUTO_TEST_CASE(clone_is_a_deep_copy_with_the_same_structure) {
   fill(w, 0.0);
   BOOST_TEST(max_abs(p[3].weight) > 0.0);
   // Same function.
-  const Tensor ids = Tensor::from_vector({0, 3, 4}, {3, 1});
+  const Tensor ids = Tensor::from_vector_i32({0, 3, 4}, {3, 1});
   BOOST_TEST(mt::max_abs_diff(net.forward(ids).to_vector_f64(),
                               net.clone().forward(ids).to_vector_f64()) == 0.0);
   // A clone carries no forward cache.

@@ -23,13 +23,18 @@ BOOST_AUTO_TEST_CASE(wrong_input_width_names_the_module_path_and_shape) {
   expect_error([&] { nested.forward(Tensor::randn({2, 4}, gen)); }, {"module 'block.0'", "[2x4]"});
 }
 
-BOOST_AUTO_TEST_CASE(token_ids_out_of_range_or_fractional_are_rejected) {
+// Ids are i32: a float id is refused, not rounded (a bf16 257 would be read as 256), and an id
+// outside the vocabulary names its position.
+BOOST_AUTO_TEST_CASE(token_ids_out_of_range_or_not_i32_are_rejected) {
   Module embed = Embed(10, 4);
-  expect_error([&] { embed.forward(Tensor::from_vector({1, 12}, {2})); },
+  expect_error([&] { embed.forward(Tensor::from_vector_i32({1, 12}, {2})); },
                {"[Embed.forward]", "module (root) (Embed(10 -> 4))", "12", "position 1", "[0, 10)"});
-  expect_error([&] { embed.forward(Tensor::from_vector({-1}, {1})); }, {"-1", "position 0"});
-  expect_error([&] { embed.forward(Tensor::from_vector({2.5f}, {1})); }, {"2.5"});
-  expect_error([&] { embed.forward(Tensor::zeros({1, 2, 3})); }, {"[1x2x3]"});
+  expect_error([&] { embed.forward(Tensor::from_vector_i32({-1}, {1})); }, {"-1", "position 0"});
+  expect_error([&] { embed.forward(Tensor::from_vector({2.0f}, {1})); },
+               {"[Embed.forward]", "token ids must be i32", "f32", "to(DType::i32)"});
+  expect_error([&] { embed.forward(Tensor::from_vector({257.0f}, {1}).to(DType::bf16)); },
+               {"token ids must be i32", "bf16"});
+  expect_error([&] { embed.forward(Tensor::zeros({1, 2, 3}, DType::i32)); }, {"[1x2x3]"});
 }
 
 BOOST_AUTO_TEST_CASE(backward_before_forward_is_an_error) {
