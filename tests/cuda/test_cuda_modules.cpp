@@ -69,6 +69,28 @@ BOOST_AUTO_TEST_CASE(every_module_forward_and_backward_match_the_cpu) {
                                   ReLU(), Linear(32, 10)});
        },
        Tensor::randn({20, 24}, gen), true},
+      {"Attention (causal, Rope)",
+       [] {
+         GPTOptions o;
+         o.heads = 2;
+         o.d_embed = 16;
+         o.d_query = 8;
+         o.d_value = 6;
+         return Attention(o);
+       },
+       Tensor::randn({3, 7, 16}, gen), true},
+      {"GPT",
+       [] {
+         GPTOptions o;
+         o.vocab = 11;
+         o.heads = 2;
+         o.d_embed = 16;
+         o.d_query = 4;
+         o.d_value = 4;
+         o.blocks = 2;
+         return GPT(o);
+       },
+       token_ids({2, 9}, 11, gen), false},
   };
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
