@@ -42,8 +42,8 @@ using modnorm::Tensor;
 
 // Median and minimum of `repeats` timed calls after one warm-up call (page faults, Eigen's
 // workspace, OpenMP threads).
-using modnorm::bench::Timing;
 using modnorm::bench::time_calls;
+using modnorm::bench::Timing;
 
 struct Case {
   std::string name;
@@ -58,9 +58,8 @@ std::vector<Case> cases(bool gpu) {
     OrthogonalizeOptions o;
     o.method = method;
     o.compute_dtype = compute;
-    out.push_back({std::string(modnorm::to_string(method)) +
-                       (compute == DType::bf16 ? "_bf16" : ""),
-                   o});
+    out.push_back(
+        {std::string(modnorm::to_string(method)) + (compute == DType::bf16 ? "_bf16" : ""), o});
   };
   if (gpu) {
     for (auto method : {OrthogonalizeMethod::quintic, OrthogonalizeMethod::polar_express})
@@ -128,7 +127,7 @@ std::vector<Size> parse_sizes(const std::string& text) {
 
 int run(int argc, char** argv) {
   int repeats = 5;
-  std::int64_t svd_max = 1024;  // the SVD reference only where max(rows, cols) <= this
+  std::int64_t svd_max = 1024;    // the SVD reference only where max(rows, cols) <= this
   std::int64_t check_max = 1024;  // the orthogonality check only where min(rows, cols) <= this
   std::string sizes_text;
   Device device = Device::cpu;

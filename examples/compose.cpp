@@ -1,7 +1,6 @@
 // Build an MLP and a residual MLP from modules, print their trees, take one backward pass on
 // random data and print the per-layer report (docs/modules.md). Run: ./build/bin/compose
 #include <iostream>
-
 #include <modnorm/modnorm.hpp>
 
 int main() {
@@ -20,13 +19,14 @@ int main() {
   std::vector<Child> body{{"embed", Linear(784, 128)}};
   for (int b = 0; b < blocks; ++b) {
     Module block = RMSNorm() >> Linear(128, 128) >> GELU() >> Linear(128, 128);
-    body.push_back({"block" + std::to_string(b),
-                    Add{Scale(1.0 - 1.0 / blocks), Scale(1.0 / blocks, block)}});
+    body.push_back(
+        {"block" + std::to_string(b), Add{Scale(1.0 - 1.0 / blocks), Scale(1.0 / blocks, block)}});
   }
   body.push_back({"head", Linear(128, 10)});
   Module residual = Sequential(body);
 
-  for (auto [name, net] : {std::pair<const char*, Module>{"MLP", mlp}, {"residual MLP", residual}}) {
+  for (auto [name, net] :
+       {std::pair<const char*, Module>{"MLP", mlp}, {"residual MLP", residual}}) {
     net.initialize(gen);
     const Tensor x = Tensor::randn({32, 784}, gen);
     std::vector<std::int64_t> labels(32);
@@ -34,9 +34,10 @@ int main() {
     const CrossEntropy ce = softmax_cross_entropy(net.forward(x), labels);
     net.backward(ce.grad);
 
-    std::cout << "== " << name << ": mass " << net.mass() << ", sensitivity "
-              << net.sensitivity() << ", modular norm " << net.norm() << ", loss " << ce.loss
-              << "\n" << net << "\n" << report(net) << "\n";
+    std::cout << "== " << name << ": mass " << net.mass() << ", sensitivity " << net.sensitivity()
+              << ", modular norm " << net.norm() << ", loss " << ce.loss << "\n"
+              << net << "\n"
+              << report(net) << "\n";
   }
   return 0;
 }

@@ -3,16 +3,15 @@
 #include "add.hpp"
 
 #include "concatenation.hpp"
-#include "module_checks.hpp"
 #include "modnorm/ops.hpp"
+#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
 
 class AddImpl final : public detail::ConcatenationImpl<AddImpl> {
  public:
-  explicit AddImpl(std::vector<Child> branches)
-      : ConcatenationImpl("Add", std::move(branches)) {}
+  explicit AddImpl(std::vector<Child> branches) : ConcatenationImpl("Add", std::move(branches)) {}
 
   std::string describe() const override { return "Add"; }
 

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "module_checks.hpp"
 #include "modnorm/ops.hpp"
+#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -22,8 +22,9 @@ void check_rank(const char* op, const ModuleImpl& module, const Tensor& x, int r
 void check_pair(const char* op, const ModuleImpl& module, const std::vector<Tensor>& x,
                 const char* names) {
   if (x.size() != 2)
-    detail::fail_in(op, module, std::string("takes the tuple ") + names + ", got " +
-                                    std::to_string(x.size()) + " tensors");
+    detail::fail_in(
+        op, module,
+        std::string("takes the tuple ") + names + ", got " + std::to_string(x.size()) + " tensors");
 }
 
 class SplitIntoHeadsImpl final : public Cloneable<SplitIntoHeadsImpl, BondImpl> {
@@ -90,8 +91,9 @@ class AttentionQKImpl final : public Cloneable<AttentionQKImpl, BondImpl> {
     check_pair(op, *this, x, "(q, k)");
     check_rank(op, *this, x[0], 4, "q as [B, h, T, d]");
     if (x[1].shape() != x[0].shape())
-      detail::fail_in(op, *this, "q " + to_string(x[0].shape()) + " and k " +
-                                     to_string(x[1].shape()) + " differ");
+      detail::fail_in(
+          op, *this,
+          "q " + to_string(x[0].shape()) + " and k " + to_string(x[1].shape()) + " differ");
     q_ = x[0];
     k_ = x[1];
     scale_ = 1.0 / static_cast<double>(x[0].dim(3));
@@ -177,8 +179,9 @@ class ApplyAttentionScoresImpl final : public Cloneable<ApplyAttentionScoresImpl
     check_rank(op, *this, x[0], 4, "v as [B, h, T, d]");
     const Shape& v = x[0].shape();
     if (x[1].shape() != Shape{v[0], v[1], v[2], v[2]})
-      detail::fail_in(op, *this, "scores " + to_string(x[1].shape()) + " do not fit v " +
-                                     to_string(v) + " (expected [B, h, T, T])");
+      detail::fail_in(op, *this,
+                      "scores " + to_string(x[1].shape()) + " do not fit v " + to_string(v) +
+                          " (expected [B, h, T, T])");
     v_ = x[0];
     scores_ = x[1];
     return {matmul(*scores_, *v_)};
@@ -216,8 +219,9 @@ class RopeImpl final : public Cloneable<RopeImpl, BondImpl> {
     for (const Tensor& t : x) {
       check_rank(op, *this, t, 4, "q and k as [B, h, T, d_head]");
       if (t.dim(3) != d_head_)
-        detail::fail_in(op, *this, "the last axis of " + to_string(t.shape()) + " is not d_head " +
-                                       std::to_string(d_head_));
+        detail::fail_in(op, *this,
+                        "the last axis of " + to_string(t.shape()) + " is not d_head " +
+                            std::to_string(d_head_));
     }
     tables(x[0]);
     std::vector<Tensor> y;
@@ -285,7 +289,8 @@ std::shared_ptr<ModuleImpl> make_split(std::int64_t heads) {
 
 std::shared_ptr<ModuleImpl> make_softmax(double scale) {
   if (!(scale > 0.0) || !std::isfinite(scale))
-    detail::fail("Softmax", "scale must be a finite number > 0, got " + detail::short_number(scale));
+    detail::fail("Softmax",
+                 "scale must be a finite number > 0, got " + detail::short_number(scale));
   return std::make_shared<SoftmaxImpl>(scale);
 }
 

@@ -1,8 +1,8 @@
 // Bias: y = x + b, b in the RMS norm (docs/theory.md, section 2).
 #include "bias.hpp"
 
-#include "module_checks.hpp"
 #include "modnorm/ops.hpp"
+#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {

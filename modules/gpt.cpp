@@ -2,7 +2,6 @@
 // `modula/compound.py`).
 #include "gpt.hpp"
 
-#include "module_checks.hpp"
 #include "modnorm/modules/activations.hpp"
 #include "modnorm/modules/add.hpp"
 #include "modnorm/modules/attention.hpp"
@@ -11,15 +10,20 @@
 #include "modnorm/modules/scale.hpp"
 #include "modnorm/modules/sequential.hpp"
 #include "modnorm/modules/tuple.hpp"
+#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
 
 void check_sizes(const char* op, const GPTOptions& o) {
-  for (const auto& [name, value] : {std::pair{"vocab", o.vocab}, {"heads", o.heads},
-                                    {"d_embed", o.d_embed}, {"d_query", o.d_query},
-                                    {"d_value", o.d_value}, {"blocks", o.blocks}})
-    if (value < 1) detail::fail(op, std::string(name) + " must be >= 1, got " + std::to_string(value));
+  for (const auto& [name, value] : {std::pair{"vocab", o.vocab},
+                                    {"heads", o.heads},
+                                    {"d_embed", o.d_embed},
+                                    {"d_query", o.d_query},
+                                    {"d_value", o.d_value},
+                                    {"blocks", o.blocks}})
+    if (value < 1)
+      detail::fail(op, std::string(name) + " must be >= 1, got " + std::to_string(value));
 }
 
 // (1 - a) * Identity + a * f: the residual of a stack of `blocks` pairs, a = 1/(2 blocks).
@@ -37,7 +41,8 @@ Module Attention(const GPTOptions& o) {
   Module scores = Tuple{heads(o.d_query), heads(o.d_query)} >> Rope(o.d_query) >> AttentionQK();
   if (o.causal) scores = scores >> CausalMask();
   return Tuple{heads(o.d_value), scores >> Softmax(o.attention_scale)} >>
-         Scale(1.0 / 3.0, ApplyAttentionScores()) >> MergeHeads() >> Linear(h * o.d_value, o.d_embed);
+         Scale(1.0 / 3.0, ApplyAttentionScores()) >> MergeHeads() >>
+         Linear(h * o.d_value, o.d_embed);
 }
 
 Module GPT(const GPTOptions& o) {

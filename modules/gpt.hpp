@@ -12,16 +12,16 @@ namespace modnorm {
 
 /// The sizes of Attention and GPT (modula's arguments, same names).
 struct GPTOptions {
-  std::int64_t vocab = 65;        ///< number of tokens (GPT only)
-  std::int64_t heads = 4;         ///< attention heads h
-  std::int64_t d_embed = 128;     ///< width of the residual stream
-  std::int64_t d_query = 32;      ///< per-head width of queries and keys (even, for Rope)
-  std::int64_t d_value = 32;      ///< per-head width of values
-  std::int64_t blocks = 4;        ///< L: attention + MLP blocks (GPT only)
-  double blocks_mass = 5.0;       ///< total mass of all blocks (modula's tare(absolute=5))
-  double attention_scale = 1.0;   ///< the Softmax's scale
-  double final_scale = 1.0;       ///< multiplies the output Linear
-  bool causal = true;             ///< mask later positions (Attention only; GPT is causal)
+  std::int64_t vocab = 65;       ///< number of tokens (GPT only)
+  std::int64_t heads = 4;        ///< attention heads h
+  std::int64_t d_embed = 128;    ///< width of the residual stream
+  std::int64_t d_query = 32;     ///< per-head width of queries and keys (even, for Rope)
+  std::int64_t d_value = 32;     ///< per-head width of values
+  std::int64_t blocks = 4;       ///< L: attention + MLP blocks (GPT only)
+  double blocks_mass = 5.0;      ///< total mass of all blocks (modula's tare(absolute=5))
+  double attention_scale = 1.0;  ///< the Softmax's scale
+  double final_scale = 1.0;      ///< multiplies the output Linear
+  bool causal = true;            ///< mask later positions (Attention only; GPT is causal)
 };
 
 /// Multi-head attention, modula's composition:

@@ -1,8 +1,8 @@
 // Linear: y = x W^T, W d_out x d_in in the spectral norm (docs/theory.md, section 2).
 #include "linear.hpp"
 
-#include "module_checks.hpp"
 #include "modnorm/ops.hpp"
+#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -33,7 +33,7 @@ class LinearImpl final : public Cloneable<LinearImpl, AtomImpl> {
     y_shape.back() = d_out_;
     detail::check_grad_shape("Linear.backward", *this, dy, y_shape);
     const Tensor dy2 = dy.reshape({x_->dim(0), d_out_});
-    gemm(1.0, dy2, true, *x_, false, 1.0, grad());  // dW += dy^T x
+    gemm(1.0, dy2, true, *x_, false, 1.0, grad());   // dW += dy^T x
     if (!input_grad) return Tensor();                // a first layer: dx = dy W is not wanted
     return matmul(dy2, weight()).reshape(x_shape_);  // dx = dy W
   }

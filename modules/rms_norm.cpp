@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "module_checks.hpp"
 #include "modnorm/ops.hpp"
+#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -12,7 +12,9 @@ namespace {
 class RMSNormImpl final : public Cloneable<RMSNormImpl, BondImpl> {
  public:
   explicit RMSNormImpl(double eps) : eps_(eps) {}
-  std::string describe() const override { return "RMSNorm(eps " + detail::short_number(eps_) + ")"; }
+  std::string describe() const override {
+    return "RMSNorm(eps " + detail::short_number(eps_) + ")";
+  }
   double sensitivity() const override { return 1.0; }
 
   Tensor forward(const Tensor& x) override {

@@ -11,7 +11,8 @@ namespace {
 
 class SequentialImpl final : public Cloneable<SequentialImpl, CompoundImpl> {
  public:
-  explicit SequentialImpl(std::vector<Child> children) : Cloneable("Sequential", std::move(children)) {}
+  explicit SequentialImpl(std::vector<Child> children)
+      : Cloneable("Sequential", std::move(children)) {}
 
   std::string describe() const override { return "Sequential"; }
 

@@ -34,7 +34,8 @@ class MODNORM_API Sequential : public Module {
 ///
 /// Throws modnorm::Error when a module object would appear twice (use Module::clone()).
 ///
-/// Example: modnorm::Module net = modnorm::Linear(4, 8) >> modnorm::ReLU() >> modnorm::Linear(8, 2);
+/// Example: modnorm::Module net = modnorm::Linear(4, 8) >> modnorm::ReLU() >> modnorm::Linear(8,
+/// 2);
 MODNORM_API Module operator>>(const Module& a, const Module& b);
 
 /// `times` copies of `block` in sequence (modula's `block ** times`): the block itself first,

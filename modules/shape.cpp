@@ -1,8 +1,8 @@
 // Flatten and Mean over an axis.
 #include "shape.hpp"
 
-#include "module_checks.hpp"
 #include "modnorm/ops.hpp"
+#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -13,16 +13,17 @@ class FlattenImpl final : public Cloneable<FlattenImpl, BondImpl> {
   double sensitivity() const override { return 1.0; }
 
   Tensor forward(const Tensor& x) override {
-    if (x.rank() < 1) detail::fail_in("Flatten.forward", *this, "input must have a batch axis, got a scalar");
+    if (x.rank() < 1)
+      detail::fail_in("Flatten.forward", *this, "input must have a batch axis, got a scalar");
     x_shape_ = x.shape();
     return x.reshape({x.dim(0), x.numel() / std::max<std::int64_t>(x.dim(0), 1)});
   }
 
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("Flatten.backward", *this, !x_shape_.empty());
-    detail::check_grad_shape("Flatten.backward", *this, dy,
-                             {x_shape_[0], checked_numel(x_shape_, "Flatten") /
-                                               std::max<std::int64_t>(x_shape_[0], 1)});
+    detail::check_grad_shape(
+        "Flatten.backward", *this, dy,
+        {x_shape_[0], checked_numel(x_shape_, "Flatten") / std::max<std::int64_t>(x_shape_[0], 1)});
     return dy.reshape(x_shape_);
   }
 
@@ -41,9 +42,9 @@ class MeanImpl final : public Cloneable<MeanImpl, BondImpl> {
   Tensor forward(const Tensor& x) override {
     const int r = x.rank();
     if (axis_ < -r || axis_ >= r)
-      detail::fail_in("Mean.forward", *this,
-                      "axis " + std::to_string(axis_) + " is out of range for input " +
-                          to_string(x.shape()));
+      detail::fail_in(
+          "Mean.forward", *this,
+          "axis " + std::to_string(axis_) + " is out of range for input " + to_string(x.shape()));
     x_shape_ = x.shape();
     x_dtype_ = x.dtype();
     x_device_ = x.device();

@@ -2,8 +2,8 @@
 #include "tuple.hpp"
 
 #include "concatenation.hpp"
-#include "module_checks.hpp"
 #include "modnorm/ops.hpp"
+#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {

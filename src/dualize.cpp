@@ -13,8 +13,8 @@
 #include "dualize_detail.hpp"
 #include "fail.hpp"
 #include "host_linalg.hpp"
-#include "tensor_checks.hpp"
 #include "modnorm/ops.hpp"
+#include "tensor_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -88,8 +88,8 @@ double spectral_norm_iterated(const Tensor& W, const SpectralNormOptions& option
     for (int p = 0; p < kProductsPerRound && done < options.max_iterations; ++p, ++done)
       v = matmul(w, matmul(w, v), true, false);
     const Tensor wv = matmul(w, v);
-    const detail::RitzStep ritz = detail::rayleigh_ritz(matmul(v, v, true, false),
-                                                        matmul(wv, wv, true, false));
+    const detail::RitzStep ritz =
+        detail::rayleigh_ritz(matmul(v, v, true, false), matmul(wv, wv, true, false));
     if (!(ritz.top > 0.0)) {  // V in the null space (probability zero): start again elsewhere
       v = Tensor::randn({w.dim(1), k}, gen, DType::f64, w.device());
       continue;
@@ -203,7 +203,6 @@ double norm(const Tensor& W, Norm kind, const SpectralNormOptions& options) {
 
 namespace detail {
 
-
 Tensor nonzero_or_one(const Tensor& m) {
   // m + (1 - sign(m)) is exact: m where m > 0, and 1 where m is 0.
   return add(m, sub(Tensor::full({1}, 1.0, m.dtype(), m.device()), sign(m)));
@@ -221,7 +220,6 @@ double correction_pairing(const Tensor& G, const Tensor& dualized, Norm kind,
     return p / shape_factor(G);
   return p;
 }
-
 
 std::string non_finite(const Tensor& t) {
   if (all_finite(t)) return "";

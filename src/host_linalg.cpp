@@ -72,8 +72,8 @@ RitzStep rayleigh_ritz(const Tensor& S, const Tensor& B) {
   Eigen::Index first = 0;
   while (l(first) <= 1e-12 * largest) ++first;
   const Eigen::Index kept = l.size() - first;
-  const Matrix T = gram.eigenvectors().rightCols(kept) *
-                   l.tail(kept).cwiseSqrt().cwiseInverse().asDiagonal();
+  const Matrix T =
+      gram.eigenvectors().rightCols(kept) * l.tail(kept).cwiseSqrt().cwiseInverse().asDiagonal();
   const Matrix projected = T.transpose() * host_matrix(B) * T;
   Eigen::SelfAdjointEigenSolver<Matrix> ritz(projected, Eigen::EigenvaluesOnly);
   return {ritz.eigenvalues()(kept - 1), to_tensor(T)};

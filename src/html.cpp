@@ -20,7 +20,6 @@ constexpr std::int64_t kEdge = 3;
 // Marks an elided run of indices in the list of shown indices.
 constexpr std::int64_t kGap = -1;
 
-
 std::string number(double v) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.6g", v);
@@ -104,8 +103,8 @@ void leading_indices(const Shape& shape, std::size_t axis, std::vector<std::int6
 void module_rows(std::ostream& os, const ModuleImpl& module, const std::string& path, int depth) {
   os << "<tr><td style=\"text-align:left\"><code>" << detail::html_escape(path) << "</code></td>"
      << "<td style=\"text-align:left;padding-left:" << 1.5 * depth + 0.5 << "em\">"
-     << detail::html_escape(module.describe()) << "</td><td>" << number(module.mass()) << "</td><td>"
-     << number(module.sensitivity()) << "</td>";
+     << detail::html_escape(module.describe()) << "</td><td>" << number(module.mass())
+     << "</td><td>" << number(module.sensitivity()) << "</td>";
   // atom() is the non-const hook of ModuleImpl; asking it changes nothing.
   if (AtomImpl* atom = const_cast<ModuleImpl&>(module).atom())
     os << "<td>" << to_string(atom->norm()) << "</td><td>" << to_string(atom->weight().shape())

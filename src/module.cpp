@@ -33,8 +33,8 @@ void collect(ModuleImpl& module, const std::string& prefix, double factor,
   if (AtomImpl* atom = module.atom()) {
     // An atom's own norm is its norm (M / m = 1); with mass 0 it drops out of the max.
     const double c = atom->mass() > 0.0 ? factor : kInf;
-    out.push_back({join(prefix, "weight"), atom->weight(), atom->grad(), atom->norm(),
-                   atom->mass(), c, atom});
+    out.push_back({join(prefix, "weight"), atom->weight(), atom->grad(), atom->norm(), atom->mass(),
+                   c, atom});
     return;
   }
   const std::vector<Child> children = module.children();
@@ -68,12 +68,12 @@ void check_once(const char* op, const ModuleImpl& module, const std::string& pat
 void print(std::ostream& os, const ModuleImpl& module, const std::string& name, int depth) {
   os << std::string(2 * depth, ' ');
   if (!name.empty()) os << '(' << name << ") ";
-  os << module.describe() << "  mass " << module.mass() << "  sensitivity "
-     << module.sensitivity();
+  os << module.describe() << "  mass " << module.mass() << "  sensitivity " << module.sensitivity();
   if (AtomImpl* atom = const_cast<ModuleImpl&>(module).atom())
     os << "  norm " << to_string(atom->norm());
   os << '\n';
-  for (const Child& child : module.children()) print(os, child.module.impl(), child.name, depth + 1);
+  for (const Child& child : module.children())
+    print(os, child.module.impl(), child.name, depth + 1);
 }
 
 }  // namespace
@@ -102,15 +102,15 @@ Tensor ModuleImpl::backward(const Tensor&, bool) {
 
 std::vector<Tensor> ModuleImpl::forward_tuple(const std::vector<Tensor>& x) {
   if (x.size() != 1)
-    fail("Module.forward", where() + ": takes one tensor, got a tuple of " +
-                               std::to_string(x.size()));
+    fail("Module.forward",
+         where() + ": takes one tensor, got a tuple of " + std::to_string(x.size()));
   return {forward(x[0])};
 }
 
 std::vector<Tensor> ModuleImpl::backward_tuple(const std::vector<Tensor>& dy, bool input_grad) {
   if (dy.size() != 1)
-    fail("Module.backward", where() + ": gives one tensor, got " + std::to_string(dy.size()) +
-                                " output gradients");
+    fail("Module.backward",
+         where() + ": gives one tensor, got " + std::to_string(dy.size()) + " output gradients");
   return {backward(dy[0], input_grad)};
 }
 
@@ -118,10 +118,10 @@ void require_forward(const char* op, const ModuleImpl& module, bool forwarded) {
   if (!forwarded) fail(op, module.where() + ": backward called before forward");
 }
 
-// ---- AtomImpl ------------------------------------------------------------------------------------
+// ---- AtomImpl
+// ------------------------------------------------------------------------------------
 
-AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm,
-                   const AtomOptions& options)
+AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const AtomOptions& options)
     : mass_(options.mass),
       norm_(options.norm.value_or(own_norm)),
       weight_(Tensor::zeros(weight_shape, options.dtype)),
@@ -189,7 +189,8 @@ std::vector<Child> unnamed_children(std::initializer_list<Module> modules) {
   return children;
 }
 
-// ---- Module --------------------------------------------------------------------------------------
+// ---- Module
+// --------------------------------------------------------------------------------------
 
 Module::Module(std::shared_ptr<ModuleImpl> impl) : impl_(std::move(impl)) {
   if (!impl_) fail("Module", "null implementation");
@@ -200,8 +201,12 @@ ModuleImpl& Module::impl() const {
   return *impl_;
 }
 
-double Module::mass() const { return impl().mass(); }
-double Module::sensitivity() const { return impl().sensitivity(); }
+double Module::mass() const {
+  return impl().mass();
+}
+double Module::sensitivity() const {
+  return impl().sensitivity();
+}
 
 std::vector<Parameter> Module::parameters() const {
   std::vector<Parameter> out;
@@ -307,9 +312,10 @@ std::vector<Tensor> Module::backward_tuple(const std::vector<Tensor>& dy, bool i
   const RunScope scope(expected, m.forward_run_);
   if (m.forward_run_ != expected)
     fail("Module.backward",
-         m.where() + ": its last forward ran as part of another tree (a module shared by two "
-                     "trees keeps one cache); run each tree's forward and backward before the "
-                     "other tree's forward, or clone() the shared part");
+         m.where() +
+             ": its last forward ran as part of another tree (a module shared by two "
+             "trees keeps one cache); run each tree's forward and backward before the "
+             "other tree's forward, or clone() the shared part");
   std::vector<Tensor> dx = m.backward_tuple(dy, input_grad);
   if (!input_grad) std::fill(dx.begin(), dx.end(), Tensor());
   return dx;
@@ -338,7 +344,9 @@ void Module::zero_grad() {
   }
 }
 
-Module Module::clone() const { return Module(impl().clone()); }
+Module Module::clone() const {
+  return Module(impl().clone());
+}
 
 void Module::to(Device device) {
   for (const Parameter& p : parameters()) p.atom->to(device);

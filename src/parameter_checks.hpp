@@ -23,7 +23,9 @@ auto for_parameter(const char* op, const std::string& name, Body body) -> declty
 
 /// The atom is frozen: zero mass (or under a weightless compound), so it is not in the max of
 /// the modular norm (c_l = inf) and its dual step is zero.
-inline bool frozen(const Parameter& p) { return std::isinf(p.coefficient); }
+inline bool frozen(const Parameter& p) {
+  return std::isinf(p.coefficient);
+}
 
 /// Throws unless a non-frozen atom has a positive coefficient: c_l = 0 (a module after it has
 /// sensitivity 0) makes its dual step dualize_l(g_l) / c_l unbounded.

@@ -1,11 +1,10 @@
 // report(): per-atom norms of a module tree and the four renderings of the table.
 #include "modnorm/report.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 
@@ -17,9 +16,9 @@ namespace modnorm {
 namespace {
 
 // The columns, in order: header and the row's value as text ("" when absent).
-const char* const kHeader[] = {"name",          "shape",          "norm",        "mass_share",
-                               "weight_norm",   "spectral_norm",  "grad_dual_norm",
-                               "update_norm",   "update_ratio"};
+const char* const kHeader[] = {"name",           "shape",       "norm",
+                               "mass_share",     "weight_norm", "spectral_norm",
+                               "grad_dual_norm", "update_norm", "update_ratio"};
 constexpr std::size_t kColumns = sizeof(kHeader) / sizeof(kHeader[0]);
 
 std::string number(double v) {
@@ -28,12 +27,20 @@ std::string number(double v) {
   return buffer;
 }
 
-std::string number(const std::optional<double>& v) { return v ? number(*v) : std::string(); }
+std::string number(const std::optional<double>& v) {
+  return v ? number(*v) : std::string();
+}
 
 std::vector<std::string> cells(const ReportRow& r) {
-  return {r.name,         to_string(r.shape),    to_string(r.norm),
-          number(r.mass_share), number(r.weight_norm), number(r.spectral_norm),
-          number(r.grad_dual_norm), number(r.update_norm), number(r.update_ratio)};
+  return {r.name,
+          to_string(r.shape),
+          to_string(r.norm),
+          number(r.mass_share),
+          number(r.weight_norm),
+          number(r.spectral_norm),
+          number(r.grad_dual_norm),
+          number(r.update_norm),
+          number(r.update_ratio)};
 }
 
 }  // namespace
@@ -47,7 +54,8 @@ Report report(const Module& net, const ReportOptions& options) {
   Report out;
   for (std::size_t l = 0; l < params.size(); ++l) {
     const Parameter& p = params[l];
-    ReportRow row{p.name, p.weight.shape(), p.norm, total > 0 ? p.mass / total : 0.0, 0, 0, 0, {}, {}};
+    ReportRow row{p.name, p.weight.shape(), p.norm, total > 0 ? p.mass / total : 0.0, 0, 0, 0, {},
+                  {}};
     row.weight_norm = norm(p.weight, p.norm, options.spectral);
     const Tensor matrix = p.weight.rank() == 2 ? p.weight : p.weight.reshape({p.weight.numel(), 1});
     row.spectral_norm = spectral_norm(matrix, options.spectral);
@@ -70,7 +78,8 @@ std::string Report::to_text() const {
   for (const ReportRow& r : rows) table.push_back(cells(r));
   std::vector<std::size_t> width(kColumns, 0);
   for (const auto& line : table)
-    for (std::size_t c = 0; c < kColumns; ++c) width[c] = std::max(width[c], std::max<std::size_t>(line[c].size(), 1));
+    for (std::size_t c = 0; c < kColumns; ++c)
+      width[c] = std::max(width[c], std::max<std::size_t>(line[c].size(), 1));
   std::ostringstream os;
   for (const auto& line : table) {
     for (std::size_t c = 0; c < kColumns; ++c) {
@@ -118,13 +127,16 @@ std::string Report::to_html() const {
   os << "</tr>\n";
   for (const ReportRow& r : rows) {
     os << "<tr>";
-    for (const std::string& cell : cells(r)) os << "<td>" << detail::html_escape(cell.empty() ? "-" : cell) << "</td>";
+    for (const std::string& cell : cells(r))
+      os << "<td>" << detail::html_escape(cell.empty() ? "-" : cell) << "</td>";
     os << "</tr>\n";
   }
   os << "</table>\n";
   return os.str();
 }
 
-std::ostream& operator<<(std::ostream& os, const Report& report) { return os << report.to_text(); }
+std::ostream& operator<<(std::ostream& os, const Report& report) {
+  return os << report.to_text();
+}
 
 }  // namespace modnorm

@@ -2,6 +2,8 @@
 // Shared test helpers: fresh seeded randomness that reports its seed on failure, float64
 // references, and a relative-error measure.
 
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cmath>
@@ -9,7 +11,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 

@@ -44,8 +44,8 @@ using modnorm::Module;
 using modnorm::Tensor;
 using json = nlohmann::json;
 
-using modnorm::bench::Timing;
 using modnorm::bench::time_calls;
+using modnorm::bench::Timing;
 
 // The tensor name a job gives under `key`.
 std::string name_of(const json& job, const char* key) {

@@ -186,9 +186,9 @@ enum class CorrectionPairing : std::uint8_t {
 ///
 /// Example: DualizeOptions o; o.dual_norm_correction.enabled = true;
 struct DualNormCorrection {
-  bool enabled = false;                                        ///< off by default
-  CorrectionRange range = CorrectionRange::symmetric;          ///< [-1, 1] unless set
-  CorrectionPairing pairing = CorrectionPairing::dualized;     ///< <G, dualize(G)> unless set
+  bool enabled = false;                                     ///< off by default
+  CorrectionRange range = CorrectionRange::symmetric;       ///< [-1, 1] unless set
+  CorrectionPairing pairing = CorrectionPairing::dualized;  ///< <G, dualize(G)> unless set
 };
 
 /// Options of dualize() and dual_pairing().

@@ -1,7 +1,7 @@
 #pragma once
 /// @file optim.hpp
-/// The optimizer (docs/theory.md, "The optimizer"): modular steepest descent over a module tree (each
-/// atom's momentum dualized in the atom's own norm and divided by its coefficient c_l in the
+/// The optimizer (docs/theory.md, "The optimizer"): modular steepest descent over a module tree
+/// (each atom's momentum dualized in the atom's own norm and divided by its coefficient c_l in the
 /// tree's modular norm; Large et al. 2024, "Scalable Optimization in the Modular Norm"), with
 /// the options the Muon family added (Nesterov, NorMuon, dual norm correction, decoupled and
 /// cautious weight decay), learning-rate schedules, and SGD / AdamW / "adaptive Adam" baselines
@@ -153,7 +153,8 @@ struct NorMuonOptions {
 ///
 /// Example: options.convention = modnorm::Convention::optax;
 enum class Convention : std::uint8_t {
-  /// This library's (docs/modules.md, docs/theory.md): u is the raw momentum m or (1 - beta) g + beta m; a
+  /// This library's (docs/modules.md, docs/theory.md): u is the raw momentum m or (1 - beta) g +
+  /// beta m; a
   /// spectral atom's direction is dualize(u) = sqrt(d_out/d_in) O with O = orthogonalize(u);
   /// the correction is clamp(<u, dualize(u)>, lo, 1).
   modular,
@@ -267,11 +268,11 @@ struct OptimizerOptions {
   Convention convention = Convention::modular;
 };
 
-/// Steepest descent over a module tree (docs/theory.md, "The optimizer"). Per step and atom l, in this order:
-/// momentum (EMA, optional Nesterov) -> dualize with the atom's norm -> optional NorMuon ->
-/// optional dual norm correction -> scale by lr / c_l -> optional decoupled or cautious weight
-/// decay -> W_l += Delta W_l in place. (`sgd` and the Adam algorithms replace the middle part
-/// by their own rule; see Algorithm.)
+/// Steepest descent over a module tree (docs/theory.md, "The optimizer"). Per step and atom l, in
+/// this order: momentum (EMA, optional Nesterov) -> dualize with the atom's norm -> optional
+/// NorMuon -> optional dual norm correction -> scale by lr / c_l -> optional decoupled or cautious
+/// weight decay -> W_l += Delta W_l in place. (`sgd` and the Adam algorithms replace the middle
+/// part by their own rule; see Algorithm.)
 ///
 /// The optimizer holds the tree (a Module handle) and re-reads its parameters() at each step,
 /// so Module::initialize() may replace the weights; but the parameter list (count, names,
@@ -304,7 +305,8 @@ class MODNORM_API Optimizer {
   /// the algorithm does not use (nesterov with an Adam algorithm; correction or NorMuon with a
   /// non-modular algorithm); an override names no parameter, names one twice, or has a
   /// negative or non-finite lr multiplier; convention optax is set with a non-modular
-  /// algorithm, with the global correction or with correction.pairing orthogonalized; or (modular) an atom of positive mass has coefficient 0.
+  /// algorithm, with the global correction or with correction.pairing orthogonalized; or (modular)
+  /// an atom of positive mass has coefficient 0.
   ///
   /// Example: modnorm::Optimizer opt(net, options);
   explicit Optimizer(const Module& module, OptimizerOptions options = {});

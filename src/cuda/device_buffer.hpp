@@ -16,8 +16,7 @@ class DeviceBuffer {
  public:
   DeviceBuffer(std::int64_t n, cudaStream_t stream) : n_(n), stream_(stream) {
     if (n_ > 0)
-      MODNORM_CUDA_CHECK(
-          cudaMallocAsync(&ptr_, sizeof(T) * static_cast<std::size_t>(n_), stream_));
+      MODNORM_CUDA_CHECK(cudaMallocAsync(&ptr_, sizeof(T) * static_cast<std::size_t>(n_), stream_));
   }
   static DeviceBuffer from_host(const T* host, std::int64_t n, cudaStream_t stream) {
     DeviceBuffer buffer(n, stream);

@@ -1,4 +1,5 @@
-// The first stage of every algorithm: EMA momentum, optionally in Nesterov form (docs/theory.md, "The optimizer").
+// The first stage of every algorithm: EMA momentum, optionally in Nesterov form (docs/theory.md,
+// "The optimizer").
 #include <cmath>
 
 #include "modnorm/ops.hpp"

@@ -1,6 +1,7 @@
 // modnorm::Optimizer: construction (state allocated once, overrides resolved by name) and the
-// step of docs/theory.md ("The optimizer"), which checks the whole tree first, then forms every atom's direction,
-// then (after the global dual norm correction, which needs all of them) applies them.
+// step of docs/theory.md ("The optimizer"), which checks the whole tree first, then forms every
+// atom's direction, then (after the global dual norm correction, which needs all of them) applies
+// them.
 #include <algorithm>
 #include <cmath>
 #include <map>

@@ -1,8 +1,8 @@
 #pragma once
 // Internals of modnorm::Optimizer shared by the files of src/optim/: the per-atom state and
-// one function per stage of the step of docs/theory.md, "The optimizer" (momentum -> dualize -> NorMuon ->
-// correction -> lr / c_l -> weight decay -> apply). Each stage trusts its inputs: options are
-// validated at construction and the tree and gradients at the start of every step.
+// one function per stage of the step of docs/theory.md, "The optimizer" (momentum -> dualize ->
+// NorMuon -> correction -> lr / c_l -> weight decay -> apply). Each stage trusts its inputs:
+// options are validated at construction and the tree and gradients at the start of every step.
 
 #include <cstdint>
 #include <string>

@@ -92,8 +92,7 @@ void validate(const char* op, const OptimizerOptions& o) {
   if (o.nesterov && (o.algorithm == Algorithm::adamw || o.algorithm == Algorithm::adaptive_adam))
     fail(op, std::string("nesterov applies to the modular and sgd algorithms, not to ") +
                  to_string(o.algorithm));
-  if (o.convention == Convention::optax &&
-      o.correction.pairing != CorrectionPairing::dualized)
+  if (o.convention == Convention::optax && o.correction.pairing != CorrectionPairing::dualized)
     fail(op,
          "correction.pairing orthogonalized is what convention optax already does (it pairs "
          "with the unscaled O); leave correction.pairing at its default with convention optax");

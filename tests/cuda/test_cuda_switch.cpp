@@ -11,10 +11,9 @@ BOOST_AUTO_TEST_SUITE(cuda_switch)
 BOOST_AUTO_TEST_CASE(cuda_requests_without_a_device_throw_a_clear_error) {
   if (cuda_available()) return;  // the GPU suite covers this machine
   auto t = Tensor::zeros({2, 2});
-  for (auto request :
-       {+[](const Tensor& x) { (void)x.to(Device::cuda); },
-        +[](const Tensor&) { (void)Tensor::zeros({2}, DType::f32, Device::cuda); },
-        +[](const Tensor&) { synchronize(Device::cuda); }}) {
+  for (auto request : {+[](const Tensor& x) { (void)x.to(Device::cuda); },
+                       +[](const Tensor&) { (void)Tensor::zeros({2}, DType::f32, Device::cuda); },
+                       +[](const Tensor&) { synchronize(Device::cuda); }}) {
     try {
       request(t);
       BOOST_FAIL("no error for a CUDA request without a device");

@@ -104,7 +104,8 @@ BOOST_AUTO_TEST_CASE(spectral_dual_norm_is_exact_on_any_shape_and_conditioning) 
                                    std::pair{1, 17}, std::pair{17, 1}, std::pair{300, 7}})
     inputs.emplace_back("Gaussian " + std::to_string(rows) + "x" + std::to_string(cols),
                         Tensor::randn({rows, cols}, gen));
-  for (const auto& hard : mt::hard_cases(gen)) inputs.emplace_back(hard.name, mt::from_eigen(hard.g));
+  for (const auto& hard : mt::hard_cases(gen))
+    inputs.emplace_back(hard.name, mt::from_eigen(hard.g));
   // Singular values 1 .. 1e-12 (condition 1e12), and rank 3 of 40x50.
   const mt::MatD u = mt::to_eigen(modnorm::orthogonalize(Tensor::randn({40, 40}, gen, DType::f64),
                                                          exact_spectral().orthogonalize));
@@ -227,8 +228,7 @@ BOOST_AUTO_TEST_CASE(subnormal_and_huge_inputs_dualize_like_any_other) {
       BOOST_TEST(modnorm::all_finite(got));
       const Tensor want = modnorm::dualize(normal, kind, f64);
       BOOST_TEST(modnorm::max_abs(modnorm::sub(got, want)) <= 2e-2 * modnorm::max_abs(want));
-      BOOST_TEST(modnorm::dual_norm(x, kind) ==
-                     m * modnorm::dual_norm(normal, kind),
+      BOOST_TEST(modnorm::dual_norm(x, kind) == m * modnorm::dual_norm(normal, kind),
                  tt::tolerance(1e-6));
     }
   // The smallest denormals themselves, one per entry, with a zero column.
@@ -309,8 +309,8 @@ BOOST_AUTO_TEST_CASE(dual_norm_correction_scales_by_the_clamped_pairing) {
   for (const Norm kind : kAllNorms) {
     BOOST_TEST_INFO(to_string(kind));
     const double shape = kind == Norm::spectral ? std::sqrt(8.0 / 12.0) : 1.0;
-    const mt::MatD expected = modnorm::dual_pairing(small, kind) / shape *
-                              mt::to_eigen(modnorm::dualize(small, kind));
+    const mt::MatD expected =
+        modnorm::dual_pairing(small, kind) / shape * mt::to_eigen(modnorm::dualize(small, kind));
     BOOST_TEST((mt::to_eigen(modnorm::dualize(small, kind, orthogonalized)) - expected).norm() <=
                1e-5 * expected.norm());
   }

@@ -2,7 +2,6 @@
 // float64, Attention's forward against explicit loops, and the GPT's masses, sensitivity and
 // coefficients against the composition rules worked by hand.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -39,7 +38,9 @@ Module to_f64(Module net, Generator& gen) {
   return net;
 }
 
-std::vector<double> at(const Tensor& t) { return t.to_vector_f64(); }
+std::vector<double> at(const Tensor& t) {
+  return t.to_vector_f64();
+}
 
 }  // namespace
 
@@ -56,8 +57,8 @@ BOOST_AUTO_TEST_CASE(bonds_match_finite_differences) {
   mt::check_tuple_gradients(ApplyAttentionScores(),
                             {randn64({2, 2, 3, 4}, gen), randn64({2, 2, 3, 3}, gen)}, gen);
   mt::check_tuple_gradients(Rope(4), {randn64({1, 2, 5, 4}, gen), randn64({1, 2, 5, 4}, gen)}, gen);
-  mt::check_tuple_gradients(Rope(6, 100.0), {randn64({2, 1, 3, 6}, gen), randn64({2, 1, 3, 6}, gen)},
-                            gen);
+  mt::check_tuple_gradients(Rope(6, 100.0),
+                            {randn64({2, 1, 3, 6}, gen), randn64({2, 1, 3, 6}, gen)}, gen);
 }
 
 BOOST_AUTO_TEST_CASE(bonds_have_modulas_sensitivities) {
@@ -113,7 +114,8 @@ BOOST_AUTO_TEST_CASE(attention_forward_matches_explicit_loops) {
                         std::int64_t t, std::int64_t j) {  // rotated entry j of head h
     const std::int64_t i = j % r;
     const double angle = static_cast<double>(t) * std::pow(10000.0, -static_cast<double>(i) / r);
-    const double lo = project(w, H * dq, b, t, h * dq + i), hi = project(w, H * dq, b, t, h * dq + r + i);
+    const double lo = project(w, H * dq, b, t, h * dq + i),
+                 hi = project(w, H * dq, b, t, h * dq + r + i);
     return j < r ? std::cos(angle) * hi + std::sin(angle) * lo
                  : std::cos(angle) * lo - std::sin(angle) * hi;
   };
@@ -176,7 +178,8 @@ BOOST_AUTO_TEST_CASE(gpt_follows_the_composition_rules) {
       BOOST_TEST(p.back().coefficient == 7 * f, tt::tolerance(1e-12));   // out
       for (std::int64_t k = 0; k < blocks; ++k) {
         // a pair's atoms in tree order: V, Q, K, O, then the MLP's two Linears
-        const double expected[] = {7 * f / 5, 7 * f / 5, 7 * f / 5, 21 * f / 5, 21 * f / 5, 21 * f / 5};
+        const double expected[] = {7 * f / 5,  7 * f / 5,  7 * f / 5,
+                                   21 * f / 5, 21 * f / 5, 21 * f / 5};
         for (int j = 0; j < 6; ++j) {
           const Parameter& q = p[static_cast<std::size_t>(1 + 6 * k + j)];
           BOOST_TEST_INFO(q.name);
@@ -210,16 +213,28 @@ BOOST_AUTO_TEST_CASE(bad_inputs_name_the_bond) {
   mt::expect_error([] { Rope(3); }, {"[Rope]", "even", "3"});
   mt::expect_error([] { Softmax(-1.0); }, {"[Softmax]", "scale", "-1"});
   Module split = SplitIntoHeads(3);
-  mt::expect_error([&] { split.forward(Tensor::zeros({2, 3, 4})); },
-                   {"[SplitIntoHeads.forward]", "[2x3x4]", "multiple of 3"});
+  mt::expect_error(
+      [&] {
+        split.forward(Tensor::zeros({2, 3, 4}));
+      },
+      {"[SplitIntoHeads.forward]", "[2x3x4]", "multiple of 3"});
   Module qk = AttentionQK();
-  mt::expect_error([&] { qk.forward(Tensor::zeros({1, 1, 2, 2})); },
-                   {"[AttentionQK.forward]", "takes the tuple (q, k), got 1 tensors"});
-  mt::expect_error([&] { qk.forward_tuple({Tensor::zeros({1, 1, 2, 2}), Tensor::zeros({1, 1, 3, 2})}); },
-                   {"[AttentionQK.forward]", "[1x1x2x2]", "[1x1x3x2]", "differ"});
+  mt::expect_error(
+      [&] {
+        qk.forward(Tensor::zeros({1, 1, 2, 2}));
+      },
+      {"[AttentionQK.forward]", "takes the tuple (q, k), got 1 tensors"});
+  mt::expect_error(
+      [&] {
+        qk.forward_tuple({Tensor::zeros({1, 1, 2, 2}), Tensor::zeros({1, 1, 3, 2})});
+      },
+      {"[AttentionQK.forward]", "[1x1x2x2]", "[1x1x3x2]", "differ"});
   Module rope = Rope(4);
-  mt::expect_error([&] { rope.forward_tuple({Tensor::zeros({1, 1, 2, 6}), Tensor::zeros({1, 1, 2, 6})}); },
-                   {"[Rope.forward]", "not d_head 4"});
+  mt::expect_error(
+      [&] {
+        rope.forward_tuple({Tensor::zeros({1, 1, 2, 6}), Tensor::zeros({1, 1, 2, 6})});
+      },
+      {"[Rope.forward]", "not d_head 4"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

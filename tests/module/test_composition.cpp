@@ -2,7 +2,6 @@
 // and sensitivities) against an independent reference that folds the two-module rules pairwise,
 // hand-computed examples, the modular duality map and dual norm, names and printing.
 #include <boost/test/unit_test.hpp>
-
 #include <limits>
 #include <map>
 #include <sstream>
@@ -25,14 +24,18 @@ struct Built {
   std::map<const AtomImpl*, double> coefficient;
 };
 
-double factor(double total, double part) { return part > 0.0 ? total / part : kInf; }
+double factor(double total, double part) {
+  return part > 0.0 ? total / part : kInf;
+}
 
 // The binary rules of docs/modules.md, applied to two built modules.
 Built sequential(const Built& first, const Built& second, Module combined) {
-  Built out{std::move(combined), first.mass + second.mass, first.sensitivity * second.sensitivity, {}};
+  Built out{
+      std::move(combined), first.mass + second.mass, first.sensitivity * second.sensitivity, {}};
   for (auto [atom, c] : first.coefficient)
     out.coefficient[atom] = c * second.sensitivity * factor(out.mass, first.mass);
-  for (auto [atom, c] : second.coefficient) out.coefficient[atom] = c * factor(out.mass, second.mass);
+  for (auto [atom, c] : second.coefficient)
+    out.coefficient[atom] = c * factor(out.mass, second.mass);
   return out;
 }
 
@@ -55,13 +58,20 @@ Built leaf(Generator& gen) {
   const auto dim = [&] { return static_cast<std::int64_t>(1 + gen.below(5)); };
   const double a = (0.25 + 1.75 * gen.uniform()) * (gen.below(2) ? 1.0 : -1.0);
   switch (gen.below(7)) {
-    case 0: return atom(Linear(dim(), dim(), mt::f64_atom(mass)));
-    case 1: return atom(Embed(dim(), dim(), mt::f64_atom(mass)));
-    case 2: return atom(Bias(dim(), mt::f64_atom(mass)));
-    case 3: return {ReLU(), 0.0, 1.0, {}};
-    case 4: return {GELU(), 0.0, 1.0, {}};
-    case 5: return {Scale(a), 0.0, std::abs(a), {}};
-    default: return {RMSNorm(), 0.0, 1.0, {}};
+    case 0:
+      return atom(Linear(dim(), dim(), mt::f64_atom(mass)));
+    case 1:
+      return atom(Embed(dim(), dim(), mt::f64_atom(mass)));
+    case 2:
+      return atom(Bias(dim(), mt::f64_atom(mass)));
+    case 3:
+      return {ReLU(), 0.0, 1.0, {}};
+    case 4:
+      return {GELU(), 0.0, 1.0, {}};
+    case 5:
+      return {Scale(a), 0.0, std::abs(a), {}};
+    default:
+      return {RMSNorm(), 0.0, 1.0, {}};
   }
 }
 
@@ -69,7 +79,8 @@ Built random_tree(Generator& gen, int depth) {
   if (depth == 0) return leaf(gen);
   const std::size_t n = 1 + gen.below(3);
   std::vector<Built> kids;
-  for (std::size_t k = 0; k < n; ++k) kids.push_back(random_tree(gen, gen.below(2) ? depth - 1 : 0));
+  for (std::size_t k = 0; k < n; ++k)
+    kids.push_back(random_tree(gen, gen.below(2) ? depth - 1 : 0));
   std::vector<Child> children;
   for (const Built& k : kids) children.push_back({"", k.module});
   switch (gen.below(4)) {
@@ -142,7 +153,8 @@ BOOST_AUTO_TEST_CASE(random_trees_follow_the_composition_rules_exactly) {
       check_close(p.coefficient, tree.coefficient.at(p.atom));
       set_random(p.weight, 0.1 + 3 * gen.uniform(), gen);
       if (!std::isinf(p.coefficient))
-        expected_norm = std::max(expected_norm, p.coefficient * norm(p.weight, p.norm, exact_norm()));
+        expected_norm =
+            std::max(expected_norm, p.coefficient * norm(p.weight, p.norm, exact_norm()));
     }
     check_close(tree.module.norm(exact_norm()), expected_norm);
 
@@ -155,9 +167,10 @@ BOOST_AUTO_TEST_CASE(random_trees_follow_the_composition_rules_exactly) {
     bool any = false;
     for (std::size_t l = 0; l < params.size(); ++l) {
       const Parameter& p = params[l];
-      const Tensor expected = std::isinf(p.coefficient)
-                                  ? Tensor::zeros(p.grad.shape(), DType::f64)
-                                  : scale(dualize(p.grad, p.norm, exact_dualize()), 1 / p.coefficient);
+      const Tensor expected =
+          std::isinf(p.coefficient)
+              ? Tensor::zeros(p.grad.shape(), DType::f64)
+              : scale(dualize(p.grad, p.norm, exact_dualize()), 1 / p.coefficient);
       BOOST_TEST(mt::max_abs_diff(d[l].to_vector_f64(), expected.to_vector_f64()) <= 1e-12);
       pairing += dot(p.grad, d[l]);
       if (!std::isinf(p.coefficient)) {
@@ -196,8 +209,8 @@ BOOST_AUTO_TEST_CASE(hand_computed_masses_sensitivities_and_coefficients) {
   // Residual: Sequential{L1, Add{0.75 * Id, 0.25 * (L2 >> ReLU)}, L3}: M = 3; the Add has
   // mass 1 and sensitivity 0.75 + 0.25 = 1, so L1 and L3 have c = 3 (mass share 1/3); L2 is
   // inside 0.25 * (...), which multiplies its coefficient by 0.25: c = 3 * 1 * 0.25 = 0.75.
-  Module residual = Sequential{Linear(8, 4), Add{Scale(0.75), Scale(0.25, Linear(4, 4) >> ReLU())},
-                               Linear(4, 2)};
+  Module residual =
+      Sequential{Linear(8, 4), Add{Scale(0.75), Scale(0.25, Linear(4, 4) >> ReLU())}, Linear(4, 2)};
   BOOST_TEST(residual.mass() == 3.0);
   BOOST_TEST(residual.sensitivity() == 1.0);
   p = residual.parameters();
@@ -273,10 +286,16 @@ BOOST_AUTO_TEST_CASE(a_module_appears_once_in_a_tree) {
   mt::expect_error([&] { l >> ReLU() >> l; },
                    {"[Sequential]", "Linear(4 -> 4)", "appears twice", "'0'", "'2'", "clone()"});
   Module relu = ReLU();
-  mt::expect_error([&] { Add{Identity(), Sequential{Linear(4, 4), relu}, relu}; },
-                   {"[Add]", "ReLU", "'1.1'", "'2'"});
-  mt::expect_error([&] { Scale(0.5, Sequential{l, Sequential({{"inner", l}})}); },
-                   {"[Sequential]", "'0'", "'1.inner'"});
+  mt::expect_error(
+      [&] {
+        Add{Identity(), Sequential{Linear(4, 4), relu}, relu};
+      },
+      {"[Add]", "ReLU", "'1.1'", "'2'"});
+  mt::expect_error(
+      [&] {
+        Scale(0.5, Sequential{l, Sequential({{"inner", l}})});
+      },
+      {"[Sequential]", "'0'", "'1.inner'"});
   // Nested: a subtree placed twice.
   Module block = Linear(4, 4) >> ReLU();
   mt::expect_error([&] { Sequential{block, block}; }, {"appears twice", "'0'", "'1'"});
@@ -284,8 +303,9 @@ BOOST_AUTO_TEST_CASE(a_module_appears_once_in_a_tree) {
 
 BOOST_AUTO_TEST_CASE(clone_is_a_deep_copy_with_the_same_structure) {
   MODNORM_FRESH_GENERATOR(gen);
-  Module net = Sequential{Embed(5, 4), Flatten(), Add{Identity(), Scale(0.5, Linear(4, 4) >> RMSNorm())},
-                          Linear(4, 3), Bias(3)};
+  Module net =
+      Sequential{Embed(5, 4), Flatten(), Add{Identity(), Scale(0.5, Linear(4, 4) >> RMSNorm())},
+                 Linear(4, 3), Bias(3)};
   net.initialize(gen);
   Module copy = net.clone();
   std::ostringstream a, b;
@@ -350,8 +370,11 @@ BOOST_AUTO_TEST_CASE(tuple_keeps_outputs_apart_and_sums_input_gradients) {
   // A tuple gives 3 tensors: forward() refuses, and so does a module that takes one tensor.
   mt::expect_error([&] { pair.forward(x); }, {"[Module.forward]", "Tuple", "tuple of 3"});
   Module then = Tuple{Linear(5, 3), Linear(5, 3)} >> ReLU();
-  mt::expect_error([&] { then.forward(Tensor::zeros({1, 5})); },
-                   {"[Module.forward]", "ReLU", "takes one tensor, got a tuple of 2"});
+  mt::expect_error(
+      [&] {
+        then.forward(Tensor::zeros({1, 5}));
+      },
+      {"[Module.forward]", "ReLU", "takes one tensor, got a tuple of 2"});
   // Add sums tuples entry by entry; Scale scales each.
   Module sum = Add{Tuple{Identity(), Identity()}, Scale(2.0, Tuple{Identity(), Identity()})};
   const std::vector<Tensor> s = sum.forward_tuple({x});
@@ -407,7 +430,8 @@ BOOST_AUTO_TEST_CASE(initialize_gives_every_atom_norm_one_and_the_tree_its_coeff
 }
 
 BOOST_AUTO_TEST_CASE(parameters_have_dotted_names_in_depth_first_order) {
-  Module net = Sequential{Linear(4, 4), Add{Identity(), Sequential{Linear(4, 4), ReLU()}}, Linear(4, 2)};
+  Module net =
+      Sequential{Linear(4, 4), Add{Identity(), Sequential{Linear(4, 4), ReLU()}}, Linear(4, 2)};
   std::vector<std::string> names;
   for (const Parameter& p : net.parameters()) names.push_back(p.name);
   BOOST_TEST(names == (std::vector<std::string>{"0.weight", "1.1.0.weight", "2.weight"}),
@@ -415,7 +439,8 @@ BOOST_AUTO_TEST_CASE(parameters_have_dotted_names_in_depth_first_order) {
   Module named = Sequential({{"body", Linear(3, 3) >> ReLU()}, {"head", Linear(3, 1)}});
   names.clear();
   for (const Parameter& p : named.parameters()) names.push_back(p.name);
-  BOOST_TEST(names == (std::vector<std::string>{"body.0.weight", "head.weight"}), tt::per_element());
+  BOOST_TEST(names == (std::vector<std::string>{"body.0.weight", "head.weight"}),
+             tt::per_element());
   BOOST_TEST(Linear(2, 2).parameters()[0].name == "weight");
 }
 
@@ -434,9 +459,11 @@ BOOST_AUTO_TEST_CASE(tree_prints_mass_sensitivity_and_norm_kind_indented) {
   const std::string text = out.str();
   BOOST_TEST_INFO(text);
   BOOST_TEST(text.find("Sequential  mass 3  sensitivity 1\n") == 0u);
-  BOOST_TEST(text.find("  (0) Linear(4 -> 3)  mass 1  sensitivity 1  norm spectral\n") != std::string::npos);
+  BOOST_TEST(text.find("  (0) Linear(4 -> 3)  mass 1  sensitivity 1  norm spectral\n") !=
+             std::string::npos);
   BOOST_TEST(text.find("  (1) ReLU  mass 0  sensitivity 1\n") != std::string::npos);
-  BOOST_TEST(text.find("  (2) Linear(3 -> 2)  mass 2  sensitivity 1  norm spectral\n") != std::string::npos);
+  BOOST_TEST(text.find("  (2) Linear(3 -> 2)  mass 2  sensitivity 1  norm spectral\n") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(handles_share_the_module) {

@@ -1,6 +1,5 @@
 // report(): each column against the quantity it names, and the text/CSV/JSON/HTML renderings.
 #include <boost/test/unit_test.hpp>
-
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -23,11 +22,13 @@ struct Fixture {
   std::vector<Tensor> updates;
   ReportOptions options;
 
-  explicit Fixture(Generator& gen) : net(Linear(6, 4) >> ReLU() >> Bias(4) >> Linear(4, 3, three())) {
+  explicit Fixture(Generator& gen)
+      : net(Linear(6, 4) >> ReLU() >> Bias(4) >> Linear(4, 3, three())) {
     net.initialize(gen);
     net.forward(Tensor::randn({5, 6}, gen));
     net.backward(Tensor::randn({5, 3}, gen));
-    for (const Parameter& p : net.parameters()) updates.push_back(scale(Tensor::randn(p.weight.shape(), gen), 0.01));
+    for (const Parameter& p : net.parameters())
+      updates.push_back(scale(Tensor::randn(p.weight.shape(), gen), 0.01));
     options.updates = updates;
     options.spectral = exact();
   }
@@ -100,7 +101,9 @@ BOOST_AUTO_TEST_CASE(csv_json_and_html_carry_the_same_rows) {
   std::string header, first;
   std::getline(csv, header);
   std::getline(csv, first);
-  BOOST_TEST(header == "name,shape,norm,mass_share,weight_norm,spectral_norm,grad_dual_norm,update_norm,update_ratio");
+  BOOST_TEST(header ==
+             "name,shape,norm,mass_share,weight_norm,spectral_norm,grad_dual_norm,update_norm,"
+             "update_ratio");
   BOOST_TEST(first.find("0.weight,[4x6],spectral,0.2,") == 0u);
 
   const nlohmann::json json = nlohmann::json::parse(r.to_json());
@@ -115,7 +118,8 @@ BOOST_AUTO_TEST_CASE(csv_json_and_html_carry_the_same_rows) {
   const std::string html = r.to_html();
   BOOST_TEST(html.find("<table class=\"modnorm-report\">") == 0u);
   std::size_t rows = 0;
-  for (std::size_t at = html.find("<tr>"); at != std::string::npos; at = html.find("<tr>", at + 1)) ++rows;
+  for (std::size_t at = html.find("<tr>"); at != std::string::npos; at = html.find("<tr>", at + 1))
+    ++rows;
   BOOST_TEST(rows == 4u);
   BOOST_TEST(html.find("<td>[4x6]</td>") != std::string::npos);
 }

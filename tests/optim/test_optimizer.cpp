@@ -197,7 +197,8 @@ struct Reference {
           MatD d = reference_dualize(u, norms[l], quintic);
           double pairing = u.cwiseProduct(d).sum();
           // The published form pairs u with the unscaled O = d / sqrt(d_out / d_in).
-          if (o.correction.pairing == CorrectionPairing::orthogonalized && norms[l] == Norm::spectral)
+          if (o.correction.pairing == CorrectionPairing::orthogonalized &&
+              norms[l] == Norm::spectral)
             pairing /= std::sqrt(static_cast<double>(u.rows()) / static_cast<double>(u.cols()));
           if (o.normuon.enabled && matrix[l]) {
             const double b2 = o.normuon.beta2;
@@ -1038,7 +1039,8 @@ BOOST_AUTO_TEST_CASE(subnormal_gradients_give_finite_correct_steps) {
       }
       for (std::size_t l = 0; l < tiny.parameters().size(); ++l) {
         const Parameter p = tiny.parameters()[l], q = normal.parameters()[l];
-        std::vector<double> values = Tensor::randn(p.weight.shape(), gen, DType::f64).to_vector_f64();
+        std::vector<double> values =
+            Tensor::randn(p.weight.shape(), gen, DType::f64).to_vector_f64();
         values[0] = 3.0;  // at least one entry survives the rounding to a denormal
         const Tensor g = modnorm::scale(Tensor::from_vector_f64(values, p.weight.shape()), factor)
                              .to(dtype);  // subnormal entries, some flushed to 0
@@ -1054,7 +1056,8 @@ BOOST_AUTO_TEST_CASE(subnormal_gradients_give_finite_correct_steps) {
       a.step();
       b.step();
       for (std::size_t l = 0; l < tiny.parameters().size(); ++l) {
-        const Tensor ua = a.last_updates()[l].to(DType::f64), ub = b.last_updates()[l].to(DType::f64);
+        const Tensor ua = a.last_updates()[l].to(DType::f64),
+                     ub = b.last_updates()[l].to(DType::f64);
         BOOST_TEST(modnorm::all_finite(tiny.parameters()[l].weight));
         BOOST_TEST(modnorm::max_abs(modnorm::sub(ua, ub)) <= 2e-2 * modnorm::max_abs(ub));
       }
