@@ -210,9 +210,9 @@ class RopeImpl final : public Cloneable<RopeImpl, BondImpl> {
   }
   double sensitivity() const override { return 1.0; }
 
-  // With xs = x with its halves swapped (x P), y = C * xs + S * x where C = [cos, cos] and
-  // S = [sin, -sin] per position (the formula in attention.hpp); its transpose gives
-  // dx = (C * dy) P + S * dy (P is its own transpose).
+  // With xs = x with its halves swapped (x P), y = D * x + X * xs where D = [cos, -cos] and
+  // X = [sin, sin] per position (the formula in attention.hpp); its transpose gives
+  // dx = D * dy + (X * dy) P (P is its own transpose).
   std::vector<Tensor> forward_tuple(const std::vector<Tensor>& x) override {
     constexpr const char* op = "Rope.forward";
     check_pair(op, *this, x, "(q, k)");
@@ -225,23 +225,23 @@ class RopeImpl final : public Cloneable<RopeImpl, BondImpl> {
     }
     tables(x[0]);
     std::vector<Tensor> y;
-    for (const Tensor& t : x) y.push_back(add(mul(swapped(t), *cos_), mul(t, *sin_)));
+    for (const Tensor& t : x) y.push_back(add(mul(t, *direct_), mul(swapped(t), *crossed_)));
     return y;
   }
 
   std::vector<Tensor> backward_tuple(const std::vector<Tensor>& dy, bool /*input_grad*/) override {
-    require_forward("Rope.backward", *this, cos_.has_value());
+    require_forward("Rope.backward", *this, direct_.has_value());
     std::vector<Tensor> dx;
     for (const Tensor& g : dy) {
       detail::check_grad_shape("Rope.backward", *this, g, shape_);
-      dx.push_back(add(swapped(mul(g, *cos_)), mul(g, *sin_)));
+      dx.push_back(add(mul(g, *direct_), swapped(mul(g, *crossed_))));
     }
     return dx;
   }
 
   void clear_cache() override {
-    cos_.reset();
-    sin_.reset();
+    direct_.reset();
+    crossed_.reset();
     swap_.reset();
   }
 
@@ -251,19 +251,19 @@ class RopeImpl final : public Cloneable<RopeImpl, BondImpl> {
     return matmul(x.reshape({x.numel() / d_head_, d_head_}), *swap_).reshape(x.shape());
   }
 
-  // The [T, d_head] tables C and S and the swap matrix, in x's dtype and on x's device.
+  // The [T, d_head] tables D and X and the swap matrix, in x's dtype and on x's device.
   void tables(const Tensor& x) {
     shape_ = x.shape();
     const std::int64_t positions = x.dim(2), r = d_head_ / 2;
-    std::vector<double> c(static_cast<std::size_t>(positions * d_head_)), s(c.size());
+    std::vector<double> d(static_cast<std::size_t>(positions * d_head_)), c(d.size());
     for (std::int64_t t = 0; t < positions; ++t)
       for (std::int64_t i = 0; i < r; ++i) {
         const double angle = static_cast<double>(t) *
                              std::pow(base_, -static_cast<double>(i) / static_cast<double>(r));
         const auto at = static_cast<std::size_t>(t * d_head_ + i);
-        c[at] = c[at + r] = std::cos(angle);
-        s[at] = std::sin(angle);
-        s[at + r] = -std::sin(angle);
+        d[at] = std::cos(angle);
+        d[at + r] = -std::cos(angle);
+        c[at] = c[at + r] = std::sin(angle);
       }
     std::vector<double> p(static_cast<std::size_t>(d_head_ * d_head_), 0.0);
     for (std::int64_t i = 0; i < d_head_; ++i)
@@ -271,15 +271,15 @@ class RopeImpl final : public Cloneable<RopeImpl, BondImpl> {
     auto place = [&](const std::vector<double>& v, Shape shape) {
       return Tensor::from_vector_f64(v, std::move(shape)).to(x.dtype()).to(x.device());
     };
-    cos_ = place(c, {positions, d_head_});
-    sin_ = place(s, {positions, d_head_});
+    direct_ = place(d, {positions, d_head_});
+    crossed_ = place(c, {positions, d_head_});
     swap_ = place(p, {d_head_, d_head_});
   }
 
   std::int64_t d_head_;
   double base_;
   Shape shape_;
-  std::optional<Tensor> cos_, sin_, swap_;
+  std::optional<Tensor> direct_, crossed_, swap_;
 };
 
 std::shared_ptr<ModuleImpl> make_split(std::int64_t heads) {

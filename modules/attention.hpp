@@ -69,10 +69,14 @@ class MODNORM_API ApplyAttentionScores : public Module {
   ApplyAttentionScores();
 };
 
-/// Rotary position embedding on the tuple (q, k), each [B, h, T, d_head], as modula writes it:
-/// with r = d_head / 2, frequencies f_i = base^(-i / r) (i < r) and angles a_ti = t f_i for
-/// position t, y[:r] = cos(a) x[r:] + sin(a) x[:r] and y[r:] = cos(a) x[:r] - sin(a) x[r:].
-/// Gives (rope(q), rope(k)). Orthogonal, so sensitivity 1.
+/// Rotary position embedding on the tuple (q, k), each [B, h, T, d_head], as modula's code
+/// computes it: with r = d_head / 2, frequencies f_i = base^(-i / r) (i < r) and angles
+/// a_ti = t f_i for position t, y[:r] = cos(a) x[:r] + sin(a) x[r:] and
+/// y[r:] = sin(a) x[:r] - cos(a) x[r:]. (modula's `get_cached` returns (sin, cos) and `rotate`
+/// unpacks it as (cos, sin); read by its variable names the formula would rotate the other
+/// way. This is what modula runs, so that a modnorm GPT reproduces modula's.) Each pair
+/// (x_i, x_{r+i}) is reflected, so the map is orthogonal (sensitivity 1) and q . k after it
+/// depends on the positions only through their difference. Gives (rope(q), rope(k)).
 ///
 /// Throws modnorm::Error when d_head is not even and >= 2 or base is not > 1, or in forward
 /// when the inputs' last axis is not d_head.

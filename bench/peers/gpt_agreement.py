@@ -121,7 +121,7 @@ def main():
     parser.add_argument("--ours", required=True, help="the bench_gpt_ours executable")
     parser.add_argument("--blocks", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--out", help="directory for the safetensors files (default: temporary)")
-    parser.add_argument("--rope", choices=["as_named", "as_computed"], default="as_named",
+    parser.add_argument("--rope", choices=["as_named", "as_computed"], default="as_computed",
                         help="which reading of modula's Rope the JAX side uses (gpt_jax.rope)")
     parser.add_argument("--skip-if-missing", action="store_true",
                         help="print 'gpt_agreement skipped: ...' and exit 0 without jax")

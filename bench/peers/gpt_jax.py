@@ -35,15 +35,15 @@ def merge_heads(x):
     return x.transpose(0, 2, 1, 3).reshape(b, t, h * d)
 
 
-def rope(x, base=10000.0, variant="as_named"):
+def rope(x, base=10000.0, variant="as_computed"):
     """Rotary embedding of x [B, h, T, d] with r = d/2, f_i = base^(-i/r), a_ti = t f_i.
 
     modula's Rope.rotate takes x1 = x[r:], x2 = x[:r] and forms (c x1 + s x2, -s x1 + c x2),
     but its (c, s) come from get_cached, which returns (sin, cos): so
-      variant "as_named": c = cos, s = sin, the formula as its names read (modnorm's
-          attention.hpp): y[:r] = cos x[r:] + sin x[:r],  y[r:] = cos x[:r] - sin x[r:];
-      variant "as_computed": c = sin, s = cos, what modula's code evaluates:
-          y[:r] = sin x[r:] + cos x[:r],  y[r:] = sin x[:r] - cos x[r:].
+      variant "as_named": c = cos, s = sin, the formula as its names read:
+          y[:r] = cos x[r:] + sin x[:r],  y[r:] = cos x[:r] - sin x[r:];
+      variant "as_computed": c = sin, s = cos, what modula's code evaluates (and modnorm's
+          attention.hpp): y[:r] = sin x[r:] + cos x[:r],  y[r:] = sin x[:r] - cos x[r:].
     Both are orthogonal and relative (q.k depends on t - s only), with opposite rotation
     directions, so they give different scores.
     """
@@ -60,7 +60,7 @@ def rope(x, base=10000.0, variant="as_named"):
     return jnp.concatenate([cos * high + sin * low, cos * low - sin * high], axis=-1)
 
 
-def attention(w, x, heads, attention_scale=1.0, rope_variant="as_named"):
+def attention(w, x, heads, attention_scale=1.0, rope_variant="as_computed"):
     """modula's Attention (causal): O((1/3) softmax(mask(rope(q) rope(k)^T / d)) v)."""
     q = rope(split_heads(x @ w["q"].T, heads), variant=rope_variant)
     k = rope(split_heads(x @ w["k"].T, heads), variant=rope_variant)

@@ -70,7 +70,9 @@ BOOST_AUTO_TEST_CASE(bonds_have_modulas_sensitivities) {
   }
 }
 
-// Rope is orthogonal: it keeps every position's norm, and position 0 is the half swap.
+// Rope is orthogonal: it keeps every position's norm; at position 0 (angle 0) it keeps the
+// first half and negates the second, as modula's code does; and q . k depends on the positions
+// only through their difference.
 BOOST_AUTO_TEST_CASE(rope_rotates_each_position) {
   MODNORM_FRESH_GENERATOR(gen);
   const Tensor q = randn64({1, 1, 4, 6}, gen);
@@ -85,9 +87,26 @@ BOOST_AUTO_TEST_CASE(rope_rotates_each_position) {
     BOOST_TEST(nb == na, tt::tolerance(1e-12));
   }
   for (int i = 0; i < 3; ++i) {
-    BOOST_TEST(b[i] == a[i + 3], tt::tolerance(1e-12));
-    BOOST_TEST(b[i + 3] == a[i], tt::tolerance(1e-12));
+    BOOST_TEST(b[i] == a[i], tt::tolerance(1e-12));
+    BOOST_TEST(b[i + 3] == -a[i + 3], tt::tolerance(1e-12));
   }
+  // The same vector at positions (0, 2) and (1, 3) of a 4-position sequence: equal scores.
+  const std::vector<double> v = at(randn64({6}, gen)), w = at(randn64({6}, gen));
+  std::vector<double> qs(24), ks(24);
+  for (int t = 0; t < 4; ++t)
+    for (int i = 0; i < 6; ++i) {
+      qs[t * 6 + i] = v[i];
+      ks[t * 6 + i] = w[i];
+    }
+  const std::vector<Tensor> r = Rope(6).forward_tuple(
+      {Tensor::from_vector_f64(qs, {1, 1, 4, 6}), Tensor::from_vector_f64(ks, {1, 1, 4, 6})});
+  const std::vector<double> rq = at(r[0]), rk = at(r[1]);
+  const auto score = [&](int tq, int tk) {
+    double s = 0;
+    for (int i = 0; i < 6; ++i) s += rq[tq * 6 + i] * rk[tk * 6 + i];
+    return s;
+  };
+  BOOST_TEST(score(2, 0) == score(3, 1), tt::tolerance(1e-12));
 }
 
 // Attention on a small case with the causal mask, against explicit loops in float64.
@@ -116,8 +135,8 @@ BOOST_AUTO_TEST_CASE(attention_forward_matches_explicit_loops) {
     const double angle = static_cast<double>(t) * std::pow(10000.0, -static_cast<double>(i) / r);
     const double lo = project(w, H * dq, b, t, h * dq + i),
                  hi = project(w, H * dq, b, t, h * dq + r + i);
-    return j < r ? std::cos(angle) * hi + std::sin(angle) * lo
-                 : std::cos(angle) * lo - std::sin(angle) * hi;
+    return j < r ? std::cos(angle) * lo + std::sin(angle) * hi
+                 : std::sin(angle) * lo - std::cos(angle) * hi;
   };
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t t = 0; t < T; ++t) {
