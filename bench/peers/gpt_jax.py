@@ -77,7 +77,7 @@ def mlp(w, x):
     return h @ w["mlp_out"].T
 
 
-def forward(params, tokens, cfg, rope_variant="as_named"):
+def forward(params, tokens, cfg, rope_variant="as_computed"):
     """Logits [B, T, V] for token ids [B, T] (cfg: heads, final_scale, attention_scale)."""
     x = params["embed"].T[tokens]  # [B, T, d]
     a = 1.0 / (2 * len(params["blocks"]))  # 2L residual connections
@@ -88,7 +88,7 @@ def forward(params, tokens, cfg, rope_variant="as_named"):
     return cfg.get("final_scale", 1.0) * (x @ params["out"].T)
 
 
-def loss(params, tokens, targets, cfg, rope_variant="as_named"):
+def loss(params, tokens, targets, cfg, rope_variant="as_computed"):
     """Mean cross-entropy over all B*T positions."""
     logits = forward(params, tokens, cfg, rope_variant)
     logp = jax.nn.log_softmax(logits, axis=-1)
