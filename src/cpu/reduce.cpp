@@ -41,6 +41,7 @@ void CpuBackend::reduce(Reduce op, const Tensor& x_in, int axis, Tensor& out_in)
   const std::int64_t outer = checked_numel(Shape(shape.begin(), shape.begin() + axis), "reduce");
   const std::int64_t inner = checked_numel(Shape(shape.begin() + axis + 1, shape.end()), "reduce");
   const std::int64_t n = x.dim(axis);
+  if (outer == 0 || inner == 0) return;  // an empty result: nothing to reduce or write
   const double init = (op == Reduce::max) ? -std::numeric_limits<double>::infinity() : 0.0;
   std::vector<double> acc(static_cast<std::size_t>(inner));
   cpu::visit_float(x.dtype(), [&](auto tag) {

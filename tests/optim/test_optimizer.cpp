@@ -200,6 +200,8 @@ struct Reference {
           if (o.correction.pairing == CorrectionPairing::orthogonalized &&
               norms[l] == Norm::spectral)
             pairing /= std::sqrt(static_cast<double>(u.rows()) / static_cast<double>(u.cols()));
+          // The step is the tree's map dualize(u) / c_l, which NorMuon then normalises.
+          d /= c[l];
           if (o.normuon.enabled && matrix[l]) {
             const double b2 = o.normuon.beta2;
             row_v[l] = b2 * row_v[l] + (1 - b2) * d.cwiseProduct(d).rowwise().mean();
@@ -211,7 +213,7 @@ struct Reference {
           double k = 1.0;
           if (o.correction.mode == CorrectionMode::per_layer) k = std::clamp(pairing, lo, 1.0);
           direction[l] = d;
-          scale[l] = k / c[l];
+          scale[l] = k;
           dual_norm += pairing / c[l];
           break;
         }
