@@ -91,7 +91,8 @@ MODNORM_API std::string default_fashion_mnist_dir();
 ///
 /// Throws modnorm::Error: `[load_fashion_mnist] <file>: no such file; ...` naming the first
 /// missing file and suggesting `--data DIR` or `apt-get install dataset-fashion-mnist`; any
-/// read_idx() error; train and test images of different sizes; constant training images.
+/// read_idx() error; a label outside the 10 classes (naming the file and the index); train and
+/// test images of different sizes; constant training images.
 ///
 /// Example:
 ///   auto data = modnorm::load_fashion_mnist();            // or load_fashion_mnist("/my/dir")

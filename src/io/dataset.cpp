@@ -62,6 +62,14 @@ FashionMnist load_fashion_mnist(const std::string& dir) {
                      std::to_string(out.train.cols) + " pixels but test images are " +
                      std::to_string(out.test.rows) + " x " + std::to_string(out.test.cols));
   if (out.train.size() == 0) detail::fail("load_fashion_mnist", train_images + ": no images");
+  // Fashion-MNIST has 10 classes: a label outside [0, 10) is caught here, at load, not at the
+  // first batch that draws it.
+  for (const auto& [data, path] : {std::pair{&out.train, &train_labels}, {&out.test, &test_labels}})
+    for (std::size_t i = 0; i < data->labels.size(); ++i)
+      if (data->labels[i] < 0 || data->labels[i] >= 10)
+        detail::fail("load_fashion_mnist", *path + ": label " + std::to_string(data->labels[i]) +
+                                               " at index " + std::to_string(i) +
+                                               " is not a Fashion-MNIST class (0 to 9)");
 
   // One scalar mean and standard deviation over all training pixels (two passes, in double).
   const float* x = out.train.images.data<float>();

@@ -318,6 +318,17 @@ BOOST_AUTO_TEST_CASE(loader_normalises_both_sets_with_the_training_mean_and_std)
   BOOST_TEST((data.test.labels == std::vector<std::int64_t>{4}));
 }
 
+BOOST_AUTO_TEST_CASE(a_label_outside_the_ten_classes_is_refused_at_load) {
+  TempDir dir;
+  write_file(dir.file("train-images-idx3-ubyte"), images_idx(2, 1, 2, {0, 51, 102, 153}));
+  write_file(dir.file("train-labels-idx1-ubyte"), labels_idx({1, 3}));
+  write_file(dir.file("t10k-images-idx3-ubyte"), images_idx(2, 1, 2, {255, 0, 1, 2}));
+  write_file(dir.file("t10k-labels-idx1-ubyte"), labels_idx({4, 200}));
+  expect_error([&] { load_fashion_mnist(dir.path.string()); },
+               {"[load_fashion_mnist] " + dir.file("t10k-labels-idx1-ubyte"), "label 200",
+                "index 1", "0 to 9"});
+}
+
 BOOST_AUTO_TEST_CASE(real_fashion_mnist_has_its_published_shape_and_normalisation,
                      *boost::unit_test::precondition(fashion_mnist_installed)) {
   const FashionMnist data = load_fashion_mnist();
