@@ -45,6 +45,13 @@ inline Tensor token_ids(Shape shape, std::int64_t vocab, Generator& gen) {
   return Tensor::from_vector_i32(ids, std::move(shape));
 }
 
+/// The shape of a batch of rows x cols matrices: `batch` followed by rows and cols.
+inline Shape batched(Shape batch, std::int64_t rows, std::int64_t cols) {
+  batch.push_back(rows);
+  batch.push_back(cols);
+  return batch;
+}
+
 /// Relative error ||a - b||_2 / max(||b||_2, tiny) of two flat vectors.
 inline double rel_error(const std::vector<double>& a, const std::vector<double>& b) {
   BOOST_REQUIRE_EQUAL(a.size(), b.size());

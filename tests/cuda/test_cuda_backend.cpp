@@ -10,6 +10,7 @@
 #include "support.hpp"
 
 using namespace modnorm;
+using modnorm::test::batched;
 using modnorm::test::max_abs_diff;
 using modnorm::test::rel_error;
 
@@ -377,12 +378,7 @@ BOOST_AUTO_TEST_CASE(batched_gemm_matches_the_cpu_for_all_transposes) {
           BOOST_TEST_CONTEXT(to_string(dt)
                              << " " << to_string(batch) << " ta=" << ta << " tb=" << tb) {
             const std::int64_t m = 33, k = 40, n = 17;
-            auto with = [&](std::int64_t r, std::int64_t c) {
-              Shape s = batch;
-              s.push_back(r);
-              s.push_back(c);
-              return s;
-            };
+            auto with = [&](std::int64_t r, std::int64_t c) { return batched(batch, r, c); };
             const auto a = Tensor::randn(ta ? with(k, m) : with(m, k), gen, dt);
             const auto b = Tensor::randn(tb ? with(n, k) : with(k, n), gen, dt);
             const auto c = Tensor::randn(with(m, n), gen, dt);

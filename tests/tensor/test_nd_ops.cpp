@@ -13,6 +13,7 @@
 #include "support.hpp"
 
 using namespace modnorm;
+using modnorm::test::batched;
 using modnorm::test::max_abs_diff;
 
 namespace {
@@ -337,12 +338,7 @@ BOOST_AUTO_TEST_CASE(batched_matmul_and_gemm_match_reference_for_all_transposes)
         for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
           BOOST_TEST_CONTEXT(to_string(batch) << " m=" << m << " k=" << k << " n=" << n << " ta="
                                               << ta << " tb=" << tb << " " << to_string(dt)) {
-            auto with = [&](std::int64_t r, std::int64_t c) {
-              Shape s = batch;
-              s.push_back(r);
-              s.push_back(c);
-              return s;
-            };
+            auto with = [&](std::int64_t r, std::int64_t c) { return batched(batch, r, c); };
             const auto a = Tensor::randn(ta ? with(k, m) : with(m, k), gen, dt);
             const auto b = Tensor::randn(tb ? with(n, k) : with(k, n), gen, dt);
             const auto ref = ref_batched_matmul(a, ta, b, tb);
