@@ -1,7 +1,7 @@
 // modnorm::Optimizer: construction (state allocated once, overrides resolved by name) and the
 // step of docs/theory.md ("The optimizer"), which checks the whole tree first, then forms every
-// atom's direction, then (after the global dual norm correction, which needs all of them) applies
-// them.
+// atom's momentum, the tree's duality map of them and every atom's direction, then (after the
+// global dual norm correction, which needs all of them) every update, applied once all are finite.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -82,9 +82,9 @@ void Optimizer::step() {
 
   // Momenta of every atom, then (modular) the tree's duality map of all of them at once.
   std::vector<Tensor> u(params.size());
+  const bool optax = o.algorithm == Algorithm::modular && o.convention == Convention::optax;
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (frozen(params[i])) continue;
-    const bool optax = o.algorithm == Algorithm::modular && o.convention == Convention::optax;
     if (o.algorithm == Algorithm::modular || o.algorithm == Algorithm::sgd)
       u[i] = detail::momentum_step(s.atoms[i].momentum, params[i].grad, o.beta, o.nesterov,
                                    optax ? s.steps + 1 : 0);
