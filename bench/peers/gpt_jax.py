@@ -213,3 +213,41 @@ def unflatten(flat, blocks):
             "blocks": [{role: flat[f"blocks.{i}.{role}"]
                         for role in ("q", "k", "v", "o", "mlp_in", "mlp_out")}
                        for i in range(blocks)]}
+
+
+# --- the modular training step (modnorm's Optimizer defaults) -------------------------------
+
+QUINTIC = (3.4445, -4.7750, 2.0315)  # Muon's quintic (Jordan et al. 2024), 5 steps
+
+
+def newton_schulz(g, steps=5):
+    """U V^T of g [d_out, d_in] approximately: X_0 = g / ||g||_F, then X <- a X + (b A + c A^2) X
+    with A = X X^T, on the wide orientation (modnorm's OrthogonalizeMethod::quintic, epsilon 0)."""
+    tall = g.shape[0] > g.shape[1]
+    x = g.T if tall else g
+    x = x / jnp.linalg.norm(x)
+    a, b, c = QUINTIC
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+def direction(name, m):
+    """The atom's duality map of the momentum m: columns over their RMS for the embedding,
+    sqrt(d_out / d_in) U V^T (Newton-Schulz) for the matrices."""
+    if name == "embed":
+        rms = jnp.sqrt(jnp.mean(m * m, axis=0, keepdims=True))
+        return jnp.where(rms > 0, m / jnp.where(rms > 0, rms, 1.0), 0.0)
+    return math.sqrt(m.shape[0] / m.shape[1]) * newton_schulz(m)
+
+
+def modular_step(params, momenta, tokens, targets, cfg, coefficient, lr, beta=0.95):
+    """One step of modnorm's default Optimizer: loss and gradients, EMA momentum
+    m <- beta m + (1 - beta) g, W <- W - (lr / c_l) direction(m). Flat role-named dicts
+    (flatten); returns (params, momenta, loss). jit it with cfg, coefficient static."""
+    value, grads = jax.value_and_grad(
+        lambda p: loss(unflatten(p, cfg["blocks"]), tokens, targets, cfg))(params)
+    momenta = {k: beta * momenta[k] + (1 - beta) * grads[k] for k in params}
+    params = {k: params[k] - (lr / coefficient[k]) * direction(k, momenta[k]) for k in params}
+    return params, momenta, value

@@ -1,0 +1,139 @@
+"""modnorm's GPT training step side by side with the same step in jit-compiled JAX.
+
+The step: forward, mean cross-entropy, backward and the modular optimizer step (EMA momentum
+0.95, Muon's 5-step quintic, W <- W - lr/c_l dualize(m)), modnorm's through bench_gpt_step (its
+Optimizer defaults), JAX's through gpt_jax.modular_step under jax.jit with donated buffers. Both
+sides run in their own child process with the same thread count, so that each peak RSS is its
+own. Sizes: modula's hello-gpt (vocab 73, context 64, batch 12, d 128, 4 heads, 4 blocks) and a
+4x wider one (d 512, context 256, batch 16).
+
+Usage (scripts/bench-gpt runs it):
+  gpt_speed.py --ours build/bin/bench_gpt_step [--threads 2] [--repeats 10] [--warmup 3]
+               [--sizes hello wide] [--out FILE.json]
+  gpt_speed.py --side jax --size hello ...     (the JAX child; prints JSON)
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+
+SIZES = {
+    "hello": {"vocab": 73, "context": 64, "batch": 12, "d_embed": 128, "heads": 4, "blocks": 4},
+    "wide": {"vocab": 73, "context": 256, "batch": 16, "d_embed": 512, "heads": 4, "blocks": 4},
+}
+LR = 0.1
+
+
+def jax_side(size, warmup, repeats):
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gpt_jax
+    from timing import timed
+
+    s = SIZES[size]
+    d, v, h, blocks = s["d_embed"], s["vocab"], s["heads"], s["blocks"]
+    rng = np.random.default_rng(0)
+
+    def matrix(rows, cols):  # orthogonal, scaled by sqrt(rows / cols): modnorm's initialisation
+        q, _ = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
+        return jnp.asarray(np.sqrt(rows / cols) * (q if rows >= cols else q.T), jnp.float32)
+
+    flat = {"embed": jnp.asarray(rng.standard_normal((d, v)), jnp.float32), "out": matrix(v, d)}
+    for i in range(blocks):
+        for role in ("q", "k", "v", "o"):
+            flat[f"blocks.{i}.{role}"] = matrix(d, d)
+        flat[f"blocks.{i}.mlp_in"] = matrix(4 * d, d)
+        flat[f"blocks.{i}.mlp_out"] = matrix(d, 4 * d)
+    momenta = {k: jnp.zeros_like(w) for k, w in flat.items()}
+    tokens = jnp.asarray(rng.integers(0, v, (s["batch"], s["context"])), jnp.int32)
+    targets = jnp.asarray(rng.integers(0, v, (s["batch"], s["context"])), jnp.int32)
+    cfg = {"heads": h, "blocks": blocks}
+    coefficient = gpt_jax.coefficients(blocks)
+    step = jax.jit(functools.partial(gpt_jax.modular_step, cfg=cfg, coefficient=coefficient,
+                                     lr=LR), donate_argnums=(0, 1))
+    box = {"params": flat, "momenta": momenta}
+
+    def run():
+        p, m, value = step(box["params"], box["momenta"], tokens, targets)
+        value.block_until_ready()
+        box["params"], box["momenta"], box["loss"] = p, m, float(value)
+
+    t = timed(run, max(warmup, 1), repeats)  # the first warm-up call compiles
+    t.update({"implementation": f"jax {jax.__version__} (jit)", "last_loss": box["loss"],
+              "parameters": int(sum(w.size for w in flat.values())),
+              "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
+    return t
+
+
+def child_env(threads):
+    env = dict(os.environ)
+    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[key] = str(threads)
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=true"
+                        f" intra_op_parallelism_threads={threads}").strip()
+    return env
+
+
+def run_json(cmd, threads):
+    proc = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ours", help="the bench_gpt_step executable")
+    ap.add_argument("--side", choices=["jax"], help=argparse.SUPPRESS)
+    ap.add_argument("--size", choices=sorted(SIZES), help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["hello", "wide"])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--out", help="write the results here (JSON)")
+    a = ap.parse_args()
+    if a.side == "jax":
+        print(json.dumps(jax_side(a.size, a.warmup, a.repeats)))
+        return 0
+    if not a.ours:
+        ap.error("--ours is required")
+
+    rows = []
+    for size in a.sizes:
+        s = SIZES[size]
+        ours_cmd = [a.ours, "--warmup", str(a.warmup), "--repeats", str(a.repeats)]
+        for key, value in s.items():
+            ours_cmd += ["--" + key.replace("_", "-"), str(value)]
+        ours = run_json(ours_cmd, a.threads)
+        peer = run_json([sys.executable, os.path.abspath(__file__), "--side", "jax", "--size",
+                         size, "--warmup", str(a.warmup), "--repeats", str(a.repeats)],
+                        a.threads)
+        if ours["parameters"] != peer["parameters"]:
+            raise RuntimeError(f"{size}: parameter counts differ: modnorm {ours['parameters']}, "
+                               f"JAX {peer['parameters']}")
+        rows.append({"size": size, **s, "modnorm": ours, "jax": peer,
+                     "speedup": peer["median_s"] / ours["median_s"]})
+        print(f"{size:>6}: modnorm {1e3 * ours['median_s']:8.1f} ms  JAX {1e3 * peer['median_s']:8.1f}"
+              f" ms  -> {rows[-1]['speedup']:.2f}x   peak RSS {ours['peak_rss_mib']:.0f} /"
+              f" {peer['peak_rss_mib']:.0f} MiB", flush=True)
+    doc = {"date": datetime.date.today().isoformat(), "threads": a.threads,
+           "repeats": a.repeats, "load_average": list(os.getloadavg()),
+           "cpu": platform.processor() or platform.machine(), "rows": rows}
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(doc, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
