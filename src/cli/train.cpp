@@ -3,45 +3,17 @@
 // checked against their limits before anything trains.
 #include "cli/train.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <system_error>
 
+#include "cli/checks.hpp"
 #include "cli/progress.hpp"
 
 namespace modnorm::cli {
 namespace {
-
-// A flag's transform for an enum given by name ("modular", "sgd", ...): the help and the error
-// list the names. (CLI11's CheckedTransformer prints one-byte enums as raw characters.)
-template <typename Enum>
-CLI::Validator one_of(std::initializer_list<Enum> values) {
-  std::map<std::string, Enum> names;
-  std::string list;
-  for (Enum v : values) {
-    names[to_string(v)] = v;
-    list += (list.empty() ? "" : ", ") + std::string(to_string(v));
-  }
-  return CLI::Validator(
-      [names, list](std::string& text) {
-        const auto it = names.find(text);
-        if (it == names.end()) return "'" + text + "' is not one of " + list;
-        text = std::to_string(static_cast<int>(it->second));  // what CLI11 converts to Enum
-        return std::string();
-      },
-      "{" + list + "}");
-}
 
 // Index of the largest logit in each row.
 std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
@@ -82,59 +54,6 @@ Evaluation evaluate(Module& net, const Dataset& data, Device device) {
   return {loss / n, static_cast<double>(correct) / n};
 }
 
-std::string fixed(double v, int digits) {
-  std::ostringstream os;
-  os.setf(std::ios::fixed);
-  os.precision(digits);
-  os << v;
-  return os.str();
-}
-
-// A number for a message, with six significant digits ("1e+300", not 301 digits).
-std::string show(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
-
-// The checks: one helper per kind, each throwing modnorm::Error that names what it checked
-// (`what`: "[train] --width", "[checkpoint] run.safetensors: metadata 'depth'") and quotes the
-// value it got.
-
-// An integer in [lo, hi].
-void check_range(const std::string& what, std::int64_t value, std::int64_t lo, std::int64_t hi) {
-  if (value < lo || value > hi)
-    throw Error(what + " is " + std::to_string(value) + ", must be in [" + std::to_string(lo) +
-                ", " + std::to_string(hi) + "]");
-}
-
-// A finite real > 0 (NaN fails the comparison).
-void check_positive(const std::string& what, double value) {
-  if (!(value > 0.0 && std::isfinite(value)))
-    throw Error(what + " is " + show(value) + ", must be a finite number > 0");
-}
-
-// A file the run will create or replace (save_safetensors writes `path.tmp` and renames it;
-// the log appends): its directory exists and is writable, and the path is not a directory or
-// another non-regular file. Checked up front so that a typo costs no epoch.
-void check_writable(const std::string& flag, const std::string& path) {
-  namespace fs = std::filesystem;
-  const std::string what = "[train] " + flag + " " + path;
-  const fs::path file(path);
-  if (!file.has_filename()) throw Error(what + ": names a directory, not a file");
-  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw Error(what + ": " + dir.string() + " is not an existing directory");
-  if (::access(dir.c_str(), W_OK) != 0)
-    throw Error(what + ": the directory " + dir.string() + " is not writable (" +
-                std::strerror(errno) + ")");
-  const fs::file_status status = fs::status(file, ec);
-  if (fs::is_directory(status)) throw Error(what + ": is a directory, not a file");
-  if (fs::exists(status) && !fs::is_regular_file(status))
-    throw Error(what + ": exists and is not a regular file");
-}
-
 // Every flag against its limit, and the output paths, before anything is loaded or trained.
 // (The optimizer's own rules, beta, weight decay, the schedule, are the Optimizer's to check.)
 void validate(const TrainConfig& c) {
@@ -146,8 +65,8 @@ void validate(const TrainConfig& c) {
   check_range("[train] --log-every", c.log_every, 1, kMaxCount);
   check_range("[train] --warmup", c.optimizer.schedule.warmup_steps, 0, kMaxCount);
   if (c.lr) check_positive("[train] --lr", *c.lr);
-  if (!c.save.empty()) check_writable("--save", c.save);
-  if (!c.log.empty()) check_writable("--log", c.log);
+  if (!c.save.empty()) check_writable("train", "--save", c.save);
+  if (!c.log.empty()) check_writable("train", "--log", c.log);
 }
 
 // Checkpoint layout (docs/checkpoints.md): weights under their parameter names, optimizer
@@ -171,44 +90,6 @@ void save_checkpoint(const std::string& path, const Module& net, const Optimizer
                     {"epochs_done", std::to_string(epochs_done)}});
 }
 
-// Runs `f`, putting the checkpoint's path in front of any modnorm::Error it throws.
-template <typename F>
-void naming_checkpoint(const std::string& path, F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    throw Error("[checkpoint] " + path + ": " + e.what());
-  }
-}
-
-// The integer metadata `key` of the checkpoint at `path`, parsed strictly (decimal digits with
-// an optional '-', nothing else: no silent cast or truncation) and checked to lie in [lo, hi];
-// nullopt when the key is absent.
-std::optional<std::int64_t> find_metadata_int(const SafetensorsFile& file, const std::string& path,
-                                              const std::string& key, std::int64_t lo,
-                                              std::int64_t hi) {
-  const auto it = file.metadata.find(key);
-  if (it == file.metadata.end()) return std::nullopt;
-  const std::string& text = it->second;
-  const std::string what = "[checkpoint] " + path + ": metadata '" + key + "'";
-  std::int64_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto parsed = std::from_chars(text.data(), end, value);
-  if (parsed.ec != std::errc() || parsed.ptr != end)
-    throw Error(what + " is '" + text + "', not an integer in [" + std::to_string(lo) + ", " +
-                std::to_string(hi) + "]");
-  check_range(what, value, lo, hi);
-  return value;
-}
-
-// The same, for a key the checkpoint must have.
-std::int64_t metadata_int(const SafetensorsFile& file, const std::string& path,
-                          const std::string& key, std::int64_t lo, std::int64_t hi) {
-  if (const auto value = find_metadata_int(file, path, key, lo, hi)) return *value;
-  throw Error("[checkpoint] " + path + ": metadata has no '" + key +
-              "' (not written by modnorm train?)");
-}
-
 // The model's shape, within the command line's limits (mlp.hpp).
 MlpShape checkpoint_shape(const SafetensorsFile& file, const std::string& path) {
   MlpShape s;
@@ -218,32 +99,6 @@ MlpShape checkpoint_shape(const SafetensorsFile& file, const std::string& path) 
   s.classes = metadata_int(file, path, "classes", 1, kMaxFeatures);
   naming_checkpoint(path, [&] { check_size(s); });
   return s;
-}
-
-// Copies the checkpoint's weights into the net (same names and shapes required).
-void load_weights(const SafetensorsFile& file, const Module& net) {
-  for (const Parameter& p : net.parameters()) {
-    const Tensor& saved = file.at(p.name);
-    if (saved.shape() != p.weight.shape())
-      throw Error("[load_weights] '" + p.name + "' has shape " + to_string(saved.shape()) +
-                  ", the model expects " + to_string(p.weight.shape()));
-    Tensor w = p.weight;
-    axpy(1.0, saved.to(w.dtype()).to(w.device()), w, 0.0);
-  }
-}
-
-std::vector<std::pair<std::string, Tensor>> optimizer_entries(const SafetensorsFile& file) {
-  std::vector<std::pair<std::string, Tensor>> out;
-  const std::string prefix = "optim.";
-  for (const auto& [name, t] : file.tensors)
-    if (name.compare(0, prefix.size(), prefix) == 0)
-      out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
-
-// "Hidden width of the MLP, 1 to 16384": a help text with its flag's limits.
-std::string within(const std::string& text, std::int64_t lo, std::int64_t hi) {
-  return text + ", " + std::to_string(lo) + " to " + std::to_string(hi);
 }
 
 }  // namespace
