@@ -14,6 +14,7 @@
 #include "modnorm/report.hpp"
 #include "modnorm/safetensors.hpp"
 #include "modnorm/tensor.hpp"
+#include "modnorm/text.hpp"
 #include "modnorm/version.hpp"
 
 // Modules (modules/; adding a module adds one line here).
