@@ -1,8 +1,9 @@
-// The `modnorm` command: train (the default job), inspect (a checkpoint's per-layer table) and
-// demo (a tiny tour of the tensor layer).
+// The `modnorm` command: train (the default job), sample (text from a GPT checkpoint), inspect
+// (a checkpoint's per-layer table) and demo (a tiny tour of the tensor layer).
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/lm.hpp"
 #include "cli/train.hpp"
 #include "modnorm/modnorm.hpp"
 
@@ -35,14 +36,19 @@ int main(int argc, char** argv) {
     app.require_subcommand(0, 1);
 
     modnorm::cli::TrainConfig train_config;
-    auto* train =
-        app.add_subcommand("train", "Train an MLP on Fashion-MNIST and print its per-layer norms");
+    auto* train = app.add_subcommand(
+        "train",
+        "Train an MLP on Fashion-MNIST or a character-level GPT and print its per-layer norms");
     modnorm::cli::add_train_flags(*train, train_config);
 
     std::string checkpoint;
     auto* inspect = app.add_subcommand("inspect", "Print the per-layer norm table of a checkpoint");
     inspect->add_option("checkpoint", checkpoint, "A .safetensors file written by train --save")
         ->required();
+
+    modnorm::cli::SampleConfig sample_config;
+    auto* sample = app.add_subcommand("sample", "Generate text from a GPT checkpoint");
+    modnorm::cli::add_sample_flags(*sample, sample_config);
 
     std::uint64_t seed = 0;
     auto* demo = app.add_subcommand("demo", "Multiply two random matrices and print their norms");
@@ -54,7 +60,12 @@ int main(int argc, char** argv) {
       if (e.get_exit_code() != 0) throw;  // a usage error: reported below
       return app.exit(e);                 // --help, --version
     }
-    if (*train) return modnorm::cli::run_train(train_config);
+    if (*train) {
+      for (const CLI::Option* option : train->get_options())
+        if (option->count() > 0) train_config.given.insert(option->get_name());
+      return modnorm::cli::run_train(train_config);
+    }
+    if (*sample) return modnorm::cli::run_sample(sample_config);
     if (*inspect) return modnorm::cli::run_inspect(checkpoint);
     if (*demo) return run_demo(seed);
     std::cout << app.help();

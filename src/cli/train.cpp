@@ -7,9 +7,13 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/checks.hpp"
+#include "cli/gpt.hpp"
+#include "cli/lm.hpp"
 #include "cli/progress.hpp"
 
 namespace modnorm::cli {
@@ -54,9 +58,19 @@ Evaluation evaluate(Module& net, const Dataset& data, Device device) {
   return {loss / n, static_cast<double>(correct) / n};
 }
 
+// The flags only one model uses; the other refuses them (a typo'd run is better stopped).
+const std::map<Model, std::set<std::string>> kModelFlags = {
+    {Model::mlp, {"--data", "--epochs", "--limit"}},
+    {Model::gpt, {"--text", "--heads", "--context", "--steps", "--eval-every", "--eval-tokens"}}};
+
 // Every flag against its limit, and the output paths, before anything is loaded or trained.
 // (The optimizer's own rules, beta, weight decay, the schedule, are the Optimizer's to check.)
 void validate(const TrainConfig& c) {
+  for (const auto& [model, flags] : kModelFlags)
+    for (const std::string& flag : flags)
+      if (model != c.model && c.given.count(flag))
+        throw Error("[train] " + flag + " applies to --model " + to_string(model) + ", not to " +
+                    to_string(c.model));
   check_range("[train] --width", c.shape.width, 1, kMaxFeatures);
   check_range("[train] --depth", c.shape.depth, 1, kMaxDepth);
   check_range("[train] --epochs", c.epochs, 1, kMaxEpochs);
@@ -103,6 +117,10 @@ MlpShape checkpoint_shape(const SafetensorsFile& file, const std::string& path) 
 
 }  // namespace
 
+const char* to_string(Model model) {
+  return model == Model::gpt ? "gpt" : "mlp";
+}
+
 // The modular step takes the library's default (OptimizerOptions::lr), a step of that size in
 // the modular norm; sgd and the Adams move by lr times their own update, whose scale differs,
 // so they get a rate of that scale instead.
@@ -128,12 +146,18 @@ bool default_nesterov(Algorithm algorithm) {
 }
 
 void add_train_flags(CLI::App& cmd, TrainConfig& c) {
-  cmd.add_option("--data", c.data, "Directory with the Fashion-MNIST IDX files")
+  cmd.add_option("--model", c.model,
+                 "What to train: an MLP on Fashion-MNIST, or a character-level GPT on --text")
+      ->transform(one_of({Model::mlp, Model::gpt}))
       ->capture_default_str();
-  cmd.add_option("--width", c.shape.width, within("Hidden width of the MLP", 1, kMaxFeatures))
+  cmd.add_option("--data", c.data, "mlp: directory with the Fashion-MNIST IDX files")
       ->capture_default_str();
-  cmd.add_option("--depth", c.shape.depth, within("Number of Linear layers", 1, kMaxDepth))
-      ->capture_default_str();
+  cmd.add_option(
+      "--width", c.shape.width,
+      within("Hidden width of the MLP (default 512) or the GPT's d_embed (128)", 1, kMaxFeatures));
+  cmd.add_option(
+      "--depth", c.shape.depth,
+      within("Linear layers of the MLP (default 3) or the GPT's blocks (4)", 1, kMaxDepth));
   cmd.add_option("--optimizer", c.optimizer.algorithm, "The update rule")
       ->transform(
           one_of({Algorithm::modular, Algorithm::sgd, Algorithm::adamw, Algorithm::adaptive_adam}))
@@ -142,14 +166,31 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
                  "Learning rate, finite and > 0 (default: " + show(default_lr(Algorithm::modular)) +
                      " for modular, " + show(default_lr(Algorithm::sgd)) + " for sgd, " +
                      show(default_lr(Algorithm::adamw)) + " for the Adams)");
-  cmd.add_option("--epochs", c.epochs, within("Passes over the training set", 1, kMaxEpochs))
+  cmd.add_option("--epochs", c.epochs, within("mlp: passes over the training set", 1, kMaxEpochs))
       ->capture_default_str();
-  cmd.add_option("--batch", c.batch, within("Mini-batch size", 1, kMaxBatch))
-      ->capture_default_str();
+  cmd.add_option(
+      "--batch", c.batch,
+      within("Mini-batch size (default 256 for the MLP, 12 windows for the GPT)", 1, kMaxBatch));
   cmd.add_option("--seed", c.seed, "Seed of the initialisation and the batch order")
       ->capture_default_str();
   cmd.add_option("--limit", c.limit,
-                 within("Train on the first N examples only (0: all)", 0, kMaxCount))
+                 within("mlp: train on the first N examples only (0: all)", 0, kMaxCount))
+      ->capture_default_str();
+  cmd.add_option("--text", c.text,
+                 "gpt: a UTF-8 text file (the last 10% is validation; default: the KJV that "
+                 "scripts/setup extracts)")
+      ->capture_default_str();
+  cmd.add_option("--heads", c.heads, within("gpt: attention heads", 1, kMaxFeatures))
+      ->capture_default_str();
+  cmd.add_option("--context", c.context, within("gpt: characters per window", 1, kMaxContext))
+      ->capture_default_str();
+  cmd.add_option("--steps", c.steps, within("gpt: training steps", 1, kMaxCount))
+      ->capture_default_str();
+  cmd.add_option("--eval-every", c.eval_every,
+                 within("gpt: steps between validation losses (and checkpoints)", 1, kMaxCount))
+      ->capture_default_str();
+  cmd.add_option("--eval-tokens", c.eval_tokens,
+                 within("gpt: validation characters scored (the first N)", 1, kMaxCount))
       ->capture_default_str();
   cmd.add_option("--beta", c.optimizer.beta, "Momentum (EMA) in [0, 1)")->capture_default_str();
   cmd.add_flag("--nesterov,!--no-nesterov", c.nesterov,
@@ -180,29 +221,37 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
   cmd.add_option("--device", c.device, "Where to train")
       ->transform(one_of({Device::cpu, Device::cuda}))
       ->capture_default_str();
-  cmd.add_option("--log", c.log, "CSV log: step, epoch, loss, accuracy, lr, per-layer norms");
+  cmd.add_option("--log", c.log,
+                 "CSV log: step, losses (mlp: accuracy; gpt: validation nats and bits per "
+                 "character), lr, per-layer norms");
   cmd.add_option("--log-every", c.log_every, within("Steps between CSV rows", 1, kMaxCount))
       ->capture_default_str();
   cmd.add_flag("--json", c.json, "Print the final metrics as one JSON object on stdout");
   cmd.add_option("--save", c.save,
-                 "Checkpoint (safetensors) written after every epoch; its directory must exist");
+                 "Checkpoint (safetensors) written after every epoch (mlp) or evaluation (gpt); "
+                 "its directory must exist");
   cmd.add_option("--resume", c.resume,
                  "Checkpoint to resume from (continues bit for bit; docs/checkpoints.md)");
 }
 
 int run_train(TrainConfig c) {
   validate(c);
+  c.optimizer.lr = c.lr.value_or(default_lr(c.optimizer.algorithm));
+  c.optimizer.nesterov = c.nesterov.value_or(default_nesterov(c.optimizer.algorithm));
+  if (c.model == Model::gpt) return run_train_gpt(c);
   std::ostream& out = c.json ? std::cerr : std::cout;  // human-readable output
   Progress progress(c.json ? stderr : stdout);
   const Algorithm algorithm = c.optimizer.algorithm;
-  c.optimizer.lr = c.lr.value_or(default_lr(algorithm));
-  c.optimizer.nesterov = c.nesterov.value_or(default_nesterov(algorithm));
 
   // A checkpoint's metadata is checked before anything uses it.
   std::optional<SafetensorsFile> checkpoint;
   std::int64_t epochs_done = 0;
   if (!c.resume.empty()) {
     checkpoint = load_safetensors(c.resume);
+    if (const auto it = checkpoint->metadata.find("model");
+        it != checkpoint->metadata.end() && it->second != to_string(Model::mlp))
+      throw Error("[checkpoint] " + c.resume + ": a checkpoint of model '" + it->second +
+                  "'; resume it with --model " + it->second);
     c.shape = checkpoint_shape(*checkpoint, c.resume);
     epochs_done = metadata_int(*checkpoint, c.resume, "epochs_done", 0, kMaxEpochs);
   }
@@ -334,6 +383,8 @@ int run_train(TrainConfig c) {
 
 int run_inspect(const std::string& path) {
   const SafetensorsFile file = load_safetensors(path);
+  if (const auto it = file.metadata.find("model"); it != file.metadata.end() && it->second == "gpt")
+    return inspect_gpt(file, path);
   const MlpShape shape = checkpoint_shape(file, path);
   Module net = make_mlp(shape);
   naming_checkpoint(path, [&] { load_weights(file, net); });

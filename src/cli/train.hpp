@@ -1,10 +1,12 @@
 #pragma once
-// `modnorm train`: the default job (an MLP on Fashion-MNIST with the modular optimizer) and
-// `modnorm inspect`: the per-layer table of a checkpoint.
+// `modnorm train`: the default job (an MLP on Fashion-MNIST with the modular optimizer) or a
+// character-level GPT (`--model gpt`, lm.hpp), and `modnorm inspect`: the per-layer table of a
+// checkpoint.
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "cli/mlp.hpp"
@@ -19,7 +21,12 @@ constexpr int kMaxEpochs = 10000;               // --epochs
 constexpr std::int64_t kMaxBatch = 65536;       // --batch
 constexpr std::int64_t kMaxCount = 1000000000;  // --limit, --log-every, --warmup
 
+// What `train` trains.
+enum class Model : std::uint8_t { mlp, gpt };
+const char* to_string(Model model);  // "mlp", "gpt"
+
 struct TrainConfig {
+  Model model = Model::mlp;
   std::string data = default_fashion_mnist_dir();
   MlpShape shape;
   OptimizerOptions optimizer = defaults();
@@ -34,6 +41,16 @@ struct TrainConfig {
   bool json = false;
   std::string save, resume;
   Device device = Device::cpu;
+  // --model gpt (lm.hpp); width, depth and batch then default to the GPT's (gpt.hpp, 12).
+  std::string text = default_kjv_path();
+  std::int64_t heads = 4;
+  std::int64_t context = 64;
+  std::int64_t steps = 2000;
+  std::int64_t eval_every = 100;
+  std::int64_t eval_tokens = 32768;
+  // The flags given on the command line ("--width", ...), for the per-model defaults and for
+  // refusing a flag that the chosen model does not use.
+  std::set<std::string> given;
 
   // The library's defaults with a linear decay to zero.
   static OptimizerOptions defaults() {

@@ -1,0 +1,62 @@
+#pragma once
+// The command line's language model: modnorm::GPT over a character vocabulary (modula's
+// hello-gpt sizes by default). `train --model gpt` builds it from flags, `sample` and `inspect`
+// from a checkpoint.
+
+#include <cstdint>
+#include <string>
+
+#include "cli/mlp.hpp"
+#include "modnorm/modnorm.hpp"
+
+namespace modnorm::cli {
+
+constexpr std::int64_t kMaxContext = 65536;       // --context
+constexpr std::int64_t kMaxVocabulary = 1 << 20;  // characters (Unicode has 1.1M code points)
+
+struct GptShape {
+  std::int64_t vocab = 0;  // from the corpus
+  std::int64_t width = 128;
+  int depth = 4;  // blocks
+  std::int64_t heads = 4;
+  std::int64_t context = 64;
+};
+
+inline std::string describe(const GptShape& s) {
+  return "GPT " + std::to_string(s.depth) + " blocks, width " + std::to_string(s.width) + ", " +
+         std::to_string(s.heads) + " heads, context " + std::to_string(s.context) + ", vocab " +
+         std::to_string(s.vocab);
+}
+
+// Throws modnorm::Error naming the sizes unless they make a GPT: every size >= 1, heads dividing
+// the width into heads of even size (Rope rotates pairs), and the weights (embedding, output and
+// 12 width^2 per block) within kMaxParameters.
+inline void check_size(const GptShape& s) {
+  const std::string sizes = "width " + std::to_string(s.width) + ", " + std::to_string(s.heads) +
+                            " heads, " + std::to_string(s.depth) + " blocks, vocab " +
+                            std::to_string(s.vocab);
+  if (s.vocab < 1 || s.width < 1 || s.depth < 1 || s.heads < 1 || s.context < 1)
+    throw Error("[gpt] every size must be >= 1, got " + sizes + ", context " +
+                std::to_string(s.context));
+  if (s.width % s.heads != 0 || (s.width / s.heads) % 2 != 0)
+    throw Error("[gpt] " + sizes + ": the heads must split the width into heads of even size");
+  const auto w = static_cast<double>(s.width);
+  if (2.0 * w * static_cast<double>(s.vocab) + 12.0 * w * w * s.depth >
+      static_cast<double>(kMaxParameters))
+    throw Error("[gpt] " + sizes + ": more than " + std::to_string(kMaxParameters) +
+                " weights (the limit, 1 GiB in f32)");
+}
+
+// modnorm::GPT with heads of width / heads for queries, keys and values (modula's hello-gpt).
+inline Module make_gpt(const GptShape& s) {
+  check_size(s);
+  GPTOptions o;
+  o.vocab = s.vocab;
+  o.d_embed = s.width;
+  o.blocks = s.depth;
+  o.heads = s.heads;
+  o.d_query = o.d_value = s.width / s.heads;
+  return GPT(o);
+}
+
+}  // namespace modnorm::cli

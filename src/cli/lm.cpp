@@ -1,0 +1,350 @@
+// `modnorm train --model gpt`, `modnorm sample` and `inspect` of a GPT checkpoint (lm.hpp).
+#include "cli/lm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "cli/checks.hpp"
+#include "cli/gpt.hpp"
+#include "cli/progress.hpp"
+
+namespace modnorm::cli {
+namespace {
+
+const double kLn2 = std::log(2.0);
+constexpr std::int64_t kEvalWindows = 32;  // windows per forward pass of the evaluation
+
+// The GPT of a run: the flags given, the GPT's defaults (gpt.hpp) for the others.
+GptShape shape_of(const TrainConfig& c, std::int64_t vocab) {
+  GptShape s;
+  s.vocab = vocab;
+  if (c.given.count("--width")) s.width = c.shape.width;
+  if (c.given.count("--depth")) s.depth = c.shape.depth;
+  s.heads = c.heads;
+  s.context = c.context;
+  return s;
+}
+
+// The shape a checkpoint was trained with, within the command line's limits.
+GptShape checkpoint_gpt(const SafetensorsFile& file, const std::string& path) {
+  GptShape s;
+  s.vocab = metadata_int(file, path, "vocab", 1, kMaxVocabulary);
+  s.width = metadata_int(file, path, "width", 1, kMaxFeatures);
+  s.depth = static_cast<int>(metadata_int(file, path, "depth", 1, kMaxDepth));
+  s.heads = metadata_int(file, path, "heads", 1, kMaxFeatures);
+  s.context = metadata_int(file, path, "context", 1, kMaxContext);
+  naming_checkpoint(path, [&] { check_size(s); });
+  return s;
+}
+
+Vocabulary checkpoint_vocabulary(const SafetensorsFile& file, const std::string& path,
+                                 std::int64_t vocab) {
+  const std::string what = "[checkpoint] " + path + ": metadata 'vocabulary'";
+  std::optional<Vocabulary> v;
+  naming_checkpoint(path,
+                    [&] { v.emplace(decode_utf8(metadata_text(file, path, "vocabulary"), what)); });
+  if (v->size() != vocab)
+    throw Error(what + " has " + std::to_string(v->size()) + " characters, metadata 'vocab' says " +
+                std::to_string(vocab));
+  return *v;
+}
+
+void require_gpt(const SafetensorsFile& file, const std::string& path) {
+  const auto it = file.metadata.find("model");
+  if (it == file.metadata.end() || it->second != "gpt")
+    throw Error("[checkpoint] " + path + ": not a GPT checkpoint (metadata 'model' is '" +
+                (it == file.metadata.end() ? std::string() : it->second) +
+                "'; write one with modnorm train --model gpt --save)");
+}
+
+// Mean cross-entropy (nats per character) of the next character over the first `tokens`
+// positions of `ids`, in consecutive windows of the context: the same positions at every call.
+double validation_loss(Module& net, const std::vector<std::int32_t>& ids, const GptShape& s,
+                       std::int64_t tokens, Device device) {
+  std::vector<std::int64_t> offsets;
+  for (std::int64_t o = 0; o + s.context + 1 <= static_cast<std::int64_t>(ids.size()) &&
+                           static_cast<std::int64_t>(offsets.size()) * s.context < tokens;
+       o += s.context)
+    offsets.push_back(o);
+  double sum = 0;
+  for (std::size_t begin = 0; begin < offsets.size(); begin += kEvalWindows) {
+    const std::vector<std::int64_t> chunk(
+        offsets.begin() + static_cast<std::ptrdiff_t>(begin),
+        offsets.begin() +
+            static_cast<std::ptrdiff_t>(std::min(offsets.size(), begin + kEvalWindows)));
+    const TokenBatch b = window_batch(ids, chunk, s.context);
+    const auto n = static_cast<std::int64_t>(b.targets.size());
+    const Tensor logits = net.forward(b.inputs.to(device));
+    sum += softmax_cross_entropy(logits.reshape({n, s.vocab}), b.targets).loss *
+           static_cast<double>(n);
+  }
+  return sum / static_cast<double>(static_cast<std::int64_t>(offsets.size()) * s.context);
+}
+
+// Checkpoint layout (docs/checkpoints.md): weights, "optim.<name>" state, and in __metadata__
+// the model, its sizes, the vocabulary (UTF-8, in id order) and the steps done.
+void save_gpt(const std::string& path, const Module& net, const Optimizer& opt,
+              const TrainConfig& c, const GptShape& s, const Vocabulary& vocabulary) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const Parameter& p : net.parameters()) tensors.emplace_back(p.name, p.weight);
+  for (const auto& [name, t] : opt.state()) tensors.emplace_back("optim." + name, t);
+  save_safetensors(path, tensors,
+                   {{"format", "pt"},
+                    {"modnorm_version", version()},
+                    {"model", "gpt"},
+                    {"vocab", std::to_string(s.vocab)},
+                    {"vocabulary", encode_utf8(vocabulary.characters())},
+                    {"width", std::to_string(s.width)},
+                    {"depth", std::to_string(s.depth)},
+                    {"heads", std::to_string(s.heads)},
+                    {"context", std::to_string(s.context)},
+                    {"optimizer", to_string(c.optimizer.algorithm)},
+                    {"seed", std::to_string(c.seed)},
+                    {"batch", std::to_string(c.batch)},
+                    {"steps_done", std::to_string(opt.steps())}});
+}
+
+}  // namespace
+
+int run_train_gpt(TrainConfig c) {
+  if (!c.given.count("--batch")) c.batch = 12;  // modula's hello-gpt
+  check_range("[train] --heads", c.heads, 1, kMaxFeatures);
+  check_range("[train] --context", c.context, 1, kMaxContext);
+  check_range("[train] --steps", c.steps, 1, kMaxCount);
+  check_range("[train] --eval-every", c.eval_every, 1, kMaxCount);
+  check_range("[train] --eval-tokens", c.eval_tokens, 1, kMaxCount);
+  std::ostream& out = c.json ? std::cerr : std::cout;
+  Progress progress(c.json ? stderr : stdout);
+
+  std::optional<SafetensorsFile> checkpoint;
+  std::int64_t steps_done = 0;
+  GptShape s;
+  if (!c.resume.empty()) {
+    checkpoint = load_safetensors(c.resume);
+    require_gpt(*checkpoint, c.resume);
+    s = checkpoint_gpt(*checkpoint, c.resume);
+    steps_done = metadata_int(*checkpoint, c.resume, "steps_done", 0, kMaxCount);
+    for (const auto& [key, value] : {std::pair<std::string, std::int64_t>{"batch", c.batch},
+                                     {"seed", static_cast<std::int64_t>(c.seed)}})
+      if (metadata_int(*checkpoint, c.resume, key, 0, INT64_MAX) != value)
+        throw Error("[checkpoint] " + c.resume + ": trained with --" + key + " " +
+                    checkpoint->metadata.at(key) + ", this run has " + std::to_string(value) +
+                    " (the batch order depends on both)");
+  }
+  const TextCorpus corpus = load_text(c.text);
+  if (checkpoint) {
+    const Vocabulary saved = checkpoint_vocabulary(*checkpoint, c.resume, s.vocab);
+    if (saved.characters() != corpus.vocabulary.characters())
+      throw Error("[checkpoint] " + c.resume + ": its vocabulary of " +
+                  std::to_string(saved.size()) + " characters is not that of " + c.text + " (" +
+                  std::to_string(corpus.vocabulary.size()) +
+                  "); resume with the --text it was trained on");
+  } else {
+    s = shape_of(c, corpus.vocabulary.size());
+    check_size(s);
+  }
+  if (static_cast<std::int64_t>(corpus.train.size()) <= s.context ||
+      static_cast<std::int64_t>(corpus.validation.size()) <= s.context)
+    throw Error("[train] " + c.text + ": its training part (" +
+                std::to_string(corpus.train.size()) + " characters) and validation part (" +
+                std::to_string(corpus.validation.size()) + ") must each be longer than --context " +
+                std::to_string(s.context));
+
+  Generator gen(c.seed);
+  Module net = make_gpt(s);
+  net.initialize(gen);
+  Generator order(c.seed + 1);  // the batch order: random_offsets, one call per step
+  if (c.device != Device::cpu) net.to(c.device);
+  c.optimizer.schedule.total_steps = c.steps;
+  Optimizer opt(net, c.optimizer);
+  const auto n_train = static_cast<std::int64_t>(corpus.train.size());
+  if (checkpoint) {
+    naming_checkpoint(c.resume, [&] {
+      load_weights(*checkpoint, net);
+      opt.load_state(optimizer_entries(*checkpoint));
+    });
+    if (opt.steps() != steps_done)
+      throw Error("[checkpoint] " + c.resume + ": the optimizer took " +
+                  std::to_string(opt.steps()) + " steps, metadata 'steps_done' says " +
+                  std::to_string(steps_done));
+    for (std::int64_t k = 0; k < std::min(steps_done, c.steps); ++k)
+      random_offsets(n_train, c.batch, s.context, order);  // the same batch order
+    out << "resumed from " << c.resume << " after step " << steps_done << "\n";
+  }
+
+  out << "modnorm train: " << describe(s) << ", " << to_string(c.optimizer.algorithm) << " lr "
+      << show(c.optimizer.lr) << ", batch " << c.batch << ", " << c.steps << " steps, " << c.text
+      << " (" << n_train << " training characters), " << to_string(c.device) << "\n";
+
+  std::ofstream log;
+  const std::vector<Parameter> params = net.parameters();
+  if (!c.log.empty()) {
+    log.open(c.log, std::ios::app);
+    if (!log) throw Error("[train] cannot open the log file " + c.log);
+    if (log.tellp() == 0) {
+      log << "step,tokens,train_loss,val_loss,val_bits_per_char,lr,seconds";
+      for (const Parameter& p : params) log << "," << p.name << "_norm";
+      log << "\n";
+    }
+  }
+
+  const std::int64_t tokens_per_step = c.batch * s.context;
+  double train_sum = 0, train_loss = NAN, val_loss = NAN;
+  std::int64_t train_count = 0;
+  for (std::int64_t step = steps_done; step < c.steps; ++step) {
+    const TokenBatch b =
+        window_batch(corpus.train, random_offsets(n_train, c.batch, s.context, order), s.context);
+    const double lr = opt.lr();
+    net.zero_grad();
+    const Tensor logits = net.forward(b.inputs.to(c.device));
+    const CrossEntropy ce =
+        softmax_cross_entropy(logits.reshape({tokens_per_step, s.vocab}), b.targets);
+    if (!std::isfinite(ce.loss))
+      throw Error("[train] the loss is " + show(ce.loss) + " at step " + std::to_string(step) +
+                  "; try a smaller --lr (now " + show(c.optimizer.lr) + ")");
+    net.backward(ce.grad.reshape({c.batch, s.context, s.vocab}), false);  // ids: no dL/dx
+    opt.step();
+    train_sum += ce.loss;
+    ++train_count;
+    const std::int64_t done = step + 1;
+    const double rate = static_cast<double>((done - steps_done) * tokens_per_step) /
+                        std::max(progress.seconds(), 1e-9);
+    progress.update("step", static_cast<long>(done), static_cast<long>(c.steps),
+                    "loss " + fixed(train_sum / static_cast<double>(train_count), 4) + ", " +
+                        fixed(rate, 0) + " tok/s");
+    const bool evaluate = done % c.eval_every == 0 || done == c.steps;
+    if (evaluate) {
+      train_loss = train_sum / static_cast<double>(train_count);
+      train_sum = 0;
+      train_count = 0;
+      val_loss = validation_loss(net, corpus.validation, s, c.eval_tokens, c.device);
+      progress.finish("step " + std::to_string(done) + "/" + std::to_string(c.steps) +
+                      "  train loss " + fixed(train_loss, 4) + "  val loss " + fixed(val_loss, 4) +
+                      " nats/char (" + fixed(val_loss / kLn2, 3) + " bits/char)  " +
+                      fixed(rate, 0) + " tok/s");
+      if (!c.save.empty()) save_gpt(c.save, net, opt, c, s, corpus.vocabulary);
+    }
+    if (log.is_open() && (done % c.log_every == 0 || evaluate)) {
+      log << done << "," << done * tokens_per_step << "," << ce.loss << ",";
+      if (evaluate)
+        log << val_loss << "," << val_loss / kLn2;
+      else
+        log << ",";
+      log << "," << lr << "," << progress.seconds();
+      for (const Parameter& p : params) log << "," << norm(p.weight, p.norm);
+      log << "\n";
+    }
+  }
+  if (steps_done >= c.steps)
+    val_loss = validation_loss(net, corpus.validation, s, c.eval_tokens, c.device);
+
+  ReportOptions report_options;
+  report_options.updates = opt.last_updates();
+  const double seconds = progress.seconds();
+  const double tokens_per_second =
+      static_cast<double>(std::max<std::int64_t>(c.steps - steps_done, 0) * tokens_per_step) /
+      std::max(seconds, 1e-9);
+  out << "validation loss " << fixed(val_loss, 4) << " nats/char (" << fixed(val_loss / kLn2, 3)
+      << " bits/char), " << fixed(seconds, 1) << " s\n\n"
+      << report(net, report_options);
+  if (c.json)
+    std::cout << nlohmann::json{{"model", "gpt"},
+                                {"val_loss", val_loss},
+                                {"val_bits_per_char", val_loss / kLn2},
+                                {"train_loss", train_loss},
+                                {"steps", opt.steps()},
+                                {"seconds", seconds},
+                                {"tokens_per_second", tokens_per_second},
+                                {"optimizer", to_string(c.optimizer.algorithm)},
+                                {"lr", c.optimizer.lr},
+                                {"width", s.width},
+                                {"depth", s.depth},
+                                {"heads", s.heads},
+                                {"context", s.context},
+                                {"vocab", s.vocab},
+                                {"batch", c.batch},
+                                {"seed", c.seed},
+                                {"device", to_string(c.device)}}
+                     .dump()
+              << std::endl;
+  return 0;
+}
+
+void add_sample_flags(CLI::App& cmd, SampleConfig& c) {
+  cmd.add_option("checkpoint", c.checkpoint, "A GPT checkpoint written by train --model gpt --save")
+      ->required();
+  cmd.add_option("--prompt", c.prompt,
+                 "Text to continue (characters of the checkpoint's vocabulary)")
+      ->required();
+  cmd.add_option("--tokens", c.tokens, within("Characters to generate", 0, kMaxCount))
+      ->capture_default_str();
+  cmd.add_option("--temperature", c.temperature,
+                 "Softmax temperature, finite and >= 0 (0: always the most likely character)")
+      ->capture_default_str();
+  cmd.add_option("--seed", c.seed, "Seed of the sampling")->capture_default_str();
+  cmd.add_option("--device", c.device, "Where to run")
+      ->transform(one_of({Device::cpu, Device::cuda}))
+      ->capture_default_str();
+}
+
+int run_sample(const SampleConfig& c) {
+  check_range("[sample] --tokens", c.tokens, 0, kMaxCount);
+  if (!(c.temperature >= 0.0 && std::isfinite(c.temperature)))
+    throw Error("[sample] --temperature is " + show(c.temperature) +
+                ", must be a finite number >= 0");
+  const SafetensorsFile file = load_safetensors(c.checkpoint);
+  require_gpt(file, c.checkpoint);
+  const GptShape s = checkpoint_gpt(file, c.checkpoint);
+  const Vocabulary vocabulary = checkpoint_vocabulary(file, c.checkpoint, s.vocab);
+  std::vector<std::int32_t> ids =
+      vocabulary.encode(decode_utf8(c.prompt, "[sample] --prompt"), "[sample] --prompt");
+  if (ids.empty()) throw Error("[sample] --prompt is empty; give at least one character");
+  Module net = make_gpt(s);
+  naming_checkpoint(c.checkpoint, [&] { load_weights(file, net); });
+  if (c.device != Device::cpu) net.to(c.device);
+
+  Generator gen(c.seed);
+  std::cout << c.prompt << std::flush;
+  std::vector<double> p(static_cast<std::size_t>(s.vocab));
+  for (std::int64_t k = 0; k < c.tokens; ++k) {
+    const auto t = std::min<std::int64_t>(s.context, static_cast<std::int64_t>(ids.size()));
+    const std::vector<std::int32_t> window(ids.end() - t, ids.end());
+    const std::vector<float> logits =
+        net.forward(Tensor::from_vector_i32(window, {1, t}).to(c.device)).to_vector();
+    const float* last = logits.data() + (t - 1) * s.vocab;
+    auto next = static_cast<std::int32_t>(std::max_element(last, last + s.vocab) - last);
+    if (c.temperature > 0) {  // softmax(logits / T), max-subtracted, then one uniform draw
+      double total = 0;
+      for (std::int64_t v = 0; v < s.vocab; ++v)
+        total += p[static_cast<std::size_t>(v)] =
+            std::exp((static_cast<double>(last[v]) - last[next]) / c.temperature);
+      double u = gen.uniform() * total;
+      for (next = 0; next + 1 < s.vocab && u >= p[static_cast<std::size_t>(next)]; ++next)
+        u -= p[static_cast<std::size_t>(next)];
+    }
+    ids.push_back(next);
+    std::cout << vocabulary.decode({next}) << std::flush;
+  }
+  std::cout << "\n";
+  return 0;
+}
+
+int inspect_gpt(const SafetensorsFile& file, const std::string& path) {
+  const GptShape s = checkpoint_gpt(file, path);
+  Module net = make_gpt(s);
+  naming_checkpoint(path, [&] { load_weights(file, net); });
+  std::cout << path << ": " << describe(s);
+  if (const auto steps = find_metadata_int(file, path, "steps_done", 0, kMaxCount))
+    std::cout << " after " << *steps << " steps";
+  if (const auto it = file.metadata.find("optimizer"); it != file.metadata.end())
+    std::cout << " of " << it->second;
+  std::cout << "\n" << net << "\n" << report(net);
+  return 0;
+}
+
+}  // namespace modnorm::cli
