@@ -35,9 +35,6 @@ if MISSING is None:
     import gpt_jax  # noqa: E402
     import st  # noqa: E402
 
-    # Token ids are stored as I32 (include/modnorm/safetensors.hpp); st.load reads floats.
-    st._DTYPES.setdefault("I32", np.int32)
-
 # batch 8: 64 positions hold every token, so that the first layer's Q, K and V gradients have
 # full rank 16. A rank-deficient gradient's polar factor is not determined by it: the exact
 # SVD turns its f32 rounding noise in the null space into unit singular directions, and two

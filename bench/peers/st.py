@@ -12,8 +12,8 @@ import struct
 
 import numpy as np
 
-_DTYPES = {"F32": np.float32, "F64": np.float64}
-_NAMES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64"}
+_DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32}  # I32: token ids
+_NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
 
 
 def save(path, tensors, metadata=None):
