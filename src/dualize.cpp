@@ -105,6 +105,10 @@ double spectral_norm_iterated(const Tensor& W, const SpectralNormOptions& option
 
 }  // namespace
 
+// Out of line: exported for interpreters (dualize.hpp).
+OrthogonalizeOptions::~OrthogonalizeOptions() = default;
+DualizeOptions::~DualizeOptions() = default;
+
 const char* to_string(Norm norm) {
   switch (norm) {
     case Norm::spectral:

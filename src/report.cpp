@@ -45,6 +45,9 @@ std::vector<std::string> cells(const ReportRow& r) {
 
 }  // namespace
 
+// Out of line: exported for interpreters (report.hpp).
+ReportOptions::~ReportOptions() = default;
+
 Report report(const Module& net, const ReportOptions& options) {
   const std::vector<Parameter> params = net.parameters();
   if (!options.updates.empty() && options.updates.size() != params.size())

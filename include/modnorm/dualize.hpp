@@ -105,7 +105,7 @@ MODNORM_API const char* to_string(OrthogonalizeMethod method);
 MODNORM_API std::vector<QuinticCoefficients> orthogonalize_schedule(OrthogonalizeMethod method);
 
 /// Options of orthogonalize(). Defaults give Muon's 5-step quintic in f32.
-struct OrthogonalizeOptions {
+struct MODNORM_API OrthogonalizeOptions {
   /// Which approximation of U V^T (see OrthogonalizeMethod).
   OrthogonalizeMethod method = OrthogonalizeMethod::quintic;
   /// Number of iteration steps; unset means the method's default (table above; for `custom`
@@ -132,6 +132,10 @@ struct OrthogonalizeOptions {
   /// each product, as GPU implementations do (products still accumulate in f32); `f64` for
   /// references. Ignored by `svd`.
   DType compute_dtype = DType::f32;
+
+  /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
+  /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
+  ~OrthogonalizeOptions();
 };
 
 /// The polar factor U V^T of a matrix G = U S V^T (reduced SVD), approximately for the
@@ -192,11 +196,15 @@ struct DualNormCorrection {
 };
 
 /// Options of dualize() and dual_pairing().
-struct DualizeOptions {
+struct MODNORM_API DualizeOptions {
   /// How `spectral` computes U V^T.
   OrthogonalizeOptions orthogonalize;
   /// Optional scaling by the clamped pairing (dualize() only).
   DualNormCorrection dual_norm_correction;
+
+  /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
+  /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
+  ~DualizeOptions();
 };
 
 /// The duality map of `kind` (table at Norm): the unit-norm direction T maximising <G, T>.

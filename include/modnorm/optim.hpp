@@ -237,7 +237,7 @@ struct ParameterOverride {
 ///   options.nesterov = true;
 ///   options.schedule.kind = modnorm::Schedule::linear_decay;
 ///   options.schedule.total_steps = 1000;
-struct OptimizerOptions {
+struct MODNORM_API OptimizerOptions {
   /// The update rule (Algorithm).
   Algorithm algorithm = Algorithm::modular;
   /// Base learning rate, finite and > 0. For `modular` it is the modular norm of the step
@@ -266,6 +266,10 @@ struct OptimizerOptions {
   std::vector<ParameterOverride> overrides;
   /// This library's conventions, or optax's (Convention; `modular` algorithm only).
   Convention convention = Convention::modular;
+
+  /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
+  /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
+  ~OptimizerOptions();
 };
 
 /// Steepest descent over a module tree (docs/theory.md, "The optimizer"). Per step and atom l, in

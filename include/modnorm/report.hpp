@@ -43,12 +43,16 @@ struct MODNORM_API Report {
 };
 
 /// What report() measures beyond the weights and gradients.
-struct ReportOptions {
+struct MODNORM_API ReportOptions {
   /// The last update of each parameter (e.g. Optimizer::last_updates()), in parameters()
   /// order; empty means no update columns.
   std::vector<Tensor> updates;
   /// How spectral norms are estimated (orthogonal iteration by default; exact for tests).
   SpectralNormOptions spectral;
+
+  /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
+  /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
+  ~ReportOptions();
 };
 
 /// Measures every atom of `net` (weights, gradients and, if given, updates).

@@ -102,6 +102,9 @@ void validate(const char* op, const OptimizerOptions& o) {
 
 }  // namespace detail
 
+// Out of line: exported for interpreters (optim.hpp).
+OptimizerOptions::~OptimizerOptions() = default;
+
 const char* to_string(Algorithm algorithm) {
   switch (algorithm) {
     case Algorithm::modular:
