@@ -1,10 +1,10 @@
 #pragma once
 /// @file display.hpp
 /// Rich display in Jupyter notebooks (docs/notebooks.md): the xeus convention
-/// `nl::json mime_bundle_repr(const T&)`, which the xeus-cling (and xeus-cpp) kernels call,
-/// through argument-dependent lookup, for a cell's final expression and for
-/// `xcpp::display(x)`. Each bundle holds `text/html` (html.hpp, Report::to_html) and
-/// `text/plain` (the type's operator<<, i.e. what `std::cout << x` prints).
+/// `nl::json mime_bundle_repr(const T&)`, which the xeus-cpp and xeus-cling kernels call,
+/// through argument-dependent lookup, for `xcpp::display(x)` (xeus-cling also for a cell's
+/// final expression; xeus-cpp does not display one). Each bundle holds `text/html` (html.hpp,
+/// Report::to_html) and `text/plain` (the type's operator<<, i.e. what `std::cout << x` prints).
 ///
 /// This header needs nlohmann/json. <modnorm/modnorm.hpp> includes it only inside a C++
 /// interpreter (when `__CLING__` or `__CLANG_REPL__` is defined, as xtensor's xio.hpp does), so
@@ -45,7 +45,7 @@ inline nl::json mime_bundle(std::string html, std::string plain) {
 ///
 /// Throws modnorm::Error if a CUDA tensor cannot be copied to the host.
 ///
-/// Example (a notebook cell ending in `t` shows the same):
+/// Example (in a notebook, `xcpp::display(t);` shows the same):
 ///   auto t = modnorm::Tensor::from_vector({1, 2, 3, 4}, {2, 2});
 ///   nl::json bundle = mime_bundle_repr(t);   // bundle["text/html"], bundle["text/plain"]
 inline nl::json mime_bundle_repr(const Tensor& tensor) {
@@ -74,7 +74,7 @@ inline nl::json mime_bundle_repr(const Module& module) {
 ///
 /// Throws nothing beyond std::bad_alloc.
 ///
-/// Example (a notebook cell ending in `modnorm::report(net)` shows the table):
+/// Example (in a notebook, `xcpp::display(modnorm::report(net));` shows the table):
 ///   nl::json bundle = mime_bundle_repr(modnorm::report(net));
 inline nl::json mime_bundle_repr(const Report& report) {
   return detail::mime_bundle(report.to_html(), report.to_text());
