@@ -101,6 +101,12 @@ void Backend::tril(const Tensor&, double, Tensor&) {
 void Backend::permute(const Tensor&, const std::vector<int>&, Tensor&) {
   not_implemented("permute");
 }
+void Backend::im2col(const Tensor&, const WindowGeometry&, Tensor&) {
+  not_implemented("im2col");
+}
+void Backend::col2im(const Tensor&, const WindowGeometry&, Tensor&) {
+  not_implemented("col2im");
+}
 void Backend::gather(const Tensor&, const std::int64_t*, std::int64_t, bool, Tensor&) {
   not_implemented("gather");
 }

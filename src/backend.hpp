@@ -38,6 +38,16 @@ struct PermuteStrides {
 /// The strides for out = permute(x, axes) (axes a permutation of 0 .. x.size() - 1).
 PermuteStrides permute_strides(const Shape& x, const std::vector<int>& axes);
 
+/// A square window sliding over NHWC images (ops.hpp, im2col): the input x [n, h, w, c], the
+/// window's side, stride and zero padding, and the output grid ho x wo, where window (i, j)
+/// covers rows i * stride - padding + a and columns j * stride - padding + b for a, b in
+/// [0, kernel). Plain data, so a CUDA kernel takes it by value.
+struct WindowGeometry {
+  std::int64_t n, h, w, c;
+  std::int64_t kernel, stride, padding;
+  std::int64_t ho, wo;
+};
+
 /// Owned device or host memory; freed by the backend that allocated it.
 struct Storage {
   void* ptr = nullptr;
@@ -107,6 +117,12 @@ class Backend {
   /// out[..., i, j] = x[..., i, j] where j <= i and `fill` (rounded to the dtype) elsewhere, x
   /// and out of equal shape with rank >= 2.
   virtual void tril(const Tensor& x, double fill, Tensor& out);
+  /// out [n, ho, wo, kernel^2 c] = the windows of x [n, h, w, c] (ops.hpp, im2col): element
+  /// bits copied, zeros where a window reaches into the padding.
+  virtual void im2col(const Tensor& x, const WindowGeometry& g, Tensor& out);
+  /// out [n, h, w, c] = the adjoint of im2col applied to cols [n, ho, wo, kernel^2 c]: each
+  /// pixel the sum of the entries im2col copied from it (out's content is overwritten).
+  virtual void col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out);
   /// rows == true: out[k, :] = table[ids[k], :]; otherwise out[:, k] = table[:, ids[k]].
   virtual void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
                       Tensor& out);
@@ -132,6 +148,21 @@ class Backend {
 /// a result is stored as bf16, rounded back once).
 inline Tensor widen(const Tensor& t) {
   return t.dtype() == DType::bf16 ? t.to(DType::f32) : t;
+}
+
+/// Calls fn(T{}) with T the unsigned integer of the dtype's element size (std::uint16_t for bf16,
+/// std::uint32_t for f32 and i32, std::uint64_t for f64), for the primitives that move element
+/// bits unchanged (permute, im2col).
+template <class Fn>
+void visit_bits(DType dtype, Fn&& fn) {
+  switch (itemsize(dtype)) {
+    case 2:
+      return fn(std::uint16_t{});
+    case 4:
+      return fn(std::uint32_t{});
+    default:
+      return fn(std::uint64_t{});
+  }
 }
 
 /// The backend for `device`. For Device::cuda this throws, naming `op`, when the CUDA backend

@@ -148,6 +148,41 @@ void check_ids(const char* op, const std::vector<std::int64_t>& ids, std::int64_
                    " is outside [0, " + std::to_string(bound) + ") " + what);
 }
 
+// "window 3 (stride 1, padding 1)", for messages.
+std::string describe(const Window2D& window) {
+  return "window " + std::to_string(window.kernel) + " (stride " + std::to_string(window.stride) +
+         ", padding " + std::to_string(window.padding) + ")";
+}
+
+// The geometry of `window` over images of shape `image`, checked: rank 4, kernel and stride
+// >= 1, padding >= 0, and a window that fits in the padded image.
+detail::WindowGeometry window_geometry(const char* op, const Shape& image, const Window2D& window,
+                                       const std::string& what) {
+  const std::string given = describe(window);
+  if (image.size() != 4) fail(op, "expects NHWC images [N, H, W, C] (rank 4), got " + what);
+  constexpr std::int64_t kMax = std::int64_t{1} << 20;  // keeps h + 2 padding far from overflow
+  if (window.kernel < 1 || window.stride < 1 || window.padding < 0 || window.kernel > kMax ||
+      window.stride > kMax || window.padding > kMax)
+    fail(op, given + ": kernel and stride must be in [1, 2^20] and padding in [0, 2^20]");
+  const std::int64_t h = image[1], w = image[2];
+  if (h + 2 * window.padding < window.kernel || w + 2 * window.padding < window.kernel)
+    fail(op, given + " does not fit in the " + std::to_string(h) + "x" + std::to_string(w) +
+                 " image of " + what);
+  return {image[0],
+          h,
+          w,
+          image[3],
+          window.kernel,
+          window.stride,
+          window.padding,
+          (h + 2 * window.padding - window.kernel) / window.stride + 1,
+          (w + 2 * window.padding - window.kernel) / window.stride + 1};
+}
+
+Shape windows_shape(const detail::WindowGeometry& g) {
+  return {g.n, g.ho, g.wo, g.kernel * g.kernel * g.c};
+}
+
 }  // namespace
 
 void gemm(double alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b,
@@ -344,6 +379,26 @@ Tensor permute(const Tensor& x, const std::vector<int>& axes) {
   for (std::size_t i = 0; i < axes.size(); ++i) shape[i] = x.dim(normalized[i]);
   Tensor out = Tensor::empty(std::move(shape), x.dtype(), x.device());
   detail::backend_of(x).permute(x, normalized, out);
+  return out;
+}
+
+Tensor im2col(const Tensor& x, const Window2D& window) {
+  check_float("im2col", x);
+  const detail::WindowGeometry g = window_geometry("im2col", x.shape(), window, x.describe());
+  Tensor out = output("im2col", windows_shape(g), x);
+  detail::backend_of(x).im2col(x, g, out);
+  return out;
+}
+
+Tensor col2im(const Tensor& cols, const Shape& image, const Window2D& window) {
+  check_float("col2im", cols);
+  const detail::WindowGeometry g =
+      window_geometry("col2im", image, window, "image " + to_string(image));
+  if (cols.shape() != windows_shape(g))
+    fail("col2im", "windows " + cols.describe() + " do not match the image " + to_string(image) +
+                       ": " + describe(window) + " gives " + to_string(windows_shape(g)));
+  Tensor out = output("col2im", image, cols);
+  detail::backend_of(cols).col2im(cols, g, out);
   return out;
 }
 

@@ -182,6 +182,39 @@ MODNORM_API void scatter_add_rows(Tensor& dst, const std::vector<std::int64_t>& 
 MODNORM_API void scatter_add_cols(Tensor& dst, const std::vector<std::int64_t>& ids,
                                   const Tensor& src);
 
+// ---- windows of images (convolution, pooling) -------------------------------------------------
+
+/// A square window sliding over the two spatial axes of NHWC images [N, H, W, C] (channels
+/// last, the layout of Conv2D and AvgPool2D): `kernel` x `kernel` pixels, moved by `stride`,
+/// over the image with `padding` zeros added on every side. It fits Ho = (H + 2 padding -
+/// kernel) / stride + 1 times down (rounded down) and Wo times across, likewise.
+///
+/// Example: modnorm::Window2D same3{3, 1, 1};   // 3x3, stride 1, keeps H x W
+struct Window2D {
+  std::int64_t kernel = 1;   ///< side of the window, >= 1
+  std::int64_t stride = 1;   ///< step between windows, >= 1
+  std::int64_t padding = 0;  ///< zeros on each side, >= 0
+};
+
+/// The windows of NHWC images laid out as rows (im2col): x [N, H, W, C] -> [N, Ho, Wo, k*k*C]
+/// with out[n, i, j, (a k + b) C + c] = x[n, i s - p + a, j s - p + b, c] (k, s, p the window's
+/// kernel, stride and padding), 0 where that pixel lies in the padding. A convolution is then
+/// one product: im2col(x).reshape({N*Ho*Wo, k*k*C}) times a [k*k*C x C_out] matrix. Element bits
+/// are copied (no rounding). Throws for an x that is not rank 4, a kernel or stride outside
+/// [1, 2^20], a padding outside [0, 2^20], or a window larger than the padded image:
+/// `[im2col] window 5 (stride 1, padding 0) does not fit in the 3x4 image of [2x3x4x1] f32 cpu`.
+///
+/// Example: auto cols = im2col(x, {3, 1, 1});   // [N, 28, 28, 1] -> [N, 28, 28, 9]
+MODNORM_API Tensor im2col(const Tensor& x, const Window2D& window);
+/// The adjoint of im2col (col2im): cols [N, Ho, Wo, k*k*C] -> [N, H, W, C] for `image` =
+/// {N, H, W, C}, each entry added to the pixel im2col took it from (overlapping windows sum,
+/// entries in the padding are dropped), so <im2col(x), c> = <x, col2im(c, x.shape(), window)>.
+/// It is the backward of im2col. Throws as im2col for `image`, and when cols does not have the
+/// shape im2col gives for it.
+///
+/// Example: auto dx = col2im(dcols, x.shape(), {3, 1, 1});
+MODNORM_API Tensor col2im(const Tensor& cols, const Shape& image, const Window2D& window);
+
 // ---- loss
 // ----------------------------------------------------------------------------------------
 

@@ -31,6 +31,8 @@ class CpuBackend final : public Backend {
   void softmax(const Tensor& x, Tensor& out) override;
   void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& out) override;
   void tril(const Tensor& x, double fill, Tensor& out) override;
+  void im2col(const Tensor& x, const WindowGeometry& g, Tensor& out) override;
+  void col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out) override;
   void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
               Tensor& out) override;
   void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,

@@ -38,14 +38,7 @@ void CpuBackend::transpose(const Tensor& x_in, Tensor& out_in) {
 void CpuBackend::permute(const Tensor& x, const std::vector<int>& axes, Tensor& out) {
   if (x.numel() == 0) return;
   const PermuteStrides strides = permute_strides(x.shape(), axes);
-  switch (itemsize(x.dtype())) {
-    case 2:
-      return permute_as<std::uint16_t>(x, strides, out);
-    case 4:
-      return permute_as<std::uint32_t>(x, strides, out);
-    default:
-      return permute_as<std::uint64_t>(x, strides, out);
-  }
+  visit_bits(x.dtype(), [&](auto tag) { permute_as<decltype(tag)>(x, strides, out); });
 }
 
 // Each trailing [t x s] matrix keeps its lower triangle (j <= i, the diagonal included).

@@ -1,7 +1,8 @@
 // CUDA kernels for the remaining primitives: elementwise maps and their derivatives, binary
 // ops (NumPy broadcasting), inner products and finiteness (deterministic two-pass reductions:
 // fixed per-block partials summed on the host in a fixed order), axis reductions, transpose,
-// permute, softmax and its backward (a warp per row), the lower-triangular mask, gather,
+// permute, softmax and its backward (a warp per row), the lower-triangular mask, the windows
+// of NHWC images (im2col and its adjoint col2im, both gathers), gather,
 // scatter-add (atomic) and softmax cross-entropy. Arithmetic in fp32 for f32/bf16, fp64 for
 // f64. GELU uses Phi(x) = erfc(-x / sqrt 2) / 2: 1 + erf(x / sqrt 2) cancels for negative x in
 // fp32.
@@ -321,6 +322,44 @@ __global__ void tril_kernel(const T* x, T* out, std::int64_t n, std::int64_t t, 
   }
 }
 
+// im2col over NHWC images, one thread per output element: out[r, (a k + b) c + ch] with window
+// r = (n, i, j) reads pixel (i s - p + a, j s - p + b), or writes zero bits in the padding. T is
+// an unsigned integer of the element's size, so bits are copied unchanged.
+template <class T>
+__global__ void im2col_kernel(const T* x, T* out, std::int64_t total, WindowGeometry g) {
+  MODNORM_GRID_STRIDE(idx, total) {
+    const std::int64_t ch = idx % g.c, tap = (idx / g.c) % (g.kernel * g.kernel);
+    const std::int64_t r = idx / (g.c * g.kernel * g.kernel);
+    const std::int64_t n = r / (g.ho * g.wo), i = (r / g.wo) % g.ho, j = r % g.wo;
+    const std::int64_t y = i * g.stride - g.padding + tap / g.kernel;
+    const std::int64_t x_col = j * g.stride - g.padding + tap % g.kernel;
+    const bool inside = y >= 0 && y < g.h && x_col >= 0 && x_col < g.w;
+    out[idx] = inside ? x[((n * g.h + y) * g.w + x_col) * g.c + ch] : T(0);
+  }
+}
+
+// col2im as a gather, one thread per pixel channel: the sum over the windows (i, j) that cover
+// pixel (y, x), at their tap (y + p - i s, x + p - j s); no atomics.
+template <class T>
+__global__ void col2im_kernel(const T* cols, T* out, std::int64_t total, WindowGeometry g) {
+  using A = typename AccOf<T>::type;
+  MODNORM_GRID_STRIDE(idx, total) {
+    const std::int64_t ch = idx % g.c, q = idx / g.c;
+    const std::int64_t n = q / (g.h * g.w), y = (q / g.w) % g.h, x = q % g.w;
+    const std::int64_t top = y + g.padding, left = x + g.padding;
+    const std::int64_t i0 = top < g.kernel ? 0 : (top - g.kernel) / g.stride + 1;
+    const std::int64_t j0 = left < g.kernel ? 0 : (left - g.kernel) / g.stride + 1;
+    const std::int64_t i1 = min(top / g.stride, g.ho - 1), j1 = min(left / g.stride, g.wo - 1);
+    A sum = 0;
+    for (std::int64_t i = i0; i <= i1; ++i)
+      for (std::int64_t j = j0; j <= j1; ++j) {
+        const std::int64_t tap = (top - i * g.stride) * g.kernel + (left - j * g.stride);
+        sum += load(cols, (((n * g.ho + i) * g.wo + j) * g.kernel * g.kernel + tap) * g.c + ch);
+      }
+    store(out, idx, sum);
+  }
+}
+
 // rows: out[k, j] = table[ids[k], j]; cols: out[i, k] = table[i, ids[k]].
 template <class T>
 __global__ void gather_kernel(const T* table, std::int64_t table_cols, const std::int64_t* ids,
@@ -467,20 +506,10 @@ void launch_permute(const Tensor& x, const std::vector<int>& axes, Tensor& y, cu
   const std::int64_t n = x.numel();
   if (n == 0) return;
   const PermuteStrides strides = permute_strides(x.shape(), axes);
-  const auto run = [&](auto tag) {
+  visit_bits(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     permute_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(in<T>(x), out<T>(y), n, strides);
-  };
-  switch (itemsize(x.dtype())) {
-    case 2:
-      run(std::uint16_t{});
-      break;
-    case 4:
-      run(std::uint32_t{});
-      break;
-    default:
-      run(std::uint64_t{});
-  }
+  });
   MODNORM_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -523,6 +552,26 @@ void launch_mirror_lower(Tensor& c, cudaStream_t stream) {
   visit(c.dtype(), [&](auto tag) {
     using T = decltype(tag);
     mirror_lower_kernel<T><<<dim3(tiles, tiles), dim3(kMirrorTile, 8), 0, stream>>>(out<T>(c), k);
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_im2col(const Tensor& x, const WindowGeometry& g, Tensor& y, cudaStream_t stream) {
+  const std::int64_t n = y.numel();
+  if (n == 0) return;
+  visit_bits(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    im2col_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(in<T>(x), out<T>(y), n, g);
+  });
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_col2im(const Tensor& cols, const WindowGeometry& g, Tensor& y, cudaStream_t stream) {
+  const std::int64_t n = y.numel();
+  if (n == 0) return;
+  visit(cols.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    col2im_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(in<T>(cols), out<T>(y), n, g);
   });
   MODNORM_CUDA_CHECK(cudaGetLastError());
 }

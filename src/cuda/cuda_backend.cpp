@@ -169,6 +169,12 @@ void CudaBackend::softmax_backward(const Tensor& y, const Tensor& dy, Tensor& ou
 void CudaBackend::tril(const Tensor& x, double fill, Tensor& out) {
   cuda::launch_tril(x, fill, out, stream_);
 }
+void CudaBackend::im2col(const Tensor& x, const WindowGeometry& g, Tensor& out) {
+  cuda::launch_im2col(x, g, out, stream_);
+}
+void CudaBackend::col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out) {
+  cuda::launch_col2im(cols, g, out, stream_);
+}
 void CudaBackend::gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
                          Tensor& out) {
   cuda::launch_gather(table, ids, n, rows, out, stream_);

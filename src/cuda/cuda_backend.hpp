@@ -47,6 +47,8 @@ class CudaBackend final : public Backend {
   void softmax(const Tensor& x, Tensor& out) override;
   void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& out) override;
   void tril(const Tensor& x, double fill, Tensor& out) override;
+  void im2col(const Tensor& x, const WindowGeometry& g, Tensor& out) override;
+  void col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out) override;
   void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
               Tensor& out) override;
   void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
@@ -104,6 +106,9 @@ void launch_softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, cuda
 void launch_tril(const Tensor& x, double fill, Tensor& y, cudaStream_t stream);
 /// c[i, j] = c[j, i] for j > i on a k x k matrix: the upper triangle from the lower one.
 void launch_mirror_lower(Tensor& c, cudaStream_t stream);
+/// out = im2col(x) and out = col2im(cols) (Backend::im2col, Backend::col2im; conv.cu).
+void launch_im2col(const Tensor& x, const WindowGeometry& g, Tensor& out, cudaStream_t stream);
+void launch_col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out, cudaStream_t stream);
 void launch_gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
                    Tensor& y, cudaStream_t stream);
 void launch_scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,

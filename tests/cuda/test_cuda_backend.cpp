@@ -368,6 +368,30 @@ BOOST_AUTO_TEST_CASE(permute_matches_the_cpu_bit_for_bit) {
     }
 }
 
+// im2col copies bits (equal to the CPU's); col2im sums in fp32 (fp64) in another order.
+BOOST_AUTO_TEST_CASE(im2col_and_col2im_match_the_cpu) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const std::vector<std::pair<Shape, Window2D>> cases = {
+      {{2, 5, 7, 3}, {3, 1, 1}}, {{1, 6, 5, 2}, {3, 2, 0}}, {{2, 7, 7, 1}, {5, 2, 2}},
+      {{3, 4, 4, 4}, {1, 1, 0}}, {{1, 3, 3, 2}, {3, 1, 2}}, {{4, 28, 28, 16}, {3, 1, 1}}};
+  for (DType dt : {DType::f32, DType::bf16, DType::f64})
+    for (const auto& [shape, window] : cases) {
+      BOOST_TEST_CONTEXT(to_string(dt)
+                         << " " << to_string(shape) << " window " << window.kernel << " stride "
+                         << window.stride << " padding " << window.padding) {
+        const auto x = Tensor::randn(shape, gen, dt);
+        const auto cols = im2col(x, window);
+        const auto cols_gpu = im2col(x.to(Device::cuda), window);
+        BOOST_TEST(cols_gpu.device() == Device::cuda);
+        BOOST_TEST((cols_gpu.to_vector_f64() == cols.to_vector_f64()));
+        const auto c = Tensor::randn(cols.shape(), gen, dt);
+        const auto back = col2im(c, shape, window);
+        const auto back_gpu = col2im(c.to(Device::cuda), shape, window);
+        BOOST_TEST(rel_error(back_gpu.to_vector_f64(), back.to_vector_f64()) <= band(dt));
+      }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(batched_gemm_matches_the_cpu_for_all_transposes) {
   MODNORM_FRESH_GENERATOR(gen);
   const std::vector<Shape> batches = {{5}, {2, 3}, {1}, {1, 1}};
