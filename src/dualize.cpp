@@ -1,7 +1,9 @@
 // dualize(), dual_norm(), dual_pairing(), norm(), spectral_norm(): the table of docs/theory.md,
 // written with the tensor ops so that it runs on any device; the small k x k problems and the
 // exact references are host work in double (src/host_linalg.hpp). W and G are d_out x d_in;
-// <A, B> is the Frobenius inner product.
+// <A, B> is the Frobenius inner product. A `spectral` batch [B, d_out, d_in] is B matrices
+// under the max of their norms (a per-tap Conv2D weight): its duality map is each matrix's,
+// its dual norm the sum of theirs.
 #include "modnorm/dualize.hpp"
 
 #include <algorithm>
@@ -23,13 +25,20 @@ using detail::fail;
 using detail::nonzero_or_one;
 
 void check_input(const char* op, const Tensor& t, Norm kind) {
-  if (kind == Norm::spectral || kind == Norm::column) detail::check_matrix(op, t);
+  if (kind == Norm::spectral) detail::check_matrix_or_batch(op, t);
+  if (kind == Norm::column) detail::check_matrix(op, t);
   detail::check_nonempty(op, t);
   detail::check_finite(op, t);
 }
 
 double shape_factor(const Tensor& G) {  // sqrt(d_out / d_in) of a spectral atom
-  return std::sqrt(static_cast<double>(G.dim(0)) / static_cast<double>(G.dim(1)));
+  return std::sqrt(static_cast<double>(G.dim(-2)) / static_cast<double>(G.dim(-1)));
+}
+
+// Matrix b of a batch [batch, rows, cols], as a new tensor on the batch's device.
+Tensor matrix_of(const Tensor& batch, std::int64_t b) {
+  const std::int64_t rows = batch.dim(1), cols = batch.dim(2);
+  return gather_rows(batch.reshape({batch.dim(0), rows * cols}), {b}).reshape({rows, cols});
 }
 
 // The duality maps of docs/theory.md, without the correction. G is checked. Every map first
@@ -149,6 +158,11 @@ double dual_norm(const Tensor& G, Norm kind) {
   check_input(op, G, kind);
   switch (kind) {
     case Norm::spectral: {
+      if (G.rank() == 3) {  // the dual of a max of norms is the sum of the dual norms
+        double total = 0.0;
+        for (std::int64_t b = 0; b < G.dim(0); ++b) total += dual_norm(matrix_of(G, b), kind);
+        return total;
+      }
       // sqrt(d_out/d_in) ||G||_* with ||G||_* = sum_i sqrt(lambda_i(A)), A the smaller Gram
       // matrix of G, formed in f64 on G's device (products of f32 or bf16 entries are exact
       // there); its eigenvalues on the host (docs/theory.md, "Dual norms": accuracy and cost).
@@ -179,9 +193,15 @@ double spectral_norm(const Tensor& W, const SpectralNormOptions& options) {
     fail(op, "tolerance must be > 0, got " + std::to_string(options.tolerance));
   if (options.max_iterations < 1)
     fail(op, "max_iterations must be >= 1, got " + std::to_string(options.max_iterations));
-  detail::check_matrix(op, W);
+  detail::check_matrix_or_batch(op, W);
   detail::check_nonempty(op, W);
   detail::check_finite(op, W);
+  if (W.rank() == 3) {
+    double largest = 0.0;
+    for (std::int64_t b = 0; b < W.dim(0); ++b)
+      largest = std::max(largest, spectral_norm(matrix_of(W, b), options));
+    return largest;
+  }
   if (options.exact) return detail::singular_values(W)[0];
   if (max_abs(W) == 0.0) return 0.0;
   return spectral_norm_iterated(W, options);
@@ -192,8 +212,7 @@ double norm(const Tensor& W, Norm kind, const SpectralNormOptions& options) {
   check_input(op, W, kind);
   switch (kind) {
     case Norm::spectral: {
-      const double d_out = static_cast<double>(W.dim(0)), d_in = static_cast<double>(W.dim(1));
-      return std::sqrt(d_in / d_out) * spectral_norm(W, options);
+      return spectral_norm(W, options) / shape_factor(W);  // sqrt(d_in/d_out) sigma_max
     }
     case Norm::column:
       return max(col_norms(W.to(DType::f64))) / std::sqrt(static_cast<double>(W.dim(0)));

@@ -127,8 +127,10 @@ AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const At
       weight_(Tensor::zeros(weight_shape, options.dtype)),
       grad_(Tensor::zeros(weight_shape, options.dtype)) {
   check_mass(type, options.mass);
-  if ((norm_ == Norm::spectral || norm_ == Norm::column) && weight_shape.size() != 2)
-    fail(type, std::string("norm ") + to_string(norm_) + " needs a matrix weight, got " +
+  if (norm_ == Norm::column && weight_shape.size() != 2)
+    fail(type, "norm column needs a matrix weight, got " + to_string(weight_shape));
+  if (norm_ == Norm::spectral && weight_shape.size() != 2 && weight_shape.size() != 3)
+    fail(type, "norm spectral needs a matrix weight or a batch of matrices, got " +
                    to_string(weight_shape));
 }
 

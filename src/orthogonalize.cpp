@@ -147,9 +147,7 @@ std::vector<QuinticCoefficients> orthogonalize_schedule(OrthogonalizeMethod meth
 Tensor orthogonalize(const Tensor& G, const OrthogonalizeOptions& options) {
   constexpr const char* op = "orthogonalize";
   detail::check_options(op, options);
-  if (G.rank() != 2 && G.rank() != 3)
-    detail::fail(op,
-                 "expects a matrix (rank 2) or a batch of matrices (rank 3), got " + G.describe());
+  detail::check_matrix_or_batch(op, G);
   detail::check_nonempty(op, G);
   detail::check_finite(op, G);
   return detail::orthogonalize_checked(G, options);

@@ -60,7 +60,8 @@ Report report(const Module& net, const ReportOptions& options) {
     ReportRow row{p.name, p.weight.shape(), p.norm, total > 0 ? p.mass / total : 0.0, 0, 0, 0, {},
                   {}};
     row.weight_norm = norm(p.weight, p.norm, options.spectral);
-    const Tensor matrix = p.weight.rank() == 2 ? p.weight : p.weight.reshape({p.weight.numel(), 1});
+    const bool matrices = p.weight.rank() == 2 || p.weight.rank() == 3;
+    const Tensor matrix = matrices ? p.weight : p.weight.reshape({p.weight.numel(), 1});
     row.spectral_norm = spectral_norm(matrix, options.spectral);
     row.grad_dual_norm = dual_norm(p.grad, p.norm);
     if (!options.updates.empty()) {

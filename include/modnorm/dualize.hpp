@@ -31,7 +31,10 @@ namespace modnorm {
 /// `spectral` is the RMS->RMS operator norm of a Linear weight; `column` the l1->RMS operator
 /// norm of an embedding table (`d x vocab`, one column per token); `sign` the l1->l_inf
 /// operator norm (the max-abs entry); `euclidean` the RMS norm of a vector (bias, gain).
-/// `spectral` and `column` need a matrix (rank 2); `sign` and `euclidean` accept any rank and
+/// `column` needs a matrix (rank 2); `spectral` a matrix or a batch of matrices
+/// [B, d_out, d_in] (rank 3), measured by the largest of their norms, max_b sqrt(d_in/d_out)
+/// sigma_max(W_b): then dualize maps each matrix on its own and the dual norm is the sum of
+/// theirs (a per-tap Conv2D weight, docs/theory.md); `sign` and `euclidean` accept any rank and
 /// treat the tensor as a flat list of its entries. `||G||_*` is the nuclear norm (the sum of
 /// singular values) and G = U S V^T the reduced SVD.
 ///
@@ -212,8 +215,9 @@ struct MODNORM_API DualizeOptions {
 /// never NaN. With `options.dual_norm_correction.enabled` the result is further scaled by
 /// clamp(<G, dualize(G)>, lo, hi).
 ///
-/// Throws modnorm::Error if G is empty, is not a matrix for `spectral` or `column`, holds NaN
-/// or Inf (the message says which and where), or the orthogonalize options are invalid.
+/// Throws modnorm::Error if G is empty, is not a matrix for `column` or a matrix or batch of
+/// matrices for `spectral`, holds NaN or Inf (the message says which and where), or the
+/// orthogonalize options are invalid.
 ///
 /// Example:
 ///   auto step = modnorm::dualize(grad, modnorm::Norm::spectral);   // sqrt(d_out/d_in) U V^T
@@ -228,11 +232,11 @@ MODNORM_API Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& opt
 /// about 1e-8 sigma_max, so within 1e-6 relative for k <= 10^2 and 1e-4 for k <= 10^4, on any
 /// conditioning or rank (tests check 1e-6 against the SVD). Cost: one f64 product of
 /// 2 d_out d_in k flops plus a k x k symmetric eigenproblem on the host (~4 k^3 flops), about
-/// one 5-step quintic on the CPU (docs/theory.md, "Dual norms"). The other kinds use their
-/// closed forms (in f64).
+/// one 5-step quintic on the CPU (docs/theory.md, "Dual norms"). A `spectral` batch gives the
+/// sum over its matrices. The other kinds use their closed forms (in f64).
 ///
-/// Throws modnorm::Error if G is empty, is not a matrix for `spectral` or `column`, or holds
-/// NaN or Inf.
+/// Throws modnorm::Error if G is empty, is not a matrix for `column` or a matrix or batch of
+/// matrices for `spectral`, or holds NaN or Inf.
 ///
 /// Example: double d = modnorm::dual_norm(grad, modnorm::Norm::spectral);  // sqrt(m/n) ||G||_*
 MODNORM_API double dual_norm(const Tensor& G, Norm kind);
@@ -264,10 +268,11 @@ struct SpectralNormOptions {
 /// (products in f64 on W's device; the host sees only 4 x 4 matrices, once every two products;
 /// docs/theory.md) or exactly by SVD. The iteration converges from below: the estimate never
 /// exceeds the true value by more than rounding, and nearly equal top singular values do not
-/// slow it. Scale-safe (subnormal or huge entries are fine). A zero matrix gives 0.
+/// slow it. Scale-safe (subnormal or huge entries are fine). A zero matrix gives 0. For a batch
+/// of matrices [B, rows, cols], the largest sigma_max over the batch.
 ///
-/// Throws modnorm::Error if W is not a non-empty matrix, holds NaN or Inf, or tolerance <= 0
-/// or max_iterations < 1.
+/// Throws modnorm::Error if W is not a non-empty matrix or batch of matrices, holds NaN or Inf,
+/// or tolerance <= 0 or max_iterations < 1.
 ///
 /// Example: double s = modnorm::spectral_norm(w);   // ~ sqrt(d_out) + sqrt(d_in) for randn
 MODNORM_API double spectral_norm(const Tensor& W, const SpectralNormOptions& options = {});

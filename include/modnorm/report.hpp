@@ -22,7 +22,8 @@ struct ReportRow {
   Norm norm;              ///< the norm kind the atom is measured in
   double mass_share;      ///< m_l / M, the atom's share of the modular step (0 if M = 0)
   double weight_norm;     ///< ||W_l|| in its own norm (1 after initialize())
-  double spectral_norm;   ///< sigma_max(W_l) (a vector counts as an n x 1 matrix)
+  double spectral_norm;   ///< sigma_max(W_l) (a vector counts as an n x 1 matrix; a batch of
+                          ///< matrices, as a per-tap Conv2D weight, gives the largest)
   double grad_dual_norm;  ///< ||G_l||^dagger, the true dual norm of the gradient (dual_norm)
   std::optional<double> update_norm;   ///< ||dW_l|| of the given update (ReportOptions::updates)
   std::optional<double> update_ratio;  ///< update_norm / weight_norm (unset if weight_norm is 0)

@@ -31,7 +31,7 @@ Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u
     // sqrt(max(1, d_out/d_in)) O (scale_by_shape), and adaptive=True multiplies by the
     // unclamped <u, O>.
     if (p.norm == Norm::spectral) {
-      const double ratio = static_cast<double>(u.dim(0)) / static_cast<double>(u.dim(1));
+      const double ratio = static_cast<double>(u.dim(-2)) / static_cast<double>(u.dim(-1));
       shape = std::sqrt(std::max(1.0, ratio)) / std::sqrt(ratio);
     }
     if (options.correction.mode == CorrectionMode::per_layer) k = d.pairing;

@@ -145,6 +145,66 @@ BOOST_AUTO_TEST_CASE(spectral_svd_is_scaled_polar_factor_of_jacobi_svd) {
   }
 }
 
+// A spectral batch [B, d_out, d_in] is B matrices under the max of their norms: its norm is the
+// largest, its duality map each matrix's own (norm 1), its dual norm the sum, all against Jacobi
+// SVDs; matrices 1e4 apart in scale, an ill-conditioned (1e6), a rank-1 and a zero one.
+BOOST_AUTO_TEST_CASE(spectral_batch_is_the_max_of_its_matrices) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const Eigen::Index rows = 5, cols = 3;
+  std::vector<mt::MatD> slices = {
+      1e2 * mt::gaussian(rows, cols, gen), 1e-2 * mt::gaussian(rows, cols, gen),
+      mt::with_spectrum(rows, cols, mt::log_spaced(3, 6), gen).matrix(),
+      mt::gaussian(rows, 1, gen) * mt::gaussian(1, cols, gen), mt::MatD::Zero(rows, cols)};
+  std::vector<double> values;
+  for (const mt::MatD& m : slices) values.insert(values.end(), m.data(), m.data() + m.size());
+  const auto batch = static_cast<std::int64_t>(slices.size());
+  const Tensor g = Tensor::from_vector_f64(values, {batch, rows, cols});
+  const double shape = std::sqrt(static_cast<double>(rows) / static_cast<double>(cols));
+  double largest = 0, sum = 0;
+  for (const mt::MatD& m : slices) {
+    largest = std::max(largest, mt::singular_values(m)(0) / shape);
+    sum += shape * mt::singular_values(m).sum();
+  }
+  BOOST_TEST(modnorm::norm(g, Norm::spectral, exact_norm()) == largest, tt::tolerance(1e-12));
+  BOOST_TEST(modnorm::norm(g, Norm::spectral) == largest, tt::tolerance(1e-4));
+  BOOST_TEST(modnorm::dual_norm(g, Norm::spectral) == sum, tt::tolerance(1e-9));
+  const Tensor d = modnorm::dualize(g, Norm::spectral, exact_spectral());
+  BOOST_TEST((d.shape() == g.shape()));
+  BOOST_TEST(modnorm::norm(d, Norm::spectral, exact_norm()) == 1.0, tt::tolerance(1e-12));
+  BOOST_TEST(modnorm::dot(g, d) == sum, tt::tolerance(1e-9));
+  const std::vector<double> got = d.to_vector_f64();
+  for (std::size_t b = 0; b < slices.size(); ++b) {
+    // sqrt(d_out/d_in) U_r V_r^T over the nonzero singular values (zero for the zero matrix).
+    Eigen::JacobiSVD<mt::MatD> svd(slices[b], Eigen::ComputeThinU | Eigen::ComputeThinV);
+    Eigen::Index r = 0;
+    while (r < svd.singularValues().size() &&
+           svd.singularValues()(r) > 1e-12 * svd.singularValues()(0))
+      ++r;
+    const mt::MatD expected =
+        shape * svd.matrixU().leftCols(r) * svd.matrixV().leftCols(r).transpose();
+    const mt::MatD slice = Eigen::Map<const mt::MatD>(
+        got.data() + b * static_cast<std::size_t>(rows * cols), rows, cols);
+    BOOST_TEST_INFO("matrix " << b);
+    BOOST_TEST((slice - expected).norm() <= 1e-9);
+  }
+  // The Newton-Schulz map of the batch is each matrix's map alone.
+  const Tensor f = g.to(DType::f32);
+  const Tensor batched = modnorm::dualize(f, Norm::spectral);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const Tensor alone = modnorm::dualize(
+        Tensor::from_vector_f64(std::vector<double>(values.begin() + b * rows * cols,
+                                                    values.begin() + (b + 1) * rows * cols),
+                                {rows, cols})
+            .to(DType::f32),
+        Norm::spectral);
+    const std::vector<double> all = batched.to_vector_f64();
+    BOOST_TEST_INFO("matrix " << b);
+    BOOST_TEST(mt::max_abs_diff(std::vector<double>(all.begin() + b * rows * cols,
+                                                    all.begin() + (b + 1) * rows * cols),
+                                alone.to_vector_f64()) <= 1e-5);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(spectral_matches_hand_computed_reference) {
   // G = [[2, 0, 0, 0], [0, -1, 0, 0]]: d_out = 2, d_in = 4, U V^T = [[1,0,0,0],[0,-1,0,0]].
   const Tensor g = matrix({2, 0, 0, 0, 0, -1, 0, 0}, 2, 4);
@@ -384,11 +444,15 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_with_a_clear_error) {
   };
   const Tensor vector = Tensor::full({5}, 1.0);
   const Tensor cube = Tensor::full({2, 2, 2}, 1.0);
+  const Tensor hypercube = Tensor::full({2, 2, 2, 2}, 1.0);
   for (const Norm kind : {Norm::spectral, Norm::column}) {
     throws_with([&] { modnorm::dualize(vector, kind); }, "dualize", "rank 2");
-    throws_with([&] { modnorm::dual_norm(cube, kind); }, "dual_norm", "[2x2x2] f32 cpu");
+    throws_with([&] { modnorm::dual_norm(hypercube, kind); }, "dual_norm", "[2x2x2x2] f32 cpu");
     throws_with([&] { modnorm::norm(vector, kind); }, "norm", "rank 2");
   }
+  // spectral takes a batch of matrices (rank 3), column does not.
+  throws_with([&] { modnorm::dual_norm(cube, Norm::column); }, "dual_norm", "[2x2x2] f32 cpu");
+  throws_with([&] { modnorm::spectral_norm(hypercube); }, "spectral_norm", "rank 3");
   // Entrywise kinds take any rank.
   for (const Norm kind : {Norm::sign, Norm::euclidean}) {
     BOOST_TEST(modnorm::dualize(cube, kind).shape() == cube.shape());
