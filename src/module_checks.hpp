@@ -7,6 +7,7 @@
 
 #include "fail.hpp"
 #include "modnorm/module.hpp"
+#include "modnorm/ops.hpp"
 
 namespace modnorm::detail {
 
@@ -46,6 +47,36 @@ inline void check_grad_shape(const char* op, const ModuleImpl& module, const Ten
     fail_in(op, module,
             "gradient " + to_string(dy.shape()) + " does not match the output " +
                 to_string(expected) + " of the last forward");
+}
+
+// "3x3, stride 1, padding 1": a window as Conv2D and AvgPool2D describe themselves.
+inline std::string describe(const Window2D& w) {
+  const std::string k = std::to_string(w.kernel);
+  return k + "x" + k + ", stride " + std::to_string(w.stride) + ", padding " +
+         std::to_string(w.padding);
+}
+
+// A window's sizes are in range (the constructors of Conv2D and AvgPool2D).
+inline void check_window(const char* type, const Window2D& w) {
+  constexpr std::int64_t kMax = std::int64_t{1} << 20;
+  if (w.kernel < 1 || w.stride < 1 || w.padding < 0 || w.kernel > kMax || w.stride > kMax ||
+      w.padding > kMax)
+    fail(type, "kernel and stride must be in [1, 2^20] and padding in [0, 2^20], got window " +
+                   describe(w));
+}
+
+// x is NHWC images [N, H, W, channels] (any number of channels when `channels` is 0) in which
+// the window fits after padding.
+inline void check_images(const char* op, const ModuleImpl& module, const Tensor& x,
+                         const Window2D& w, std::int64_t channels) {
+  if (x.rank() != 4 || (channels > 0 && x.dim(3) != channels))
+    fail_in(op, module,
+            "input " + to_string(x.shape()) + " must be NHWC images [N, H, W, " +
+                (channels > 0 ? std::to_string(channels) : std::string("C")) + "]");
+  const std::int64_t side = w.kernel - 2 * w.padding;
+  if (x.dim(1) < side || x.dim(2) < side)
+    fail_in(op, module,
+            "input " + to_string(x.shape()) + " has images smaller than the window " + describe(w));
 }
 
 }  // namespace modnorm::detail

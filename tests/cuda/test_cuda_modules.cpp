@@ -1,8 +1,8 @@
 // Modules, dualize and the optimizer on the GPU against the same computation on the CPU:
-// forward, backward and every parameter gradient of each atom, bond and compound;
-// the four duality maps; and a few optimizer steps of the default Fashion-MNIST MLP on the same
-// batches (what `modnorm train --device cuda` runs). Every case is skipped, with its reason,
-// when no CUDA device is visible.
+// forward, backward and every parameter gradient of each atom, bond and compound; the four
+// duality maps (and a spectral batch); and a few optimizer steps of the default Fashion-MNIST
+// MLP on the same batches (what `modnorm train --device cuda` runs). Every case is skipped, with
+// its reason, when no CUDA device is visible.
 #include <boost/test/unit_test.hpp>
 #include <functional>
 
@@ -69,6 +69,31 @@ BOOST_AUTO_TEST_CASE(every_module_forward_and_backward_match_the_cpu) {
                                   ReLU(), Linear(32, 10)});
        },
        Tensor::randn({20, 24}, gen), true},
+      {"Conv2D per tap, stride 2", [] { return Module(Conv2D(3, 8, 3, 2, 1)); },
+       Tensor::randn({4, 9, 7, 3}, gen), true},
+      {"Conv2D flattened, 1x1 and 5x5",
+       [] {
+         Conv2DOptions flat;
+         flat.conv_norm = ConvNorm::flattened;
+         return Module(Conv2D(2, 6, 1, 1, 0, flat) >> Conv2D(6, 4, 5, 1, 2, flat));
+       },
+       Tensor::randn({3, 8, 8, 2}, gen), true},
+      {"pooling and the per-example bonds",
+       [] {
+         return Module(Sequential{AvgPool2D(2), MeanSubtract(NormAxes::example),
+                                  RMSNorm(1e-6, NormAxes::example), AvgPool2D(3, 1, 1),
+                                  GlobalAvgPool()});
+       },
+       Tensor::randn({3, 10, 8, 5}, gen), true},
+      {"ResCNN, two stages",
+       [] {
+         ResCNNOptions o;
+         o.in_channels = 1;
+         o.widths = {8, 16};
+         o.blocks = 2;
+         return ResCNN(o);
+       },
+       Tensor::randn({6, 12, 12, 1}, gen), true},
       {"Attention (causal, Rope)",
        [] {
          GPTOptions o;
@@ -138,6 +163,15 @@ BOOST_AUTO_TEST_CASE(every_duality_map_matches_the_cpu) {
                    kF32Band * dual_norm(g, norm));
       }
     }
+  // A spectral batch (a per-tap Conv2D weight): every tap on its own, norms max and sum.
+  const Tensor taps = Tensor::randn({9, 32, 16}, gen);
+  const Tensor taps_gpu = taps.to(Device::cuda);
+  BOOST_TEST(rel_error(dualize(taps_gpu, Norm::spectral).to_vector_f64(),
+                       dualize(taps, Norm::spectral).to_vector_f64()) <= kF32Band);
+  BOOST_TEST(std::abs(dual_norm(taps_gpu, Norm::spectral) - dual_norm(taps, Norm::spectral)) <=
+             kF32Band * dual_norm(taps, Norm::spectral));
+  BOOST_TEST(std::abs(norm(taps_gpu, Norm::spectral) - norm(taps, Norm::spectral)) <=
+             1e-4 * norm(taps, Norm::spectral));
 }
 
 BOOST_AUTO_TEST_CASE(training_steps_of_the_default_mlp_match_the_cpu) {

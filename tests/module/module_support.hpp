@@ -18,6 +18,22 @@ inline AtomOptions f64_atom(double mass = 1.0) {
   return o;
 }
 
+/// Standard normal entries in float64.
+inline Tensor randn64(Shape shape, Generator& gen) {
+  return Tensor::randn(std::move(shape), gen, DType::f64);
+}
+
+/// `net` initialised, with every atom's weight and gradient in float64 (the builders, GPT and
+/// ResCNN, make f32 atoms).
+inline Module to_f64(Module net, Generator& gen) {
+  net.initialize(gen);
+  for (const Parameter& p : net.parameters()) {
+    p.atom->weight() = p.weight.to(DType::f64);
+    p.atom->grad() = Tensor::zeros(p.weight.shape(), DType::f64);
+  }
+  return net;
+}
+
 /// Checks backward_tuple() of `net` at the input tuple x (f64) against central differences
 /// of L = sum_k <R_k, net(x)_k> with random R_k: dL/dx_i (unless `check_input` is false) and
 /// dL/dW for every parameter entry. h = 1e-6 in float64 gives ~1e-9 accuracy; the tolerance

@@ -8,14 +8,12 @@
 #include "module/module_support.hpp"
 
 namespace mt = modnorm::test;
+using modnorm::test::randn64;
+using modnorm::test::to_f64;
 using namespace modnorm;
 namespace tt = boost::test_tools;
 
 namespace {
-
-Tensor randn64(Shape shape, Generator& gen) {
-  return Tensor::randn(std::move(shape), gen, DType::f64);
-}
 
 GPTOptions tiny() {
   GPTOptions o;
@@ -26,16 +24,6 @@ GPTOptions tiny() {
   o.d_value = 3;
   o.blocks = 2;
   return o;
-}
-
-// Every atom of `net` in f64 (the builders make f32 atoms): weights replaced by f64 copies.
-Module to_f64(Module net, Generator& gen) {
-  net.initialize(gen);
-  for (const Parameter& p : net.parameters()) {
-    p.atom->weight() = p.weight.to(DType::f64);
-    p.atom->grad() = Tensor::zeros(p.weight.shape(), DType::f64);
-  }
-  return net;
 }
 
 std::vector<double> at(const Tensor& t) {

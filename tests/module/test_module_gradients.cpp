@@ -5,14 +5,11 @@
 #include "module/module_support.hpp"
 
 namespace mt = modnorm::test;
+using modnorm::test::randn64;
 using namespace modnorm;
 using modnorm::test::token_ids;
 
 namespace {
-
-Tensor randn64(Shape shape, Generator& gen) {
-  return Tensor::randn(std::move(shape), gen, DType::f64);
-}
 
 Module initialized(Module net, Generator& gen) {
   net.initialize(gen);
