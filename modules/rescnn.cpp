@@ -36,6 +36,8 @@ void check_sizes(const ResCNNOptions& o) {
 
 }  // namespace
 
+ResCNNOptions::~ResCNNOptions() = default;
+
 Module ResCNN(const ResCNNOptions& o) {
   check_sizes(o);
   Conv2DOptions conv;

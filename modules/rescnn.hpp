@@ -14,7 +14,7 @@ namespace modnorm {
 
 /// The sizes of a ResCNN. One entry in `widths` is modula's ResCNN(width, num_blocks,
 /// block_depth, input_dim, output_dim, blocks_mass).
-struct ResCNNOptions {
+struct MODNORM_API ResCNNOptions {
   std::int64_t in_channels = 1;             ///< channels of the input images (input_dim)
   std::int64_t classes = 10;                ///< outputs (output_dim)
   std::vector<std::int64_t> widths = {64};  ///< channels of each stage (modula: one, width)
@@ -23,6 +23,10 @@ struct ResCNNOptions {
   double blocks_mass = 20.0;                ///< mass of the whole body (tare(absolute=20))
   std::int64_t kernel = 3;                  ///< odd side of every convolution (same padding)
   ConvNorm conv_norm = ConvNorm::per_tap;   ///< the norm of every Conv2D
+
+  /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
+  /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
+  ~ResCNNOptions();
 };
 
 /// modula's ResCNN, `head o body o stem`:
