@@ -19,8 +19,10 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from child import run_child  # noqa: E402
 
 SIZES = {
     "hello": {"vocab": 73, "context": 64, "batch": 12, "d_embed": 128, "heads": 4, "blocks": 4},
@@ -36,7 +38,6 @@ def jax_side(size, warmup, repeats):
     import jax.numpy as jnp
     import numpy as np
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import gpt_jax
     from timing import timed
 
@@ -48,7 +49,9 @@ def jax_side(size, warmup, repeats):
         q, _ = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
         return jnp.asarray(np.sqrt(rows / cols) * (q if rows >= cols else q.T), jnp.float32)
 
-    flat = {"embed": jnp.asarray(rng.standard_normal((d, v)), jnp.float32), "out": matrix(v, d)}
+    embed = rng.standard_normal((d, v))  # columns of RMS 1, as modnorm's Embed initialises
+    embed /= np.sqrt(np.mean(embed * embed, axis=0, keepdims=True))
+    flat = {"embed": jnp.asarray(embed, jnp.float32), "out": matrix(v, d)}
     for i in range(blocks):
         for role in ("q", "k", "v", "o"):
             flat[f"blocks.{i}.{role}"] = matrix(d, d)
@@ -75,22 +78,6 @@ def jax_side(size, warmup, repeats):
     return t
 
 
-def child_env(threads):
-    env = dict(os.environ)
-    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[key] = str(threads)
-    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=true"
-                        f" intra_op_parallelism_threads={threads}").strip()
-    return env
-
-
-def run_json(cmd, threads):
-    proc = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
-    return json.loads(proc.stdout)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ours", help="the bench_gpt_step executable")
@@ -114,10 +101,10 @@ def main():
         ours_cmd = [a.ours, "--warmup", str(a.warmup), "--repeats", str(a.repeats)]
         for key, value in s.items():
             ours_cmd += ["--" + key.replace("_", "-"), str(value)]
-        ours = run_json(ours_cmd, a.threads)
-        peer = run_json([sys.executable, os.path.abspath(__file__), "--side", "jax", "--size",
-                         size, "--warmup", str(a.warmup), "--repeats", str(a.repeats)],
-                        a.threads)
+        ours = json.loads(run_child(ours_cmd, a.threads))
+        peer = json.loads(run_child([sys.executable, os.path.abspath(__file__), "--side", "jax",
+                                     "--size", size, "--warmup", str(a.warmup), "--repeats",
+                                     str(a.repeats)], a.threads))
         if ours["parameters"] != peer["parameters"]:
             raise RuntimeError(f"{size}: parameter counts differ: modnorm {ours['parameters']}, "
                                f"JAX {peer['parameters']}")

@@ -298,14 +298,13 @@ int run_sample(const SampleConfig& c) {
     throw Error("[sample] --temperature is " + show(c.temperature) +
                 ", must be a finite number >= 0");
   const SafetensorsFile file = load_safetensors(c.checkpoint);
-  require_gpt(file, c.checkpoint);
+  std::string description;
+  Module net = load_gpt(file, c.checkpoint, description);
   const GptShape s = checkpoint_gpt(file, c.checkpoint);
   const Vocabulary vocabulary = checkpoint_vocabulary(file, c.checkpoint, s.vocab);
   std::vector<std::int32_t> ids =
       vocabulary.encode(decode_utf8(c.prompt, "[sample] --prompt"), "[sample] --prompt");
   if (ids.empty()) throw Error("[sample] --prompt is empty; give at least one character");
-  Module net = make_gpt(s);
-  naming_checkpoint(c.checkpoint, [&] { load_weights(file, net); });
   if (c.device != Device::cpu) net.to(c.device);
 
   Generator gen(c.seed);
@@ -334,17 +333,15 @@ int run_sample(const SampleConfig& c) {
   return 0;
 }
 
-int inspect_gpt(const SafetensorsFile& file, const std::string& path) {
+Module load_gpt(const SafetensorsFile& file, const std::string& path, std::string& description) {
+  require_gpt(file, path);
   const GptShape s = checkpoint_gpt(file, path);
   Module net = make_gpt(s);
   naming_checkpoint(path, [&] { load_weights(file, net); });
-  std::cout << path << ": " << describe(s);
+  description = describe(s);
   if (const auto steps = find_metadata_int(file, path, "steps_done", 0, kMaxCount))
-    std::cout << " after " << *steps << " steps";
-  if (const auto it = file.metadata.find("optimizer"); it != file.metadata.end())
-    std::cout << " of " << it->second;
-  std::cout << "\n" << net << "\n" << report(net);
-  return 0;
+    description += " after " + std::to_string(*steps) + " steps";
+  return net;
 }
 
 }  // namespace modnorm::cli

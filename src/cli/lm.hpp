@@ -34,7 +34,8 @@ void add_sample_flags(CLI::App& command, SampleConfig& config);
 // temperature 0), seeded; the window is the last `context` characters. Returns the exit code.
 int run_sample(const SampleConfig& config);
 
-// `inspect` of a checkpoint whose metadata says model "gpt": its sizes, steps and table.
-int inspect_gpt(const SafetensorsFile& file, const std::string& path);
+// The GPT of a checkpoint whose metadata says model "gpt", with its weights, and a line that
+// describes it ("GPT 4 blocks, width 128, ... after 2000 steps"), for `sample` and `inspect`.
+Module load_gpt(const SafetensorsFile& file, const std::string& path, std::string& description);
 
 }  // namespace modnorm::cli

@@ -115,6 +115,17 @@ MlpShape checkpoint_shape(const SafetensorsFile& file, const std::string& path) 
   return s;
 }
 
+// The MLP of a checkpoint, with its weights, and a line that describes it.
+Module load_mlp(const SafetensorsFile& file, const std::string& path, std::string& description) {
+  const MlpShape shape = checkpoint_shape(file, path);
+  Module net = make_mlp(shape);
+  naming_checkpoint(path, [&] { load_weights(file, net); });
+  description = "MLP " + layer_sizes(shape);
+  if (const auto epochs = find_metadata_int(file, path, "epochs_done", 0, kMaxEpochs))
+    description += " after " + std::to_string(*epochs) + " epochs";
+  return net;
+}
+
 }  // namespace
 
 const char* to_string(Model model) {
@@ -383,14 +394,12 @@ int run_train(TrainConfig c) {
 
 int run_inspect(const std::string& path) {
   const SafetensorsFile file = load_safetensors(path);
-  if (const auto it = file.metadata.find("model"); it != file.metadata.end() && it->second == "gpt")
-    return inspect_gpt(file, path);
-  const MlpShape shape = checkpoint_shape(file, path);
-  Module net = make_mlp(shape);
-  naming_checkpoint(path, [&] { load_weights(file, net); });
-  std::cout << path << ": MLP " << layer_sizes(shape);
-  if (const auto epochs = find_metadata_int(file, path, "epochs_done", 0, kMaxEpochs))
-    std::cout << " after " << *epochs << " epochs";
+  const auto model = file.metadata.find("model");
+  std::string description;
+  Module net = model != file.metadata.end() && model->second == to_string(Model::gpt)
+                   ? load_gpt(file, path, description)
+                   : load_mlp(file, path, description);
+  std::cout << path << ": " << description;
   if (const auto it = file.metadata.find("optimizer"); it != file.metadata.end())
     std::cout << " of " << it->second;
   std::cout << "\n" << net << "\n" << report(net);
