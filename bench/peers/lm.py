@@ -1,0 +1,205 @@
+"""modnorm's character-level GPT against the same model trained in JAX, same data, same order.
+
+modula's hello-gpt configuration by default (context 64, batch 12, d 128, 4 heads of 32, 4
+blocks, EMA momentum 0.95 without Nesterov, lr 0.1 decaying linearly to 0, 2000 steps) on the
+KJV (or --text). Both sides start from the same weights (modnorm's initialisation for the seed,
+written by bench_gpt_ours), draw the same windows in the same order (modnorm's Generator,
+xoshiro256** seeded by splitmix64, reimplemented here), and score the validation loss on the
+same positions (the first --eval-tokens characters of the last 10%, in consecutive windows).
+modnorm runs as a user runs it (`modnorm train --model gpt ... --json --log`); JAX runs
+gpt_jax.modular_step under jax.jit. Each side in its own process with the same thread count.
+
+Usage (scripts/bench-lm runs it):
+  lm.py --modnorm build/bin/modnorm --init build/bin/bench_gpt_ours [--text FILE]
+        [--steps 2000] [--eval-every 100] [--eval-tokens 32768] [--threads 2] [--out FILE]
+  lm.py --side jax ...   (the JAX child; prints JSON)
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from child import run_child  # noqa: E402
+import tempfile
+import time
+
+CONFIG = {"context": 64, "batch": 12, "width": 128, "heads": 4, "depth": 4, "lr": 0.1,
+          "beta": 0.95, "seed": 0}
+MASK = (1 << 64) - 1
+
+
+class Generator:
+    """modnorm::Generator (src/generator.cpp): xoshiro256** seeded by splitmix64."""
+
+    def __init__(self, seed):
+        x, self.s = seed, []
+        for _ in range(4):
+            x = (x + 0x9E3779B97F4A7C15) & MASK
+            z = x
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+            self.s.append(z ^ (z >> 31))
+
+    @staticmethod
+    def _rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & MASK
+
+    def next_u64(self):
+        s = self.s
+        result = (self._rotl((s[1] * 5) & MASK, 7) * 9) & MASK
+        t = (s[1] << 17) & MASK
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = self._rotl(s[3], 45)
+        return result
+
+    def below(self, n):
+        limit = MASK - (MASK % n)
+        while True:
+            x = self.next_u64()
+            if x < limit:
+                return x % n
+
+
+def corpus(path):
+    """modnorm::load_text: code points, last floor(n/10) for validation, sorted vocabulary of the
+    training part; ids as lists."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    n_train = len(text) - int(0.1 * len(text))
+    vocabulary = sorted(set(text[:n_train]))
+    index = {c: k for k, c in enumerate(vocabulary)}
+    return vocabulary, [index[c] for c in text[:n_train]], [index[c] for c in text[n_train:]]
+
+
+def jax_side(a):
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import gpt_jax
+    import st
+    from gpt_agreement import role_of
+
+    c = CONFIG
+    vocabulary, train, validation = corpus(a.text)
+    train, validation = np.asarray(train, np.int32), np.asarray(validation, np.int32)
+    weights, _ = st.load(a.init_file)
+    flat = {role_of(k[len("weight."):]): jnp.asarray(v) for k, v in weights.items()
+            if k.startswith("weight.")}
+    momenta = {k: jnp.zeros_like(v) for k, v in flat.items()}
+    cfg = {"heads": c["heads"], "blocks": c["depth"]}
+    coefficient = gpt_jax.coefficients(c["depth"])
+    step = jax.jit(functools.partial(gpt_jax.modular_step, cfg=cfg, coefficient=coefficient,
+                                     beta=c["beta"]), donate_argnums=(0, 1))
+    params = lambda p: gpt_jax.unflatten(p, c["depth"])  # noqa: E731
+    eval_loss = jax.jit(lambda p, x, y: gpt_jax.loss(params(p), x, y, cfg))
+
+    t = c["context"]
+    offsets = []
+    while offsets_fit(offsets, t, len(validation), a.eval_tokens):
+        offsets.append(len(offsets) * t)
+    windows = lambda ids, o: (np.stack([ids[k:k + t] for k in o]),  # noqa: E731
+                              np.stack([ids[k + 1:k + t + 1] for k in o]))
+
+    def validation_loss(p):
+        total = 0.0
+        for begin in range(0, len(offsets), 32):
+            x, y = windows(validation, offsets[begin:begin + 32])
+            total += float(eval_loss(p, x, y)) * x.size
+        return total / (len(offsets) * t)
+
+    order = Generator(c["seed"] + 1)
+    rows, start = [], time.perf_counter()
+    for s in range(a.steps):
+        o = [order.below(len(train) - t) for _ in range(c["batch"])]
+        x, y = windows(train, o)
+        lr = c["lr"] * (1.0 - s / a.steps)
+        flat, momenta, value = step(flat, momenta, x, y, lr=lr)
+        if (s + 1) % a.eval_every == 0 or s + 1 == a.steps:
+            rows.append({"step": s + 1, "train_loss": float(value),
+                         "val_loss": validation_loss(flat),
+                         "seconds": time.perf_counter() - start})
+    return {"implementation": f"jax {jax.__version__} (jit)", "rows": rows,
+            "seconds": time.perf_counter() - start, "vocab": len(vocabulary)}
+
+
+def offsets_fit(offsets, t, n, tokens):
+    """Whether one more consecutive window fits (modnorm's validation_loss rule)."""
+    return len(offsets) * t + t + 1 <= n and len(offsets) * t < tokens
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--modnorm", help="the modnorm executable")
+    ap.add_argument("--init", help="the bench_gpt_ours executable (writes the initial weights)")
+    ap.add_argument("--text", default=os.environ.get("MODNORM_KJV") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "modnorm", "kjv.txt"))
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--eval-tokens", type=int, default=32768)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", help="write the results here (JSON)")
+    ap.add_argument("--side", choices=["jax"], help=argparse.SUPPRESS)
+    ap.add_argument("--init-file", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.side == "jax":
+        print(json.dumps(jax_side(a)))
+        return 0
+    if not (a.modnorm and a.init):
+        ap.error("--modnorm and --init are required")
+
+    c = CONFIG
+    vocabulary, _, _ = corpus(a.text)
+    with tempfile.TemporaryDirectory() as tmp:
+        init = os.path.join(tmp, "init.safetensors")
+        d_head = c["width"] // c["heads"]
+        run_child([a.init, init, "--vocab", str(len(vocabulary)), "--d-embed", str(c["width"]),
+             "--heads", str(c["heads"]), "--d-query", str(d_head), "--d-value", str(d_head),
+             "--blocks", str(c["depth"]), "--seed", str(c["seed"])], a.threads)
+        log = os.path.join(tmp, "ours.csv")
+        ours = json.loads(run_child([a.modnorm, "train", "--model", "gpt", "--text", a.text,
+                               "--steps", str(a.steps), "--eval-every", str(a.eval_every),
+                               "--eval-tokens", str(a.eval_tokens), "--context", str(c["context"]),
+                               "--batch", str(c["batch"]), "--width", str(c["width"]),
+                               "--heads", str(c["heads"]), "--depth", str(c["depth"]),
+                               "--lr", str(c["lr"]), "--beta", str(c["beta"]), "--no-nesterov",
+                               "--schedule", "linear_decay", "--seed", str(c["seed"]),
+                               "--log", log, "--json"], a.threads).strip().splitlines()[-1])
+        with open(log) as f:
+            ours["rows"] = [{"step": int(r["step"]), "train_loss": float(r["train_loss"]),
+                             "val_loss": float(r["val_loss"]), "seconds": float(r["seconds"])}
+                            for r in csv.DictReader(f) if r["val_loss"]]
+        peer = json.loads(run_child([sys.executable, os.path.abspath(__file__), "--side", "jax",
+                               "--init-file", init, "--text", a.text, "--steps", str(a.steps),
+                               "--eval-every", str(a.eval_every), "--eval-tokens",
+                               str(a.eval_tokens)], a.threads))
+    ours_final, jax_final = ours["rows"][-1], peer["rows"][-1]
+    doc = {"date": datetime.date.today().isoformat(), "threads": a.threads, "config": c,
+           "steps": a.steps, "eval_every": a.eval_every, "eval_tokens": a.eval_tokens,
+           "text": os.path.basename(a.text), "vocab": len(vocabulary),
+           "load_average": list(os.getloadavg()), "modnorm": ours, "jax": peer,
+           "val_loss_difference": ours_final["val_loss"] - jax_final["val_loss"],
+           "step_time_ratio": (peer["rows"][-1]["seconds"] / a.steps) /
+                              (ours_final["seconds"] / a.steps)}
+    print(f"validation loss after {a.steps} steps: modnorm {ours_final['val_loss']:.4f}, JAX "
+          f"{jax_final['val_loss']:.4f} nats/char (difference {doc['val_loss_difference']:+.4f});"
+          f" wall time per step: modnorm {1e3 * ours_final['seconds'] / a.steps:.1f} ms, JAX "
+          f"{1e3 * jax_final['seconds'] / a.steps:.1f} ms ({doc['step_time_ratio']:.2f}x)")
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(doc, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
