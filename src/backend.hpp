@@ -74,6 +74,8 @@ class Backend {
   virtual void deallocate(void* ptr) noexcept = 0;
   virtual void copy_from_host(const void* host, void* dst, std::size_t nbytes) = 0;
   virtual void copy_to_host(const void* src, void* host, std::size_t nbytes) = 0;
+  /// dst = src, nbytes of this device's memory (not overlapping).
+  virtual void copy(const void* src, void* dst, std::size_t nbytes) = 0;
   /// Waits for all work queued on this device (a no-op where calls are synchronous).
   virtual void synchronize() {}
   /// out = value everywhere.

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "backend.hpp"
+#include "concatenate.hpp"
 #include "dualize_detail.hpp"
 #include "fail.hpp"
 #include "host_linalg.hpp"
@@ -23,13 +24,6 @@ namespace {
 
 using detail::fail;
 using detail::nonzero_or_one;
-
-void check_input(const char* op, const Tensor& t, Norm kind) {
-  if (kind == Norm::spectral) detail::check_matrix_or_batch(op, t);
-  if (kind == Norm::column) detail::check_matrix(op, t);
-  detail::check_nonempty(op, t);
-  detail::check_finite(op, t);
-}
 
 double shape_factor(const Tensor& G) {  // sqrt(d_out / d_in) of a spectral atom
   return std::sqrt(static_cast<double>(G.dim(-2)) / static_cast<double>(G.dim(-1)));
@@ -135,7 +129,7 @@ const char* to_string(Norm norm) {
 Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& options) {
   constexpr const char* op = "dualize";
   if (kind == Norm::spectral) detail::check_options(op, options.orthogonalize);
-  check_input(op, G, kind);
+  detail::check_input(op, G, kind);
   Tensor direction = dualize_checked(G, kind, options.orthogonalize);
   const DualNormCorrection& correction = options.dual_norm_correction;
   if (correction.enabled) {
@@ -149,13 +143,13 @@ Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& options) {
 double dual_pairing(const Tensor& G, Norm kind, const DualizeOptions& options) {
   constexpr const char* op = "dual_pairing";
   if (kind == Norm::spectral) detail::check_options(op, options.orthogonalize);
-  check_input(op, G, kind);
+  detail::check_input(op, G, kind);
   return dot(G, dualize_checked(G, kind, options.orthogonalize));
 }
 
 double dual_norm(const Tensor& G, Norm kind) {
   constexpr const char* op = "dual_norm";
-  check_input(op, G, kind);
+  detail::check_input(op, G, kind);
   switch (kind) {
     case Norm::spectral: {
       if (G.rank() == 3) {  // the dual of a max of norms is the sum of the dual norms
@@ -209,7 +203,7 @@ double spectral_norm(const Tensor& W, const SpectralNormOptions& options) {
 
 double norm(const Tensor& W, Norm kind, const SpectralNormOptions& options) {
   constexpr const char* op = "norm";
-  check_input(op, W, kind);
+  detail::check_input(op, W, kind);
   switch (kind) {
     case Norm::spectral: {
       return spectral_norm(W, options) / shape_factor(W);  // sqrt(d_in/d_out) sigma_max
@@ -273,6 +267,29 @@ std::string non_finite(const Tensor& t) {
 void check_finite(const char* op, const Tensor& t) {
   const std::string bad = non_finite(t);
   if (!bad.empty()) fail(op, "input " + bad + "; the input must be finite");
+}
+
+}  // namespace detail
+namespace detail {
+
+void check_input(const char* op, const Tensor& t, Norm kind) {
+  if (kind == Norm::spectral) check_matrix_or_batch(op, t);
+  if (kind == Norm::column) check_matrix(op, t);
+  check_nonempty(op, t);
+  check_finite(op, t);
+}
+
+std::vector<Tensor> dualize_spectral(const std::vector<Tensor>& G,
+                                     const OrthogonalizeOptions& options) {
+  // Every matrix (of matrices or of batches of matrices) as one [n, rows, cols] batch -> one
+  // orthogonalize (each matrix its own ||G||_F) -> the inputs' shapes.
+  const Shape& shape = G.at(0).shape();
+  const std::int64_t rows = G[0].dim(-2), cols = G[0].dim(-1);
+  const auto n = static_cast<std::int64_t>(G.size()) * (G[0].numel() / (rows * cols));
+  const Tensor O = orthogonalize_checked(concatenate(G, {n, rows, cols}), options);
+  std::vector<Tensor> out = split(O, std::vector<Shape>(G.size(), shape));
+  for (Tensor& o : out) o = scale(o, shape_factor(o));
+  return out;
 }
 
 }  // namespace detail

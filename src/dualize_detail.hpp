@@ -3,7 +3,9 @@
 // public boundary of dualize.hpp, the orthogonalization behind them (which trusts its input),
 // and the pieces of the dual norm correction.
 
+#include <array>
 #include <string>
+#include <vector>
 
 #include "modnorm/dualize.hpp"
 #include "modnorm/tensor.hpp"
@@ -19,8 +21,22 @@ void check_finite(const char* op, const Tensor& t);
 /// Throws unless the options are usable, naming `op`.
 void check_options(const char* op, const OrthogonalizeOptions& options);
 
+/// Throws unless t is a valid input of dualize() for `kind`: non-empty, finite, and a matrix for
+/// spectral and column (the message names `op` and says what and where).
+void check_input(const char* op, const Tensor& t, Norm kind);
+
+/// dualize(G_k, Norm::spectral) for same-shaped checked matrices or batches of matrices (one
+/// dtype and device) with one rank-3 orthogonalize of them all: on the GPU one batched product per
+/// step instead of k.
+std::vector<Tensor> dualize_spectral(const std::vector<Tensor>& G,
+                                     const OrthogonalizeOptions& options);
+
 /// orthogonalize() after its checks: G is a finite non-empty matrix, options are valid.
 Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& options);
+
+/// The (a, b, c) of every Newton-Schulz step the options ask for (the method's schedule, its
+/// last entry repeated up to the step count). Options are valid and the method is not svd.
+std::vector<std::array<double, 3>> newton_schulz_steps(const OrthogonalizeOptions& options);
 
 /// m where m > 0, 1 where m == 0 (m >= 0, e.g. a max-abs or a norm), on m's device: what a
 /// slice is divided by so that a zero slice stays zero instead of becoming 0 / 0.

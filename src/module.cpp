@@ -10,7 +10,9 @@
 #include <limits>
 #include <map>
 #include <ostream>
+#include <tuple>
 
+#include "dualize_detail.hpp"
 #include "fail.hpp"
 #include "modnorm/ops.hpp"
 #include "parameter_checks.hpp"
@@ -240,21 +242,41 @@ std::vector<Tensor> Module::dualize(const std::vector<Tensor>& g,
   if (g.size() != params.size())
     fail(op, "got " + std::to_string(g.size()) + " tensors for " + std::to_string(params.size()) +
                  " parameters");
-  std::vector<Tensor> out;
+  std::vector<Tensor> out(params.size());
+  // Spectral atoms of one shape, dtype and device, orthogonalized as one batch (below).
+  std::map<std::tuple<Shape, DType, Device>, std::vector<std::size_t>> batches;
   for (std::size_t l = 0; l < params.size(); ++l) {
     const Parameter& p = params[l];
     if (detail::frozen(p)) {
-      out.push_back(Tensor::zeros(p.weight.shape(), p.weight.dtype(), p.weight.device()));
+      out[l] = Tensor::zeros(p.weight.shape(), p.weight.dtype(), p.weight.device());
       continue;
     }
+    if (g[l].numel() == 0 && p.weight.numel() > 0) continue;  // not asked for
     detail::check_coefficient(op, p);
     if (g[l].shape() != p.weight.shape())
       fail(op, "parameter '" + p.name + "': tensor " + to_string(g[l].shape()) +
                    " does not match the weight " + to_string(p.weight.shape()));
+    if (p.norm == Norm::spectral && !options.dual_norm_correction.enabled) {
+      for_parameter(op, p.name, [&] {
+        detail::check_options("dualize", options.orthogonalize);
+        detail::check_input("dualize", g[l], p.norm);
+      });
+      batches[{g[l].shape(), g[l].dtype(), g[l].device()}].push_back(l);
+      continue;
+    }
     // dualize_M(g)_l = dualize_l(g_l) / c_l (docs/modules.md, "The modular duality map").
-    out.push_back(for_parameter(op, p.name, [&] {
+    out[l] = for_parameter(op, p.name, [&] {
       return scale(modnorm::dualize(g[l], p.norm, options), 1.0 / p.coefficient);
-    }));
+    });
+  }
+  for (const auto& [key, atoms] : batches) {
+    std::vector<Tensor> inputs;
+    for (const std::size_t l : atoms) inputs.push_back(g[l]);
+    const std::vector<Tensor> directions = for_parameter(op, params[atoms[0]].name, [&] {
+      return detail::dualize_spectral(inputs, options.orthogonalize);
+    });
+    for (std::size_t k = 0; k < atoms.size(); ++k)
+      out[atoms[k]] = scale(directions[k], 1.0 / params[atoms[k]].coefficient);
   }
   return out;
 }

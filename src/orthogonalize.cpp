@@ -213,6 +213,12 @@ Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& option
 
   // Tall inputs are the transposed problem: the primitive iterates with the small Gram matrix
   // X^T X and X <- X B instead of X X^T and B X, which is transposing without the copies.
+  backend_of(x).newton_schulz(x, newton_schulz_steps(options),
+                              options.compute_dtype == DType::bf16);
+  return x.to(G.dtype());
+}
+
+std::vector<std::array<double, 3>> newton_schulz_steps(const OrthogonalizeOptions& options) {
   const Schedule schedule = options.method == OrthogonalizeMethod::custom
                                 ? options.coefficients
                                 : orthogonalize_schedule(options.method);
@@ -223,8 +229,7 @@ Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& option
     const QuinticCoefficients& c = schedule[std::min<std::size_t>(k, schedule.size() - 1)];
     expanded.push_back({c.a, c.b, c.c});
   }
-  backend_of(x).newton_schulz(x, expanded, options.compute_dtype == DType::bf16);
-  return x.to(G.dtype());
+  return expanded;
 }
 
 }  // namespace detail

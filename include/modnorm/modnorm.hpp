@@ -4,6 +4,7 @@
 /// (Bridges to other libraries are opt-in: <modnorm/eigen.hpp>, <modnorm/xtensor.hpp>.)
 
 #include "modnorm/data.hpp"
+#include "modnorm/distributed.hpp"
 #include "modnorm/dualize.hpp"
 #include "modnorm/error.hpp"
 #include "modnorm/generator.hpp"

@@ -76,8 +76,12 @@ class MODNORM_API Module {
   std::vector<Tensor> dualize(const DualizeOptions& options = {}) const;
   /// The modular duality map of any tensors `g`, one per parameters() entry with that
   /// parameter's shape (the optimizer passes its momenta): dualize(g_l, norm_l, options) / c_l,
-  /// zeros for atoms of zero mass (whose entry may be an empty Tensor). Throws modnorm::Error
-  /// on a count or shape mismatch, and as modnorm::dualize, naming the parameter.
+  /// zeros for atoms of zero mass (whose entry may be an empty Tensor). An empty Tensor for
+  /// any other atom asks for nothing: its result is an empty Tensor (the sharded optimizer
+  /// dualizes only the atoms its rank owns). Spectral atoms of one shape, dtype and device are
+  /// orthogonalized as one batch (orthogonalize() of a rank-3 tensor; each matrix its own
+  /// normalisation). Throws modnorm::Error on a count or shape mismatch, and as
+  /// modnorm::dualize, naming the parameter.
   ///
   /// Example: auto steps = net.dualize(momenta);   // momenta[l] shaped like parameter l
   std::vector<Tensor> dualize(const std::vector<Tensor>& g,

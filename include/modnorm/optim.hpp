@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "modnorm/distributed.hpp"
 #include "modnorm/dualize.hpp"
 #include "modnorm/export.hpp"
 #include "modnorm/module.hpp"
@@ -287,6 +288,17 @@ struct MODNORM_API OptimizerOptions {
 /// bf16 state) and updated in place. A step allocates only the temporaries of the tensor ops
 /// (dualize's included). Not copyable (the state would be shared); movable.
 ///
+/// Data parallelism (docs/distributed.md): built over a distributed::Group of W ranks, each
+/// rank holding the same tree and its own part of the batch, a step uses the sum over the ranks
+/// of their Parameter::grad (so each rank's gradient must be its share of the global mean loss;
+/// distributed::share). Every atom has one owner rank (distributed::plan_shards, balancing the
+/// Newton-Schulz work), which alone keeps the atom's state and forms its update: the gradients
+/// are reduce-scattered to the owners, the updates all-gathered, and every rank applies all of
+/// them. The weights after any number of steps are those of one process training on the whole
+/// batch, up to floating-point summation order, whatever W. Every method is then a collective
+/// (all ranks call it together); state() returns the whole state on every rank, and load_state()
+/// takes a whole state, so a checkpoint written with one W resumes with any other.
+///
 /// Example:
 ///   auto net = modnorm::Linear(784, 512) >> modnorm::ReLU() >> modnorm::Linear(512, 10);
 ///   modnorm::Generator gen(0);
@@ -312,8 +324,14 @@ class MODNORM_API Optimizer {
   /// algorithm, with the global correction or with correction.pairing orthogonalized; or (modular)
   /// an atom of positive mass has coefficient 0.
   ///
-  /// Example: modnorm::Optimizer opt(net, options);
-  explicit Optimizer(const Module& module, OptimizerOptions options = {});
+  /// With a `group` of several ranks (a collective): every rank gets rank 0's weights, and it
+  /// throws unless every parameter has one dtype and lives on the group's device.
+  ///
+  /// Example:
+  ///   modnorm::Optimizer opt(net, options);
+  ///   modnorm::Optimizer sharded(net, options, modnorm::distributed::init());
+  explicit Optimizer(const Module& module, OptimizerOptions options = {},
+                     distributed::Group group = {});
   ~Optimizer();
   Optimizer(Optimizer&&) noexcept;
   Optimizer& operator=(Optimizer&&) noexcept;

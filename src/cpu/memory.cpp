@@ -106,6 +106,10 @@ void CpuBackend::copy_to_host(const void* src, void* host, std::size_t nbytes) {
   if (nbytes) std::memcpy(host, src, nbytes);
 }
 
+void CpuBackend::copy(const void* src, void* dst, std::size_t nbytes) {
+  if (nbytes) std::memcpy(dst, src, nbytes);
+}
+
 void CpuBackend::fill(Tensor& out, double value) {
   visit_storage<Fill>(out.dtype(), out, value);
 }

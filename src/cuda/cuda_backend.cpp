@@ -120,6 +120,11 @@ void CudaBackend::copy_to_host(const void* src, void* host, std::size_t nbytes) 
   MODNORM_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
+void CudaBackend::copy(const void* src, void* dst, std::size_t nbytes) {
+  if (nbytes == 0) return;
+  MODNORM_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, stream_));
+}
+
 void CudaBackend::fill(Tensor& out, double value) {
   cuda::launch_fill(out, value, stream_);
 }

@@ -30,6 +30,7 @@ class CudaBackend final : public Backend {
   void synchronize() override;
   void copy_from_host(const void* host, void* dst, std::size_t nbytes) override;
   void copy_to_host(const void* src, void* host, std::size_t nbytes) override;
+  void copy(const void* src, void* dst, std::size_t nbytes) override;
   void fill(Tensor& out, double value) override;
   void convert(const Tensor& in, Tensor& out) override;
   std::int64_t first_non_i32(const Tensor& x) override;

@@ -18,10 +18,6 @@ namespace {
 using detail::fail;
 using detail::frozen;
 
-bool uses_adam(Algorithm algorithm) {
-  return algorithm == Algorithm::adamw || algorithm == Algorithm::adaptive_adam;
-}
-
 std::map<std::string, const ParameterOverride*> overrides_by_name(
     const char* op, const std::vector<ParameterOverride>& overrides,
     const std::vector<Parameter>& params) {
@@ -43,28 +39,36 @@ std::map<std::string, const ParameterOverride*> overrides_by_name(
 
 }  // namespace
 
-Optimizer::Optimizer(const Module& module, OptimizerOptions options)
-    : impl_(std::make_unique<Impl>(Impl{module, std::move(options), {}, {}, 0})) {
+Optimizer::Optimizer(const Module& module, OptimizerOptions options, distributed::Group group)
+    : impl_(std::make_unique<Impl>(Impl{module, std::move(options), {}, {}, 0, {}})) {
   constexpr const char* op = "Optimizer";
   Impl& s = *impl_;
   const OptimizerOptions& o = s.options;
   detail::validate(op, o);
   const std::vector<Parameter> params = s.module.parameters();
   const auto overrides = overrides_by_name(op, o.overrides, params);
+  if (o.algorithm == Algorithm::modular)
+    for (const Parameter& p : params) detail::check_coefficient(op, p);
+  const std::vector<int> owners = detail::assign_owners(op, group, params, o);
 
-  for (const Parameter& p : params) {
-    const Tensor& w = p.weight;
-    detail::AtomState a{p.name, w.shape(), w.dtype(), w.device(), 1.0, {}, {}, {}};
-    if (const auto it = overrides.find(p.name); it != overrides.end())
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Tensor& w = params[i].weight;
+    detail::AtomState a{params[i].name, w.shape(), w.dtype(), w.device(), 1.0, {}, {}, {},
+                        owners[i]};
+    if (const auto it = overrides.find(a.name); it != overrides.end())
       a.lr_multiplier = it->second->lr_multiplier;
-    if (o.algorithm == Algorithm::modular) detail::check_coefficient(op, p);
-    a.momentum = Tensor::zeros(w.shape(), w.dtype(), w.device());
-    if (o.algorithm == Algorithm::modular && o.normuon.enabled && w.rank() == 2)
-      a.row_second_moment = Tensor::zeros({w.dim(0), 1}, w.dtype(), w.device());
-    if (uses_adam(o.algorithm)) a.second_moment = Tensor::zeros(w.shape(), w.dtype(), w.device());
+    // State only where it is used: on the atom's owner (optimizer-state sharding).
+    if (a.owner == group.rank()) {
+      a.momentum = Tensor::zeros(w.shape(), w.dtype(), w.device());
+      if (detail::uses_row_second_moment(o, a.shape))
+        a.row_second_moment = Tensor::zeros({w.dim(0), 1}, w.dtype(), w.device());
+      if (detail::uses_adam(o.algorithm))
+        a.second_moment = Tensor::zeros(w.shape(), w.dtype(), w.device());
+    }
     s.atoms.push_back(std::move(a));
     s.updates.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));
   }
+  s.shards = detail::make_shards(std::move(group), s.atoms, params);
 }
 
 Optimizer::~Optimizer() = default;
@@ -76,17 +80,23 @@ void Optimizer::step() {
   Impl& s = impl();
   const OptimizerOptions& o = s.options;
   const std::vector<Parameter> params = s.module.parameters();
-  // Everything is checked before anything changes.
-  detail::check_tree(op, params, s.atoms);
-  detail::check_finite_inputs(op, params);
+  // Everything is checked, on every rank, before anything changes.
+  detail::check_everywhere(op, s.shards, s.atoms, [&] {
+    detail::check_tree(op, params, s.atoms);
+    detail::check_finite_inputs(op, params);
+  });
+  // Each rank forms the steps of the atoms it owns (all of them with one process) from the
+  // gradients summed over the group (docs/distributed.md).
+  const std::vector<Tensor> grads = detail::reduce_gradients(s.shards, s.atoms, params);
+  const auto mine = [&](std::size_t i) { return !frozen(params[i]) && s.owns(i); };
 
   // Momenta of every atom, then (modular) the tree's duality map of all of them at once.
   std::vector<Tensor> u(params.size());
   const bool optax = o.algorithm == Algorithm::modular && o.convention == Convention::optax;
   for (std::size_t i = 0; i < params.size(); ++i) {
-    if (frozen(params[i])) continue;
+    if (!mine(i)) continue;
     if (o.algorithm == Algorithm::modular || o.algorithm == Algorithm::sgd)
-      u[i] = detail::momentum_step(s.atoms[i].momentum, params[i].grad, o.beta, o.nesterov,
+      u[i] = detail::momentum_step(s.atoms[i].momentum, grads[i], o.beta, o.nesterov,
                                    optax ? s.steps + 1 : 0);
   }
   std::vector<Tensor> dualized;
@@ -102,7 +112,7 @@ void Optimizer::step() {
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Parameter& p = params[i];
     detail::AtomState& a = s.atoms[i];
-    if (frozen(p)) continue;
+    if (!mine(i)) continue;
     directions[i] = detail::for_parameter(op, p.name, [&]() -> detail::Direction {
       switch (o.algorithm) {
         case Algorithm::modular:
@@ -111,7 +121,7 @@ void Optimizer::step() {
           return {u[i], 1.0, 0.0};
         case Algorithm::adamw:
         case Algorithm::adaptive_adam:
-          return detail::adam_direction(a, p.grad, s.steps + 1, o);
+          return detail::adam_direction(a, grads[i], s.steps + 1, o);
       }
       fail(op, "unknown algorithm");
     });
@@ -119,18 +129,20 @@ void Optimizer::step() {
   }
   const double global =
       o.correction.mode == CorrectionMode::global
-          ? std::clamp(modular_dual_norm, detail::correction_lo(o.correction.range), 1.0)
+          ? std::clamp(detail::sum_over_ranks(s.shards, s.atoms, modular_dual_norm),
+                       detail::correction_lo(o.correction.range), 1.0)
           : 1.0;
 
   // Every Delta W first, checked finite, then applied: a step never writes a non-finite weight.
   const double base_lr = lr();
   for (std::size_t i = 0; i < params.size(); ++i) {
-    if (frozen(params[i])) continue;
+    if (!mine(i)) continue;
     const double atom_lr = base_lr * s.atoms[i].lr_multiplier;
     detail::form_update(s.updates[i], params[i].weight, directions[i].direction,
                         atom_lr * directions[i].scale * global,
                         atom_lr * o.weight_decay.coefficient, o.weight_decay.mode);
   }
+  detail::gather_updates(s.shards, s.atoms, params, s.updates);  // every rank has every update
   detail::check_updates(op, params, s.updates, base_lr);
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (frozen(params[i])) continue;

@@ -5,10 +5,12 @@
 // options are validated at construction and the tree and gradients at the start of every step.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "fail.hpp"
+#include "modnorm/distributed.hpp"
 #include "modnorm/module.hpp"
 #include "modnorm/optim.hpp"
 #include "modnorm/tensor.hpp"
@@ -27,6 +29,7 @@ struct AtomState {
   Tensor momentum;           ///< EMA of the gradient (Adam's first moment)
   Tensor row_second_moment;  ///< NorMuon's v, [d_out x 1]; empty unless used
   Tensor second_moment;      ///< Adam's v, the weight's shape; empty unless used
+  int owner = 0;             ///< the rank that keeps this state and forms the update (shard.cpp)
 };
 
 /// A step before the learning rate: Delta W = -lr * scale * direction.
@@ -37,6 +40,10 @@ struct Direction {
 };
 
 // ---- options.cpp ------------------------------------------------------------------------------
+/// Whether the algorithm keeps Adam's second moment.
+bool uses_adam(Algorithm algorithm);
+/// Whether an atom of `shape` has NorMuon's row second moment under `options`.
+bool uses_row_second_moment(const OptimizerOptions& options, const Shape& shape);
 /// Throws `[op] <field> must ..., got <value>` on the first invalid field (optim.hpp lists them).
 void validate(const char* op, const OptimizerOptions& options);
 /// Throws unless the schedule is usable (ScheduleOptions).
@@ -93,6 +100,41 @@ Tensor scalar_like(double value, const Tensor& like);
 
 }  // namespace detail
 
+namespace detail {
+
+/// How the step is shared between the ranks of a group (shard.cpp).
+struct Shards {
+  distributed::Group group;          ///< the ranks that share the step
+  std::vector<std::int64_t> counts;  ///< elements each rank owns (the messages' block lengths)
+  std::int64_t total_elements = 0;   ///< elements of every non-frozen parameter
+};
+
+// ---- shard.cpp ---------------------------------------------------------------------------------
+/// Every atom's owner rank (distributed::plan_shards; frozen atoms: rank 0, which keeps their
+/// zero state). With several ranks, also checks that the parameters share one dtype and device
+/// and gives every rank rank 0's weights (a collective).
+std::vector<int> assign_owners(const char* op, const distributed::Group& group,
+                               const std::vector<Parameter>& params,
+                               const OptimizerOptions& options);
+/// The shards of atoms whose owners are set: elements per rank (non-frozen atoms only).
+Shards make_shards(distributed::Group group, const std::vector<AtomState>& atoms,
+                   const std::vector<Parameter>& params);
+/// Runs `checks` on every rank; if any rank's throws, every rank throws (the rank's own message
+/// where its checks failed, otherwise one naming the rank that refused), before anything changes.
+void check_everywhere(const char* op, const Shards& shards, const std::vector<AtomState>& atoms,
+                      const std::function<void()>& checks);
+/// The gradient of every atom this rank owns, summed over the group (reduce-scatter); an empty
+/// Tensor for the others. With one process, the gradients themselves.
+std::vector<Tensor> reduce_gradients(const Shards& shards, const std::vector<AtomState>& atoms,
+                                     const std::vector<Parameter>& params);
+/// Every non-frozen atom's update from its owner, into `updates` (all-gather).
+void gather_updates(const Shards& shards, const std::vector<AtomState>& atoms,
+                    const std::vector<Parameter>& params, std::vector<Tensor>& updates);
+/// The sum of `value` over the group.
+double sum_over_ranks(const Shards& shards, const std::vector<AtomState>& atoms, double value);
+
+}  // namespace detail
+
 /// The optimizer's data (optim.hpp keeps it out of the public header).
 struct Optimizer::Impl {
   Module module;                         ///< the tree
@@ -100,6 +142,10 @@ struct Optimizer::Impl {
   std::vector<detail::AtomState> atoms;  ///< one per parameters() entry, same order
   std::vector<Tensor> updates;           ///< last Delta W per atom
   std::int64_t steps = 0;                ///< steps taken
+  detail::Shards shards;                 ///< the group and the owners' shares
+
+  /// Whether this rank keeps atom i's state and forms its update.
+  bool owns(std::size_t i) const { return atoms[i].owner == shards.group.rank(); }
 };
 
 }  // namespace modnorm

@@ -100,6 +100,14 @@ void validate(const char* op, const OptimizerOptions& o) {
     require_nonnegative(op, "override '" + ov.name + "': lr_multiplier", ov.lr_multiplier);
 }
 
+bool uses_adam(Algorithm algorithm) {
+  return algorithm == Algorithm::adamw || algorithm == Algorithm::adaptive_adam;
+}
+
+bool uses_row_second_moment(const OptimizerOptions& options, const Shape& shape) {
+  return options.algorithm == Algorithm::modular && options.normuon.enabled && shape.size() == 2;
+}
+
 }  // namespace detail
 
 // Out of line: exported for interpreters (optim.hpp).

@@ -17,14 +17,24 @@ using Entries = std::vector<std::pair<std::string, Tensor>>;
 
 constexpr const char* kStep = "step";
 
+// One state buffer: its entry name, the tensor (empty on ranks other than the atom's owner),
+// its shape and the atom it belongs to.
+struct Buffer {
+  std::string name;
+  Tensor* tensor;
+  Shape shape;
+  const detail::AtomState* atom;
+};
+
 // The named state buffers, in state() order (the step count comes first, separately).
-std::vector<std::pair<std::string, Tensor*>> buffers(std::vector<detail::AtomState>& atoms) {
-  std::vector<std::pair<std::string, Tensor*>> out;
+std::vector<Buffer> buffers(std::vector<detail::AtomState>& atoms, const OptimizerOptions& o) {
+  std::vector<Buffer> out;
   for (detail::AtomState& a : atoms) {
-    out.emplace_back(a.name + ".momentum", &a.momentum);
-    if (a.row_second_moment.numel() > 0)
-      out.emplace_back(a.name + ".row_second_moment", &a.row_second_moment);
-    if (a.second_moment.numel() > 0) out.emplace_back(a.name + ".second_moment", &a.second_moment);
+    out.push_back({a.name + ".momentum", &a.momentum, a.shape, &a});
+    if (detail::uses_row_second_moment(o, a.shape))
+      out.push_back({a.name + ".row_second_moment", &a.row_second_moment, {a.shape[0], 1}, &a});
+    if (detail::uses_adam(o.algorithm))
+      out.push_back({a.name + ".second_moment", &a.second_moment, a.shape, &a});
   }
   return out;
 }
@@ -42,9 +52,20 @@ std::int64_t step_count(const char* op, const Tensor& t) {
 }  // namespace
 
 Entries Optimizer::state() const {
+  Impl& s = impl();
   Entries out;
-  out.emplace_back(kStep, Tensor::from_vector_f64({static_cast<double>(impl().steps)}, {}));
-  for (const auto& [name, buffer] : buffers(impl().atoms)) out.emplace_back(name, buffer->clone());
+  out.emplace_back(kStep, Tensor::from_vector_f64({static_cast<double>(s.steps)}, {}));
+  for (const Buffer& b : buffers(s.atoms, s.options)) {
+    if (s.shards.group.size() == 1) {
+      out.emplace_back(b.name, b.tensor->clone());
+      continue;
+    }
+    // Each buffer lives on its atom's owner, which sends it to every rank.
+    const detail::AtomState& a = *b.atom;
+    const Tensor local =
+        a.owner == s.shards.group.rank() ? *b.tensor : Tensor::zeros(b.shape, a.dtype, a.device);
+    out.emplace_back(b.name, distributed::broadcast(local, a.owner, s.shards.group));
+  }
   return out;
 }
 
@@ -55,37 +76,41 @@ void Optimizer::load_state(const Entries& state) {
     if (!given.emplace(name, &tensor).second) fail(op, "entry '" + name + "' is given twice");
 
   // Check everything before changing anything.
-  const auto targets = buffers(impl().atoms);
+  const auto targets = buffers(impl().atoms, impl().options);
   const auto step_entry = given.find(kStep);
   if (step_entry == given.end()) fail(op, std::string("entry '") + kStep + "' is missing");
   const std::int64_t steps = step_count(op, *step_entry->second);
-  for (const auto& [name, buffer] : targets) {
+  for (const Buffer& target : targets) {
+    const std::string& name = target.name;
     const auto it = given.find(name);
     if (it == given.end())
       fail(op, "entry '" + name + "' is missing (the optimizer has " +
                    std::to_string(targets.size() + 1) + " entries, the state " +
                    std::to_string(state.size()) + ")");
     const Tensor& t = *it->second;
-    if (t.shape() != buffer->shape())
+    if (t.shape() != target.shape)
       fail(op, "entry '" + name + "' has shape " + to_string(t.shape()) + ", expected " +
-                   to_string(buffer->shape()));
+                   to_string(target.shape));
     if (!all_finite(t)) fail(op, "entry '" + name + "' holds NaN or Inf: " + t.describe());
   }
   if (given.size() != targets.size() + 1)
     for (const auto& [name, tensor] : given) {
       const bool known =
           name == kStep || std::any_of(targets.begin(), targets.end(),
-                                       [&](const auto& b) { return b.first == name; });
+                                       [&](const Buffer& b) { return b.name == name; });
       if (!known)
         fail(op, "entry '" + name +
                      "' is not part of this optimizer's state (options or "
                      "parameters differ from the run that saved it?)");
     }
 
-  // Copy into the existing buffers (exact: a conversion to their dtype, then y = 1 * x).
-  for (const auto& [name, buffer] : targets) {
-    const Tensor source = given.at(name)->to(buffer->dtype()).to(buffer->device());
-    axpy(1.0, source, *buffer, 0.0);
+  // Copy into the existing buffers (exact: a conversion to their dtype, then y = 1 * x); each
+  // rank keeps the state of the atoms it owns.
+  for (const Buffer& target : targets) {
+    if (target.atom->owner != impl().shards.group.rank()) continue;
+    Tensor& buffer = *target.tensor;
+    const Tensor source = given.at(target.name)->to(buffer.dtype()).to(buffer.device());
+    axpy(1.0, source, buffer, 0.0);
   }
   impl().steps = steps;
 }

@@ -1,0 +1,361 @@
+// The optimizer over a process group (optim.hpp, "Data parallelism"), run as one process by
+// CTest and as 2 and 3 ranks under mpirun (3: uneven shares of the batch and of the atoms):
+// 20 steps with each rank on its share of every global batch give the weights of one process
+// on the whole batch, for every algorithm and option family, for the default MLP of
+// `modnorm train` and a small GPT; a checkpoint written by 2 ranks resumes with 1 and with the
+// whole world; and the owner plan balances the Newton-Schulz work.
+#include <filesystem>
+#include <numeric>
+
+#include "distributed/distributed_support.hpp"
+#include "modnorm/modnorm.hpp"
+
+namespace dist = modnorm::distributed;
+using namespace modnorm;
+using modnorm::test::shared_seed;
+using modnorm::test::world;
+
+namespace {
+
+constexpr int kSteps = 20;
+
+// A model and its data: global batch k of the run is input(k) with labels(k), one row (or one
+// sequence) per item.
+struct Task {
+  std::function<Module()> make;
+  std::function<Tensor(std::int64_t step, const dist::Share& part)> input;
+  std::function<std::vector<std::int64_t>(std::int64_t step, const dist::Share& part)> labels;
+  std::int64_t batch;  // items per global batch
+  bool f64 = false;    // weights in f64 (the builders make f32 atoms)
+};
+
+// Rows [begin, begin + count) of a row-major [rows, cols] list.
+template <typename T>
+std::vector<T> rows_of(const std::vector<T>& all, std::int64_t cols, const dist::Share& part) {
+  return std::vector<T>(all.begin() + part.begin * cols,
+                        all.begin() + (part.begin + part.count) * cols);
+}
+
+// The default MLP of `modnorm train` (784-512-512-10, src/cli/mlp.hpp) on Gaussian inputs,
+// or a small one for the sweep over options.
+Task mlp_task(std::uint64_t seed, std::int64_t inputs, std::int64_t width, std::int64_t batch) {
+  Task t;
+  t.make = [=] {
+    return Linear(inputs, width) >> ReLU() >> Linear(width, width) >> ReLU() >> Linear(width, 10);
+  };
+  t.input = [=](std::int64_t step, const dist::Share& part) {
+    Generator gen(seed + 1000 + static_cast<std::uint64_t>(step));
+    const std::vector<float> all = Tensor::randn({batch, inputs}, gen).to_vector();
+    return Tensor::from_vector(rows_of(all, inputs, part), {part.count, inputs});
+  };
+  t.labels = [=](std::int64_t step, const dist::Share& part) {
+    Generator gen(seed + 2000 + static_cast<std::uint64_t>(step));
+    std::vector<std::int64_t> all;
+    for (std::int64_t k = 0; k < batch; ++k)
+      all.push_back(static_cast<std::int64_t>(gen.below(10)));
+    return rows_of(all, 1, part);
+  };
+  t.batch = batch;
+  return t;
+}
+
+// modula's GPT, small: next-token prediction on random sequences.
+Task gpt_task(std::uint64_t seed) {
+  GPTOptions o;
+  o.vocab = 17;
+  o.heads = 2;
+  o.d_embed = 16;
+  o.d_query = 8;
+  o.d_value = 8;
+  o.blocks = 2;
+  constexpr std::int64_t kBatch = 7, kContext = 8;
+  Task t;
+  t.make = [=] { return GPT(o); };
+  const auto tokens = [=](std::int64_t step, std::uint64_t salt) {
+    Generator gen(seed + salt + static_cast<std::uint64_t>(step));
+    std::vector<std::int32_t> ids;
+    for (std::int64_t k = 0; k < kBatch * kContext; ++k)
+      ids.push_back(static_cast<std::int32_t>(gen.below(17)));
+    return ids;
+  };
+  t.input = [=](std::int64_t step, const dist::Share& part) {
+    return Tensor::from_vector_i32(rows_of(tokens(step, 1000), kContext, part),
+                                   {part.count, kContext});
+  };
+  t.labels = [=](std::int64_t step, const dist::Share& part) {
+    std::vector<std::int64_t> out;
+    for (const std::int32_t id : rows_of(tokens(step, 2000), kContext, part)) out.push_back(id);
+    return out;
+  };
+  t.batch = kBatch;
+  t.f64 = true;
+  return t;
+}
+
+// Steps [from, to) of the task on `group`: each rank its share of every batch, its gradient
+// scaled to its share of the global mean loss.
+void train(const Task& t, Module& net, Optimizer& opt, const dist::Group& group, int from, int to) {
+  const dist::Share part = dist::share(t.batch, group);
+  for (int step = from; step < to; ++step) {
+    net.zero_grad();
+    const Tensor logits = net.forward(t.input(step, part));
+    const std::int64_t classes = logits.dim(-1);
+    const CrossEntropy ce = softmax_cross_entropy(
+        logits.reshape({logits.numel() / classes, classes}), t.labels(step, part));
+    const double share_of_mean = static_cast<double>(part.count) / static_cast<double>(t.batch);
+    net.backward(scale(ce.grad, share_of_mean).reshape(logits.shape()), false);
+    opt.step();
+  }
+}
+
+// A fresh model with the run's initial weights.
+Module initialized(const Task& t, std::uint64_t seed) {
+  Module net = t.make();
+  Generator gen(seed);
+  net.initialize(gen);
+  if (t.f64)
+    for (const Parameter& p : net.parameters()) {
+      p.atom->weight() = p.weight.to(DType::f64);
+      p.atom->grad() = Tensor::zeros(p.weight.shape(), DType::f64);
+    }
+  return net;
+}
+
+std::vector<std::vector<double>> weights(const Module& net) {
+  std::vector<std::vector<double>> out;
+  for (const Parameter& p : net.parameters()) out.push_back(p.weight.to_vector_f64());
+  return out;
+}
+
+// Every parameter within `tol` relative (2-norm) of the reference.
+void check_same_weights(const Module& net, const std::vector<std::vector<double>>& expected,
+                        double tol) {
+  const auto got = weights(net);
+  BOOST_REQUIRE_EQUAL(got.size(), expected.size());
+  const std::vector<Parameter> params = net.parameters();
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double err = modnorm::test::rel_error(got[i], expected[i]);
+    BOOST_TEST(err <= tol, "parameter '" << params[i].name << "': relative error " << err);
+  }
+}
+
+// Rounding differs with the order of the sums over ranks. The MLPs run in f32 (measured: at most
+// 4e-6 relative after 20 steps). The GPT runs in f64 with f64 Newton-Schulz iterates: its
+// attention gradients are small sums of larger terms that nearly cancel, and orthogonalizing
+// them turns f32 rounding into percent-level differences on some seeds (measured: up to 1e-2),
+// which would make the test flaky without testing anything more (f64 measured: 2e-15).
+double tolerance(const Task& t) {
+  return t.f64 ? 1e-10 : 1e-4;
+}
+
+void check_equivalence(const Task& t, const OptimizerOptions& options, std::uint64_t seed) {
+  Module reference = initialized(t, seed);
+  Optimizer single(reference, options);
+  train(t, reference, single, dist::Group(), 0, kSteps);
+
+  Module net = initialized(t, seed);
+  Optimizer sharded(net, options, world());
+  train(t, net, sharded, world(), 0, kSteps);
+  check_same_weights(net, weights(reference), tolerance(t));
+  BOOST_TEST(sharded.steps() == kSteps);
+}
+
+std::vector<std::pair<std::string, OptimizerOptions>> variants() {
+  std::vector<std::pair<std::string, OptimizerOptions>> out;
+  OptimizerOptions o;
+  out.emplace_back("modular", o);
+  o.nesterov = true;
+  o.normuon.enabled = true;
+  o.correction.mode = CorrectionMode::per_layer;
+  o.weight_decay.mode = WeightDecay::cautious;
+  out.emplace_back("modular nesterov normuon per_layer cautious", o);
+  o = OptimizerOptions{};
+  o.correction.mode = CorrectionMode::global;
+  o.orthogonalize.method = OrthogonalizeMethod::polar_express;
+  o.weight_decay.mode = WeightDecay::decoupled;
+  o.schedule.kind = Schedule::cosine;
+  o.schedule.warmup_steps = 3;
+  o.schedule.total_steps = kSteps;
+  o.overrides.push_back({"0.weight", 0.5});
+  out.emplace_back("modular global polar_express decoupled cosine override", o);
+  o = OptimizerOptions{};
+  o.convention = Convention::optax;
+  o.nesterov = true;
+  o.correction.mode = CorrectionMode::per_layer;
+  out.emplace_back("modular optax", o);
+  o = OptimizerOptions{};
+  o.algorithm = Algorithm::sgd;
+  o.lr = 0.5;
+  o.nesterov = true;
+  out.emplace_back("sgd", o);
+  o = OptimizerOptions{};
+  o.algorithm = Algorithm::adamw;
+  o.lr = 1e-3;
+  o.weight_decay.mode = WeightDecay::decoupled;
+  out.emplace_back("adamw", o);
+  o.algorithm = Algorithm::adaptive_adam;
+  out.emplace_back("adaptive_adam", o);
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sharded_step)
+
+BOOST_AUTO_TEST_CASE(default_mlp_trains_as_one_process_on_the_whole_batch) {
+  const std::uint64_t seed = shared_seed();
+  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks");
+  OptimizerOptions o;
+  o.nesterov = true;  // `modnorm train`'s default
+  check_equivalence(mlp_task(seed, 784, 512, 32), o, seed);
+}
+
+BOOST_AUTO_TEST_CASE(every_algorithm_and_option_is_shardable) {
+  const std::uint64_t seed = shared_seed();
+  for (const auto& [name, options] : variants()) {
+    BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name);
+    check_equivalence(mlp_task(seed, 24, 16, 11), options, seed);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(gpt_trains_as_one_process_on_the_whole_batch) {
+  const std::uint64_t seed = shared_seed();
+  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks");
+  OptimizerOptions o;
+  o.normuon.enabled = true;
+  o.orthogonalize.compute_dtype = DType::f64;
+  check_equivalence(gpt_task(seed), o, seed);
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_of_two_ranks_resumes_with_any_world) {
+  const std::uint64_t seed = shared_seed();
+  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks");
+  const Task t = gpt_task(seed);
+  OptimizerOptions o;
+  o.nesterov = true;
+  o.normuon.enabled = true;
+  o.orthogonalize.compute_dtype = DType::f64;
+  Module reference = initialized(t, seed);
+  Optimizer single(reference, o);
+  train(t, reference, single, dist::Group(), 0, kSteps);
+
+  // Ranks 0 and 1 train half the steps; rank 0 writes the checkpoint as `modnorm train` does.
+  const int me = world().rank();
+  const dist::Group writers = world().split(me < 2 ? 0 : 1);
+  const auto pid =
+      dist::broadcast(Tensor::full({1}, static_cast<double>(::getpid()), DType::f64), 0, world());
+  const std::string path =
+      (std::filesystem::temp_directory_path() /
+       ("modnorm_sharded_" + std::to_string(static_cast<long>(pid.item())) + ".safetensors"))
+          .string();
+  if (me < 2) {
+    Module net = initialized(t, seed);
+    Optimizer opt(net, o, writers);
+    train(t, net, opt, writers, 0, kSteps / 2);
+    std::vector<std::pair<std::string, Tensor>> entries;
+    for (const Parameter& p : net.parameters()) entries.emplace_back(p.name, p.weight);
+    for (const auto& [name, tensor] : opt.state()) entries.emplace_back("optim." + name, tensor);
+    if (me == 0) save_safetensors(path, entries);
+  }
+  dist::all_sum(Tensor::zeros({1}), world());  // the file is written
+
+  // Resume with one process and with the whole world.
+  const SafetensorsFile file = load_safetensors(path);
+  for (const dist::Group& group : {dist::Group(), world()}) {
+    BOOST_TEST_INFO("resumed with " << group.size() << " ranks");
+    Module net = initialized(t, seed + 1);  // other weights: the checkpoint's must win
+    Optimizer opt(net, o, group);
+    std::vector<std::pair<std::string, Tensor>> state;
+    for (const Parameter& p : net.parameters()) {
+      Tensor w = p.weight;
+      axpy(1.0, file.at(p.name), w, 0.0);
+    }
+    for (const auto& [name, tensor] : file.tensors)
+      if (name.rfind("optim.", 0) == 0) state.emplace_back(name.substr(6), tensor);
+    opt.load_state(state);
+    BOOST_TEST(opt.steps() == kSteps / 2);
+    train(t, net, opt, group, kSteps / 2, kSteps);
+    check_same_weights(net, weights(reference), tolerance(t));
+  }
+  dist::all_sum(Tensor::zeros({1}), world());  // everyone has read it
+  if (me == 0) std::filesystem::remove(path);
+}
+
+BOOST_AUTO_TEST_CASE(a_rank_with_bad_gradients_stops_every_rank,
+                     *boost::unit_test::precondition(modnorm::test::several_ranks)) {
+  Module net = Linear(3, 2);
+  Generator gen(1);
+  net.initialize(gen);
+  Optimizer opt(net, {}, world());
+  net.zero_grad();
+  Tensor g = net.parameters()[0].grad;
+  if (world().rank() == 1) fill(g, std::nan(""));
+  const std::vector<double> before = net.parameters()[0].weight.to_vector_f64();
+  try {
+    opt.step();
+    BOOST_FAIL("the step went through");
+  } catch (const Error& e) {
+    const std::string expected = world().rank() == 1
+                                     ? "contains NaN"
+                                     : "rank 1 of " + std::to_string(world().size()) + " refused";
+    BOOST_TEST(std::string(e.what()).find(expected) != std::string::npos, e.what());
+  }
+  BOOST_TEST(net.parameters()[0].weight.to_vector_f64() == before);
+  BOOST_TEST(opt.steps() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(parameters_of_mixed_dtypes_cannot_be_sharded,
+                     *boost::unit_test::precondition(modnorm::test::several_ranks)) {
+  AtomOptions bf16;
+  bf16.dtype = DType::bf16;
+  BOOST_CHECK_EXCEPTION(
+      Optimizer(Linear(3, 2) >> Linear(2, 2, bf16), {}, world()), Error, [](const Error& e) {
+        return std::string(e.what()).find("one dtype and on one device") != std::string::npos;
+      });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(shard_plan)
+
+// A GPT-2-small-shaped list (12 blocks of d 768, vocab 50257): the LPT bound (no rank above the
+// mean plus the largest item), every item owned once, and the same plan on every call.
+BOOST_AUTO_TEST_CASE(owners_balance_newton_schulz_work) {
+  std::vector<dist::PlanItem> items{{{768, 50257}, Norm::column}};
+  for (int b = 0; b < 12; ++b) {
+    for (int k = 0; k < 4; ++k) items.push_back({{768, 768}, Norm::spectral});
+    items.push_back({{3072, 768}, Norm::spectral});
+    items.push_back({{768, 3072}, Norm::spectral});
+  }
+  items.push_back({{50257, 768}, Norm::spectral});
+  items.push_back({{10}, Norm::euclidean, /*frozen=*/true});
+  for (const int w : {1, 2, 3, 8, 64, 512}) {
+    BOOST_TEST_INFO(w << " ranks");
+    const dist::ShardPlan plan = dist::plan_shards(items, w, {});
+    BOOST_TEST(plan.owner == dist::plan_shards(items, w, {}).owner,
+               boost::test_tools::per_element());
+    BOOST_TEST(plan.owner.back() == -1);
+    std::vector<double> flops(static_cast<std::size_t>(w), 0.0);
+    std::vector<std::int64_t> elements(static_cast<std::size_t>(w), 0);
+    double largest = 0.0;
+    for (std::size_t i = 0; i + 1 < items.size(); ++i) {
+      BOOST_TEST((plan.owner[i] >= 0 && plan.owner[i] < w));
+      // Quintic, 5 steps: 5 (4 m^2 n + 2 m^3).
+      const Shape& s = items[i].shape;
+      const double m = static_cast<double>(std::min(s[0], s[1]));
+      const double n = static_cast<double>(std::max(s[0], s[1]));
+      const double cost =
+          items[i].norm == Norm::spectral ? 5 * (4 * m * m * n + 2 * m * m * m) : 0.0;
+      largest = std::max(largest, cost);
+      flops[static_cast<std::size_t>(plan.owner[i])] += cost;
+      elements[static_cast<std::size_t>(plan.owner[i])] += s[0] * s[1];
+    }
+    BOOST_TEST(plan.flops == flops, boost::test_tools::per_element());
+    BOOST_TEST(plan.elements == elements, boost::test_tools::per_element());
+    const double mean = std::accumulate(flops.begin(), flops.end(), 0.0) / w;
+    BOOST_TEST(*std::max_element(flops.begin(), flops.end()) <= mean + largest);
+  }
+  BOOST_CHECK_THROW(dist::plan_shards(items, 0, {}), Error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
