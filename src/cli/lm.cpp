@@ -88,11 +88,13 @@ double validation_loss(Module& net, const std::vector<std::int32_t>& ids, const 
 
 // Checkpoint layout (docs/checkpoints.md): weights, "optim.<name>" state, and in __metadata__
 // the model, its sizes, the vocabulary (UTF-8, in id order) and the steps done.
+// Every rank gathers the state (a collective); only the one that `writes` writes the file.
 void save_gpt(const std::string& path, const Module& net, const Optimizer& opt,
-              const TrainConfig& c, const GptShape& s, const Vocabulary& vocabulary) {
+              const TrainConfig& c, const GptShape& s, const Vocabulary& vocabulary, bool writes) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const Parameter& p : net.parameters()) tensors.emplace_back(p.name, p.weight);
   for (const auto& [name, t] : opt.state()) tensors.emplace_back("optim." + name, t);
+  if (!writes) return;
   save_safetensors(path, tensors,
                    {{"format", "pt"},
                     {"modnorm_version", version()},
@@ -111,7 +113,7 @@ void save_gpt(const std::string& path, const Module& net, const Optimizer& opt,
 
 }  // namespace
 
-int run_train_gpt(TrainConfig c) {
+int run_train_gpt(TrainConfig c, const Ranks& ranks) {
   if (!c.given.count("--batch")) c.batch = 12;  // modula's hello-gpt
   check_range("[train] --heads", c.heads, 1, kMaxFeatures);
   check_range("[train] --context", c.context, 1, kMaxContext);
@@ -161,7 +163,7 @@ int run_train_gpt(TrainConfig c) {
   Generator order(c.seed + 1);  // the batch order: random_offsets, one call per step
   if (c.device != Device::cpu) net.to(c.device);
   c.optimizer.schedule.total_steps = c.steps;
-  Optimizer opt(net, c.optimizer);
+  Optimizer opt(net, c.optimizer, ranks.group);
   const auto n_train = static_cast<std::int64_t>(corpus.train.size());
   if (checkpoint) {
     naming_checkpoint(c.resume, [&] {
@@ -189,7 +191,7 @@ int run_train_gpt(TrainConfig c) {
     if (log.tellp() == 0) {
       log << "step,tokens,train_loss,val_loss,val_bits_per_char,lr,seconds";
       for (const Parameter& p : params) log << "," << p.name << "_norm";
-      log << "\n";
+      log << Ranks::log_header() << "\n";
     }
   }
 
@@ -197,19 +199,25 @@ int run_train_gpt(TrainConfig c) {
   double train_sum = 0, train_loss = NAN, val_loss = NAN;
   std::int64_t train_count = 0;
   for (std::int64_t step = steps_done; step < c.steps; ++step) {
-    const TokenBatch b =
-        window_batch(corpus.train, random_offsets(n_train, c.batch, s.context, order), s.context);
+    const std::vector<std::int64_t> offsets = random_offsets(n_train, c.batch, s.context, order);
+    const std::vector<std::int64_t> mine = ranks.mine(offsets);  // this rank's share
+    const auto rows = static_cast<std::int64_t>(mine.size());
+    const double share = ranks.share_of_mean(mine.size(), offsets.size());
+    const TokenBatch b = window_batch(corpus.train, mine, s.context);
     const double lr = opt.lr();
     net.zero_grad();
     const Tensor logits = net.forward(b.inputs.to(c.device));
     const CrossEntropy ce =
-        softmax_cross_entropy(logits.reshape({tokens_per_step, s.vocab}), b.targets);
-    if (!std::isfinite(ce.loss))
-      throw Error("[train] the loss is " + show(ce.loss) + " at step " + std::to_string(step) +
+        softmax_cross_entropy(logits.reshape({rows * s.context, s.vocab}), b.targets);
+    const double loss = ranks.sum({ce.loss * share}, c.device)[0];  // the whole batch's
+    if (!std::isfinite(loss))
+      throw Error("[train] the loss is " + show(loss) + " at step " + std::to_string(step) +
                   "; try a smaller --lr (now " + show(c.optimizer.lr) + ")");
-    net.backward(ce.grad.reshape({c.batch, s.context, s.vocab}), false);  // ids: no dL/dx
+    net.backward(scale(ce.grad, share).reshape({rows, s.context, s.vocab}), false);  // ids
+    const distributed::Stats before = ranks.group.stats();
     opt.step();
-    train_sum += ce.loss;
+    const distributed::Stats after = ranks.group.stats();
+    train_sum += loss;
     ++train_count;
     const std::int64_t done = step + 1;
     const double rate = static_cast<double>((done - steps_done) * tokens_per_step) /
@@ -227,17 +235,17 @@ int run_train_gpt(TrainConfig c) {
                       "  train loss " + fixed(train_loss, 4) + "  val loss " + fixed(val_loss, 4) +
                       " nats/char (" + fixed(val_loss / kLn2, 3) + " bits/char)  " +
                       fixed(rate, 0) + " tok/s");
-      if (!c.save.empty()) save_gpt(c.save, net, opt, c, s, corpus.vocabulary);
+      if (!c.save.empty()) save_gpt(c.save, net, opt, c, s, corpus.vocabulary, ranks.writes());
     }
     if (log.is_open() && (done % c.log_every == 0 || evaluate)) {
-      log << done << "," << done * tokens_per_step << "," << ce.loss << ",";
+      log << done << "," << done * tokens_per_step << "," << loss << ",";
       if (evaluate)
         log << val_loss << "," << val_loss / kLn2;
       else
         log << ",";
       log << "," << lr << "," << progress.seconds();
       for (const Parameter& p : params) log << "," << norm(p.weight, p.norm);
-      log << "\n";
+      log << ranks.log_row(before, after) << "\n";
     }
   }
   if (steps_done >= c.steps)

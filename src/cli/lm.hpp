@@ -8,14 +8,16 @@
 #include <cstdint>
 #include <string>
 
+#include "cli/ranks.hpp"
 #include "cli/train.hpp"
 #include "modnorm/modnorm.hpp"
 
 namespace modnorm::cli {
 
 // Trains the GPT that `config` describes on config.text (called by run_train for --model gpt,
-// after the flags shared with the MLP are checked). Returns the exit code.
-int run_train_gpt(TrainConfig config);
+// after the flags shared with the MLP are checked), each rank of `ranks` on its share of every
+// batch. Returns the exit code.
+int run_train_gpt(TrainConfig config, const Ranks& ranks);
 
 struct SampleConfig {
   std::string checkpoint;

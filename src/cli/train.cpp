@@ -15,6 +15,7 @@
 #include "cli/gpt.hpp"
 #include "cli/lm.hpp"
 #include "cli/progress.hpp"
+#include "cli/ranks.hpp"
 
 namespace modnorm::cli {
 namespace {
@@ -85,11 +86,13 @@ void validate(const TrainConfig& c) {
 
 // Checkpoint layout (docs/checkpoints.md): weights under their parameter names, optimizer
 // state under "optim.<name>", the run's shape and progress in __metadata__.
+// Every rank gathers the state (a collective); only the one that `writes` writes the file.
 void save_checkpoint(const std::string& path, const Module& net, const Optimizer& opt,
-                     const TrainConfig& c, int epochs_done) {
+                     const TrainConfig& c, int epochs_done, bool writes) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const Parameter& p : net.parameters()) tensors.emplace_back(p.name, p.weight);
   for (const auto& [name, t] : opt.state()) tensors.emplace_back("optim." + name, t);
+  if (!writes) return;
   save_safetensors(path, tensors,
                    {{"format", "pt"},
                     {"modnorm_version", version()},
@@ -249,7 +252,12 @@ int run_train(TrainConfig c) {
   validate(c);
   c.optimizer.lr = c.lr.value_or(default_lr(c.optimizer.algorithm));
   c.optimizer.nesterov = c.nesterov.value_or(default_nesterov(c.optimizer.algorithm));
-  if (c.model == Model::gpt) return run_train_gpt(c);
+  const Ranks ranks(c.device);
+  if (!ranks.writes()) c.json = false, c.log.clear();  // rank 0 alone prints and logs
+  if (c.batch < ranks.group.size())
+    throw Error("[train] --batch " + std::to_string(c.batch) + " is smaller than the " +
+                std::to_string(ranks.group.size()) + " processes that share each batch");
+  if (c.model == Model::gpt) return run_train_gpt(c, ranks);
   std::ostream& out = c.json ? std::cerr : std::cout;  // human-readable output
   Progress progress(c.json ? stderr : stdout);
   const Algorithm algorithm = c.optimizer.algorithm;
@@ -287,7 +295,7 @@ int run_train(TrainConfig c) {
   BatchSampler sampler(train.size(), c.batch, gen);
   if (c.device != Device::cpu) net.to(c.device);
   c.optimizer.schedule.total_steps = c.epochs * sampler.batches_per_epoch();
-  Optimizer opt(net, c.optimizer);
+  Optimizer opt(net, c.optimizer, ranks.group);
 
   const int start_epoch = static_cast<int>(epochs_done);
   if (checkpoint) {
@@ -321,7 +329,7 @@ int run_train(TrainConfig c) {
     if (log.tellp() == 0) {
       log << "step,epoch,loss,accuracy,lr";
       for (const Parameter& p : params) log << "," << p.name << "_norm";
-      log << "\n";
+      log << Ranks::log_header() << "\n";
     }
   }
 
@@ -332,26 +340,33 @@ int run_train(TrainConfig c) {
     epoch_loss = 0;
     std::int64_t correct = 0, seen = 0;
     for (std::size_t i = 0; i < batches.size(); ++i) {
-      const Batch b = make_batch(train, batches[i]);
+      const Batch b = make_batch(train, ranks.mine(batches[i]));  // this rank's share
+      const double share = ranks.share_of_mean(b.y.size(), batches[i].size());
       const double lr = opt.lr();
       net.zero_grad();
       const Tensor logits = net.forward(b.x.to(c.device));
       const CrossEntropy ce = softmax_cross_entropy(logits, b.y);
-      if (!std::isfinite(ce.loss))
-        throw Error("[train] the loss is " + show(ce.loss) + " at step " +
+      // The whole batch's mean loss and correct answers, on every rank.
+      const std::vector<double> sums =
+          ranks.sum({ce.loss * share, static_cast<double>(count_correct(logits, b.y))}, c.device);
+      const double loss = sums[0];
+      const auto right = static_cast<std::int64_t>(sums[1]);
+      if (!std::isfinite(loss))
+        throw Error("[train] the loss is " + show(loss) + " at step " +
                     std::to_string(opt.steps()) + "; try a smaller --lr (now " +
                     show(c.optimizer.lr) + ")");
-      net.backward(ce.grad, false);  // x is data: no dL/dx
+      net.backward(scale(ce.grad, share), false);  // x is data: no dL/dx
+      const distributed::Stats before = ranks.group.stats();
       opt.step();
-      const std::int64_t right = count_correct(logits, b.y);
-      epoch_loss += ce.loss;
+      const distributed::Stats after = ranks.group.stats();
+      epoch_loss += loss;
       correct += right;
-      seen += static_cast<std::int64_t>(b.y.size());
+      seen += static_cast<std::int64_t>(batches[i].size());
       if (log.is_open() && (opt.steps() % c.log_every == 0 || i + 1 == batches.size())) {
-        log << opt.steps() << "," << epoch + 1 << "," << ce.loss << ","
-            << static_cast<double>(right) / static_cast<double>(b.y.size()) << "," << lr;
+        log << opt.steps() << "," << epoch + 1 << "," << loss << ","
+            << static_cast<double>(right) / static_cast<double>(batches[i].size()) << "," << lr;
         for (const Parameter& p : params) log << "," << norm(p.weight, p.norm);
-        log << "\n";
+        log << ranks.log_row(before, after) << "\n";
       }
       progress.update("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
                       static_cast<long>(i + 1), static_cast<long>(batches.size()),
@@ -364,7 +379,7 @@ int run_train(TrainConfig c) {
                     fixed(100.0 * static_cast<double>(correct) / static_cast<double>(seen), 2) +
                     "%  test loss " + fixed(test.loss, 4) + "  test acc " +
                     fixed(100 * test.accuracy, 2) + "%");
-    if (!c.save.empty()) save_checkpoint(c.save, net, opt, c, epoch + 1);
+    if (!c.save.empty()) save_checkpoint(c.save, net, opt, c, epoch + 1, ranks.writes());
   }
   if (start_epoch >= c.epochs) test = evaluate(net, data.test, c.device);
 

@@ -25,7 +25,7 @@ grep -q "resumed from" "$work/resumed.txt"
 cmp "$work/straight.safetensors" "$work/resumed.safetensors" || {
   echo "FAIL: resumed checkpoint differs from the straight run"; exit 1; }
 
-head -1 "$work/log.csv" | grep -q "^step,epoch,loss,accuracy,lr,0.weight_norm,2.weight_norm,4.weight_norm$"
+head -1 "$work/log.csv" | grep -q "^step,epoch,loss,accuracy,lr,0.weight_norm,2.weight_norm,4.weight_norm,ranks,comm_bytes,comm_seconds$"
 [ "$(tail -n +2 "$work/log.csv" | wc -l)" -ge 2 ]
 
 "$modnorm" inspect "$work/straight.safetensors" > "$work/inspect.txt"
