@@ -13,9 +13,20 @@ def child_env(threads):
     return env
 
 
-def run_child(cmd, threads):
-    """Runs cmd with child_env(threads); its stdout, or RuntimeError with the end of its stderr."""
-    proc = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True)
+def start_child(cmd, threads):
+    """Starts cmd with child_env(threads), its output captured; finish_child collects it."""
+    return subprocess.Popen(cmd, env=child_env(threads), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish_child(proc):
+    """Waits for a started child: its stdout, or RuntimeError with the end of its stderr."""
+    out, err = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc.stdout
+        raise RuntimeError(f"{' '.join(proc.args)} failed ({proc.returncode}):\n{err[-3000:]}")
+    return out
+
+
+def run_child(cmd, threads):
+    """Runs cmd with child_env(threads) to its end: its stdout (RuntimeError if it fails)."""
+    return finish_child(start_child(cmd, threads))

@@ -11,7 +11,8 @@ gpt_jax.modular_step under jax.jit. Each side in its own process with the same t
 
 Usage (scripts/bench-lm runs it):
   lm.py --modnorm build/bin/modnorm --init build/bin/bench_gpt_ours [--text FILE]
-        [--steps 2000] [--eval-every 100] [--eval-tokens 32768] [--threads 2] [--out FILE]
+        [--steps 2000] [--eval-every 100] [--eval-tokens 32768] [--threads 2] [--concurrent]
+        [--out FILE]
   lm.py --side jax ...   (the JAX child; prints JSON)
 """
 
@@ -23,7 +24,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from child import run_child  # noqa: E402
+from child import finish_child, run_child, start_child  # noqa: E402
 import tempfile
 import time
 
@@ -148,6 +149,9 @@ def main():
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--eval-tokens", type=int, default=32768)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--concurrent", action="store_true",
+                    help="run both sides at the same time (fair on a loaded machine; give each "
+                         "--threads 1 on 2 cores)")
     ap.add_argument("--out", help="write the results here (JSON)")
     ap.add_argument("--side", choices=["jax"], help=argparse.SUPPRESS)
     ap.add_argument("--init-file", help=argparse.SUPPRESS)
@@ -164,27 +168,33 @@ def main():
         init = os.path.join(tmp, "init.safetensors")
         d_head = c["width"] // c["heads"]
         run_child([a.init, init, "--vocab", str(len(vocabulary)), "--d-embed", str(c["width"]),
-             "--heads", str(c["heads"]), "--d-query", str(d_head), "--d-value", str(d_head),
-             "--blocks", str(c["depth"]), "--seed", str(c["seed"])], a.threads)
+                   "--heads", str(c["heads"]), "--d-query", str(d_head), "--d-value", str(d_head),
+                   "--blocks", str(c["depth"]), "--seed", str(c["seed"])], a.threads)
         log = os.path.join(tmp, "ours.csv")
-        ours = json.loads(run_child([a.modnorm, "train", "--model", "gpt", "--text", a.text,
-                               "--steps", str(a.steps), "--eval-every", str(a.eval_every),
-                               "--eval-tokens", str(a.eval_tokens), "--context", str(c["context"]),
-                               "--batch", str(c["batch"]), "--width", str(c["width"]),
-                               "--heads", str(c["heads"]), "--depth", str(c["depth"]),
-                               "--lr", str(c["lr"]), "--beta", str(c["beta"]), "--no-nesterov",
-                               "--schedule", "linear_decay", "--seed", str(c["seed"]),
-                               "--log", log, "--json"], a.threads).strip().splitlines()[-1])
+        ours_cmd = [a.modnorm, "train", "--model", "gpt", "--text", a.text, "--steps",
+                    str(a.steps), "--eval-every", str(a.eval_every), "--eval-tokens",
+                    str(a.eval_tokens), "--context", str(c["context"]), "--batch", str(c["batch"]),
+                    "--width", str(c["width"]), "--heads", str(c["heads"]), "--depth",
+                    str(c["depth"]), "--lr", str(c["lr"]), "--beta", str(c["beta"]),
+                    "--no-nesterov", "--schedule", "linear_decay", "--seed", str(c["seed"]),
+                    "--log", log, "--json"]
+        jax_cmd = [sys.executable, os.path.abspath(__file__), "--side", "jax", "--init-file", init,
+                   "--text", a.text, "--steps", str(a.steps), "--eval-every", str(a.eval_every),
+                   "--eval-tokens", str(a.eval_tokens)]
+        if a.concurrent:  # both at once: they share whatever else loads the machine
+            started = [start_child(ours_cmd, a.threads), start_child(jax_cmd, a.threads)]
+            ours_out, jax_out = [finish_child(p) for p in started]
+        else:
+            ours_out, jax_out = run_child(ours_cmd, a.threads), run_child(jax_cmd, a.threads)
+        ours = json.loads(ours_out.strip().splitlines()[-1])
+        peer = json.loads(jax_out)
         with open(log) as f:
             ours["rows"] = [{"step": int(r["step"]), "train_loss": float(r["train_loss"]),
                              "val_loss": float(r["val_loss"]), "seconds": float(r["seconds"])}
                             for r in csv.DictReader(f) if r["val_loss"]]
-        peer = json.loads(run_child([sys.executable, os.path.abspath(__file__), "--side", "jax",
-                               "--init-file", init, "--text", a.text, "--steps", str(a.steps),
-                               "--eval-every", str(a.eval_every), "--eval-tokens",
-                               str(a.eval_tokens)], a.threads))
     ours_final, jax_final = ours["rows"][-1], peer["rows"][-1]
-    doc = {"date": datetime.date.today().isoformat(), "threads": a.threads, "config": c,
+    doc = {"date": datetime.date.today().isoformat(), "threads": a.threads,
+           "concurrent": a.concurrent, "config": c,
            "steps": a.steps, "eval_every": a.eval_every, "eval_tokens": a.eval_tokens,
            "text": os.path.basename(a.text), "vocab": len(vocabulary),
            "load_average": list(os.getloadavg()), "modnorm": ours, "jax": peer,
