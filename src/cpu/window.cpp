@@ -4,7 +4,6 @@
 // col2im: input pixels).
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_compute.hpp"
@@ -13,26 +12,32 @@ namespace modnorm::detail {
 namespace {
 
 // T is an unsigned integer of the element's size: bits move unchanged, and the all-zero
-// pattern is +0 in every float dtype.
+// pattern is +0 in every float dtype. Per window row a, the taps b that fall inside the image
+// are consecutive pixels, one contiguous copy of their channels.
 template <class T>
 void im2col_as(const Tensor& x, const WindowGeometry& g, Tensor& out) {
   const T* src = static_cast<const T*>(x.raw());
   T* dst = static_cast<T*>(out.raw());
-  const std::int64_t windows = g.n * g.ho * g.wo, row = g.kernel * g.kernel * g.c;
+  const std::int64_t windows = g.n * g.ho * g.wo, span = g.kernel * g.c;
 #pragma omp parallel for schedule(static)
   for (std::int64_t r = 0; r < windows; ++r) {
     const std::int64_t n = r / (g.ho * g.wo), i = (r / g.wo) % g.ho, j = r % g.wo;
-    T* cell = dst + r * row;
+    const std::int64_t left = j * g.stride - g.padding;  // image column of tap b = 0
+    // Taps [b0, b1) are inside the image horizontally.
+    const std::int64_t b0 = std::clamp<std::int64_t>(-left, 0, g.kernel);
+    const std::int64_t b1 = std::clamp<std::int64_t>(g.w - left, b0, g.kernel);
     for (std::int64_t a = 0; a < g.kernel; ++a) {
+      T* cell = dst + r * g.kernel * span + a * span;
       const std::int64_t y = i * g.stride - g.padding + a;
-      for (std::int64_t b = 0; b < g.kernel; ++b, cell += g.c) {
-        const std::int64_t x_col = j * g.stride - g.padding + b;
-        if (y < 0 || y >= g.h || x_col < 0 || x_col >= g.w)
-          std::fill(cell, cell + g.c, T{0});
-        else
-          std::memcpy(cell, src + ((n * g.h + y) * g.w + x_col) * g.c,
-                      static_cast<std::size_t>(g.c) * sizeof(T));
+      if (y < 0 || y >= g.h) {
+        std::fill(cell, cell + span, T{0});
+        continue;
       }
+      std::fill(cell, cell + b0 * g.c, T{0});
+      if (b1 > b0)
+        std::copy_n(src + ((n * g.h + y) * g.w + left + b0) * g.c, (b1 - b0) * g.c,
+                    cell + b0 * g.c);
+      std::fill(cell + b1 * g.c, cell + span, T{0});
     }
   }
 }
