@@ -1,5 +1,7 @@
-// Flatten and Mean over an axis.
+// Flatten, Unflatten and Mean over an axis.
 #include "shape.hpp"
+
+#include <algorithm>
 
 #include "modnorm/ops.hpp"
 #include "module_checks.hpp"
@@ -31,6 +33,39 @@ class FlattenImpl final : public Cloneable<FlattenImpl, BondImpl> {
 
  private:
   Shape x_shape_;
+};
+
+class UnflattenImpl final : public Cloneable<UnflattenImpl, BondImpl> {
+ public:
+  explicit UnflattenImpl(Shape shape) : shape_(std::move(shape)) {}
+  std::string describe() const override { return "Unflatten(" + to_string(shape_) + ")"; }
+  double sensitivity() const override { return 1.0; }
+
+  Tensor forward(const Tensor& x) override {
+    const std::int64_t width = checked_numel(shape_, "Unflatten");
+    if (x.rank() != 2 || x.dim(1) != width)
+      detail::fail_in(
+          "Unflatten.forward", *this,
+          "input " + to_string(x.shape()) + " must be [B x " + std::to_string(width) + "]");
+    x_shape_ = x.shape();
+    Shape out{x.dim(0)};
+    out.insert(out.end(), shape_.begin(), shape_.end());
+    return x.reshape(out);
+  }
+
+  Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
+    require_forward("Unflatten.backward", *this, !x_shape_.empty());
+    Shape y_shape{x_shape_[0]};
+    y_shape.insert(y_shape.end(), shape_.begin(), shape_.end());
+    detail::check_grad_shape("Unflatten.backward", *this, dy, y_shape);
+    return dy.reshape(x_shape_);
+  }
+
+  void clear_cache() override { x_shape_.clear(); }
+
+ private:
+  Shape shape_;
+  Shape x_shape_;  // empty until forward
 };
 
 class MeanImpl final : public Cloneable<MeanImpl, BondImpl> {
@@ -74,9 +109,19 @@ class MeanImpl final : public Cloneable<MeanImpl, BondImpl> {
   Device x_device_ = Device::cpu;
 };
 
+std::shared_ptr<ModuleImpl> make_unflatten(Shape shape) {
+  if (shape.empty() || shape.size() > 3 ||
+      std::any_of(shape.begin(), shape.end(), [](std::int64_t d) { return d < 1; }))
+    detail::fail("Unflatten",
+                 "shape must have 1 to 3 dimensions, each >= 1, got " + to_string(shape));
+  checked_numel(shape, "Unflatten");
+  return std::make_shared<UnflattenImpl>(std::move(shape));
+}
+
 }  // namespace
 
 Flatten::Flatten() : Module(std::make_shared<FlattenImpl>()) {}
+Unflatten::Unflatten(Shape shape) : Module(make_unflatten(std::move(shape))) {}
 Mean::Mean(int axis) : Module(std::make_shared<MeanImpl>(axis)) {}
 
 }  // namespace modnorm

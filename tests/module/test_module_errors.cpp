@@ -118,6 +118,22 @@ BOOST_AUTO_TEST_CASE(mean_axis_out_of_range_is_an_error) {
       {"[Mean.forward]", "axis 2", "[2x3]"});
 }
 
+BOOST_AUTO_TEST_CASE(unflatten_refuses_bad_shapes_and_inputs) {
+  expect_error([] { Unflatten({}); }, {"[Unflatten]", "[]"});
+  expect_error([] { Unflatten({2, 0}); }, {"[Unflatten]", "[2x0]"});
+  expect_error([] { Unflatten({1, 2, 3, 4}); }, {"[Unflatten]", "1 to 3"});
+  expect_error(
+      [] {
+        Module(Unflatten({28, 28, 1})).forward(Tensor::zeros({2, 783}));
+      },
+      {"[Unflatten.forward]", "[2x783]", "[B x 784]"});
+  expect_error(
+      [] {
+        Module(Unflatten({2, 2})).forward(Tensor::zeros({2, 2, 2}));
+      },
+      {"[Unflatten.forward]", "[2x2x2]"});
+}
+
 // A block shared by two trees: each tree's forward + backward in turn is fine (and gives the
 // gradients of a lone tree); another tree's forward in between is refused at backward instead
 // of giving the gradients of the wrong input.

@@ -54,6 +54,10 @@ BOOST_AUTO_TEST_CASE(shape_bonds_match_finite_differences) {
   mt::check_gradients(Mean(1), randn64({2, 3, 4}, gen), gen);
   mt::check_gradients(Mean(-1), randn64({3, 5}, gen), gen);
   mt::check_gradients(Mean(0), randn64({4, 2}, gen), gen);
+  mt::check_gradients(Unflatten({3, 2}), randn64({2, 6}, gen), gen);
+  Module images = Unflatten({2, 3, 1});
+  BOOST_TEST((images.forward(randn64({4, 6}, gen)).shape() == Shape{4, 2, 3, 1}));
+  BOOST_TEST(images.impl().describe() == "Unflatten([2x3x1])");
 }
 
 BOOST_AUTO_TEST_CASE(rms_norm_matches_finite_differences) {
