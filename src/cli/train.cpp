@@ -12,6 +12,7 @@
 #include <set>
 
 #include "cli/checks.hpp"
+#include "cli/cnn.hpp"
 #include "cli/gpt.hpp"
 #include "cli/lm.hpp"
 #include "cli/progress.hpp"
@@ -43,8 +44,8 @@ struct Evaluation {
   double loss = 0, accuracy = 0;
 };
 
-Evaluation evaluate(Module& net, const Dataset& data, Device device) {
-  const std::int64_t chunk = 2000;
+// `chunk` examples at a time (a CNN's windows take k^2 times its activations' memory).
+Evaluation evaluate(Module& net, const Dataset& data, Device device, std::int64_t chunk) {
   double loss = 0;
   std::int64_t correct = 0;
   for (std::int64_t begin = 0; begin < data.size(); begin += chunk) {
@@ -59,9 +60,10 @@ Evaluation evaluate(Module& net, const Dataset& data, Device device) {
   return {loss / n, static_cast<double>(correct) / n};
 }
 
-// The flags only one model uses; the other refuses them (a typo'd run is better stopped).
+// The flags only some models use; the others refuse them (a typo'd run is better stopped).
 const std::map<Model, std::set<std::string>> kModelFlags = {
     {Model::mlp, {"--data", "--epochs", "--limit"}},
+    {Model::cnn, {"--data", "--epochs", "--limit", "--conv-norm"}},
     {Model::gpt, {"--text", "--heads", "--context", "--steps", "--eval-every", "--eval-tokens"}}};
 
 // Every flag against its limit, and the output paths, before anything is loaded or trained.
@@ -69,7 +71,7 @@ const std::map<Model, std::set<std::string>> kModelFlags = {
 void validate(const TrainConfig& c) {
   for (const auto& [model, flags] : kModelFlags)
     for (const std::string& flag : flags)
-      if (model != c.model && c.given.count(flag))
+      if (model != c.model && c.given.count(flag) && !kModelFlags.at(c.model).count(flag))
         throw Error("[train] " + flag + " applies to --model " + to_string(model) + ", not to " +
                     to_string(c.model));
   check_range("[train] --width", c.shape.width, 1, kMaxFeatures);
@@ -93,18 +95,19 @@ void save_checkpoint(const std::string& path, const Module& net, const Optimizer
   for (const Parameter& p : net.parameters()) tensors.emplace_back(p.name, p.weight);
   for (const auto& [name, t] : opt.state()) tensors.emplace_back("optim." + name, t);
   if (!writes) return;
-  save_safetensors(path, tensors,
-                   {{"format", "pt"},
-                    {"modnorm_version", version()},
-                    {"model", "mlp"},
-                    {"inputs", std::to_string(c.shape.inputs)},
-                    {"width", std::to_string(c.shape.width)},
-                    {"depth", std::to_string(c.shape.depth)},
-                    {"classes", std::to_string(c.shape.classes)},
-                    {"optimizer", to_string(c.optimizer.algorithm)},
-                    {"seed", std::to_string(c.seed)},
-                    {"batch", std::to_string(c.batch)},
-                    {"epochs_done", std::to_string(epochs_done)}});
+  std::map<std::string, std::string> metadata{{"format", "pt"},
+                                              {"modnorm_version", version()},
+                                              {"model", to_string(c.model)},
+                                              {"inputs", std::to_string(c.shape.inputs)},
+                                              {"width", std::to_string(c.shape.width)},
+                                              {"depth", std::to_string(c.shape.depth)},
+                                              {"classes", std::to_string(c.shape.classes)},
+                                              {"optimizer", to_string(c.optimizer.algorithm)},
+                                              {"seed", std::to_string(c.seed)},
+                                              {"batch", std::to_string(c.batch)},
+                                              {"epochs_done", std::to_string(epochs_done)}};
+  if (c.model == Model::cnn) metadata["conv_norm"] = to_string(c.conv_norm);
+  save_safetensors(path, tensors, metadata);
 }
 
 // The model's shape, within the command line's limits (mlp.hpp).
@@ -118,12 +121,58 @@ MlpShape checkpoint_shape(const SafetensorsFile& file, const std::string& path) 
   return s;
 }
 
-// The MLP of a checkpoint, with its weights, and a line that describes it.
-Module load_mlp(const SafetensorsFile& file, const std::string& path, std::string& description) {
+// The CNN of a checkpoint: its sizes (read as an MLP's), the images' side (the data's rows must
+// make a square; Fashion-MNIST's 784 do) and the conv norm.
+CnnShape checkpoint_cnn(const SafetensorsFile& file, const std::string& path) {
+  const MlpShape sizes = checkpoint_shape(file, path);
+  CnnShape s;
+  s.rows = s.cols = static_cast<std::int64_t>(std::lround(std::sqrt(sizes.inputs)));
+  s.width = sizes.width;
+  s.depth = sizes.depth;
+  s.classes = sizes.classes;
+  const auto it = file.metadata.find("conv_norm");
+  if (it == file.metadata.end() || (it->second != "per_tap" && it->second != "flattened"))
+    throw Error("[checkpoint] " + path + ": metadata 'conv_norm' must be per_tap or flattened");
+  s.conv_norm = it->second == "per_tap" ? ConvNorm::per_tap : ConvNorm::flattened;
+  naming_checkpoint(path, [&] { check_size(s); });
+  return s;
+}
+
+// The CNN of a run: the flags' sizes on the data's images.
+CnnShape cnn_of(const TrainConfig& c, std::int64_t rows, std::int64_t cols) {
+  CnnShape s;
+  s.rows = rows;
+  s.cols = cols;
+  s.width = c.shape.width;
+  s.depth = c.shape.depth;
+  s.classes = c.shape.classes;
+  s.conv_norm = c.conv_norm;
+  return s;
+}
+
+// The modular step of the CNN: a short sweep (50 steps) favoured 0.5-1; the long runs of the MLP
+// (docs/benchmarks.md) did best at a quarter of their short-run optimum.
+constexpr double kCnnModularLr = 0.3;
+
+// The CNN's defaults for the flags not given (cnn.hpp; docs/training.md, "A residual CNN").
+void use_cnn_defaults(TrainConfig& c) {
+  const CnnShape s;
+  if (!c.given.count("--width")) c.shape.width = s.width;
+  if (!c.given.count("--depth")) c.shape.depth = s.depth;
+  if (!c.given.count("--batch")) c.batch = 128;
+  if (!c.given.count("--epochs")) c.epochs = 8;
+  if (!c.lr && c.optimizer.algorithm == Algorithm::modular) c.lr = kCnnModularLr;
+}
+
+// The MLP or the CNN of a checkpoint, with its weights, and a line that describes it.
+Module load_classifier(const SafetensorsFile& file, const std::string& path,
+                       std::string& description) {
+  const auto model = file.metadata.find("model");
+  const bool cnn = model != file.metadata.end() && model->second == to_string(Model::cnn);
   const MlpShape shape = checkpoint_shape(file, path);
-  Module net = make_mlp(shape);
+  Module net = cnn ? make_cnn(checkpoint_cnn(file, path)) : make_mlp(shape);
   naming_checkpoint(path, [&] { load_weights(file, net); });
-  description = "MLP " + layer_sizes(shape);
+  description = cnn ? describe(checkpoint_cnn(file, path)) : "MLP " + layer_sizes(shape);
   if (const auto epochs = find_metadata_int(file, path, "epochs_done", 0, kMaxEpochs))
     description += " after " + std::to_string(*epochs) + " epochs";
   return net;
@@ -132,7 +181,15 @@ Module load_mlp(const SafetensorsFile& file, const std::string& path, std::strin
 }  // namespace
 
 const char* to_string(Model model) {
-  return model == Model::gpt ? "gpt" : "mlp";
+  switch (model) {
+    case Model::gpt:
+      return "gpt";
+    case Model::cnn:
+      return "cnn";
+    case Model::mlp:
+      break;
+  }
+  return "mlp";
 }
 
 // The modular step takes the library's default (OptimizerOptions::lr), a step of that size in
@@ -161,17 +218,25 @@ bool default_nesterov(Algorithm algorithm) {
 
 void add_train_flags(CLI::App& cmd, TrainConfig& c) {
   cmd.add_option("--model", c.model,
-                 "What to train: an MLP on Fashion-MNIST, or a character-level GPT on --text")
-      ->transform(one_of({Model::mlp, Model::gpt}))
+                 "What to train: an MLP or a residual CNN on Fashion-MNIST, or a character-level "
+                 "GPT on --text")
+      ->transform(one_of({Model::mlp, Model::cnn, Model::gpt}))
       ->capture_default_str();
-  cmd.add_option("--data", c.data, "mlp: directory with the Fashion-MNIST IDX files")
+  cmd.add_option("--data", c.data, "mlp, cnn: directory with the Fashion-MNIST IDX files")
+      ->capture_default_str();
+  cmd.add_option("--conv-norm", c.conv_norm, "cnn: the norm of the convolutions (docs/theory.md)")
+      ->transform(one_of({ConvNorm::per_tap, ConvNorm::flattened}))
       ->capture_default_str();
   cmd.add_option(
       "--width", c.shape.width,
-      within("Hidden width of the MLP (default 512) or the GPT's d_embed (128)", 1, kMaxFeatures));
+      within("Hidden width of the MLP (default 512), the CNN's first stage (16) or the GPT's "
+             "d_embed (128)",
+             1, kMaxFeatures));
   cmd.add_option(
       "--depth", c.shape.depth,
-      within("Linear layers of the MLP (default 3) or the GPT's blocks (4)", 1, kMaxDepth));
+      within("Linear layers of the MLP (default 3), the CNN's blocks per stage (1) or the GPT's "
+             "blocks (4)",
+             1, kMaxDepth));
   cmd.add_option("--optimizer", c.optimizer.algorithm, "The update rule")
       ->transform(
           one_of({Algorithm::modular, Algorithm::sgd, Algorithm::adamw, Algorithm::adaptive_adam}))
@@ -179,16 +244,20 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
   cmd.add_option("--lr", c.lr,
                  "Learning rate, finite and > 0 (default: " + show(default_lr(Algorithm::modular)) +
                      " for modular, " + show(default_lr(Algorithm::sgd)) + " for sgd, " +
-                     show(default_lr(Algorithm::adamw)) + " for the Adams)");
-  cmd.add_option("--epochs", c.epochs, within("mlp: passes over the training set", 1, kMaxEpochs))
-      ->capture_default_str();
+                     show(default_lr(Algorithm::adamw)) + " for the Adams; the CNN's modular " +
+                     show(kCnnModularLr) + ")");
+  cmd.add_option("--epochs", c.epochs,
+                 within("mlp, cnn: passes over the training set (default 5 for the MLP, 8 for the "
+                        "CNN)",
+                        1, kMaxEpochs));
   cmd.add_option(
       "--batch", c.batch,
-      within("Mini-batch size (default 256 for the MLP, 12 windows for the GPT)", 1, kMaxBatch));
+      within("Mini-batch size (default 256 for the MLP, 128 for the CNN, 12 windows for the GPT)",
+             1, kMaxBatch));
   cmd.add_option("--seed", c.seed, "Seed of the initialisation and the batch order")
       ->capture_default_str();
   cmd.add_option("--limit", c.limit,
-                 within("mlp: train on the first N examples only (0: all)", 0, kMaxCount))
+                 within("mlp, cnn: train on the first N examples only (0: all)", 0, kMaxCount))
       ->capture_default_str();
   cmd.add_option("--text", c.text,
                  "gpt: a UTF-8 text file (the last 10% is validation; default: the KJV that "
@@ -241,15 +310,17 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
   cmd.add_option("--log-every", c.log_every, within("Steps between CSV rows", 1, kMaxCount))
       ->capture_default_str();
   cmd.add_flag("--json", c.json, "Print the final metrics as one JSON object on stdout");
-  cmd.add_option("--save", c.save,
-                 "Checkpoint (safetensors) written after every epoch (mlp) or evaluation (gpt); "
-                 "its directory must exist");
+  cmd.add_option(
+      "--save", c.save,
+      "Checkpoint (safetensors) written after every epoch (mlp, cnn) or evaluation (gpt); "
+      "its directory must exist");
   cmd.add_option("--resume", c.resume,
                  "Checkpoint to resume from (continues bit for bit; docs/checkpoints.md)");
 }
 
 int run_train(TrainConfig c) {
   validate(c);
+  if (c.model == Model::cnn) use_cnn_defaults(c);
   c.optimizer.lr = c.lr.value_or(default_lr(c.optimizer.algorithm));
   c.optimizer.nesterov = c.nesterov.value_or(default_nesterov(c.optimizer.algorithm));
   const Ranks ranks(c.device);
@@ -268,10 +339,11 @@ int run_train(TrainConfig c) {
   if (!c.resume.empty()) {
     checkpoint = load_safetensors(c.resume);
     if (const auto it = checkpoint->metadata.find("model");
-        it != checkpoint->metadata.end() && it->second != to_string(Model::mlp))
+        it != checkpoint->metadata.end() && it->second != to_string(c.model))
       throw Error("[checkpoint] " + c.resume + ": a checkpoint of model '" + it->second +
                   "'; resume it with --model " + it->second);
     c.shape = checkpoint_shape(*checkpoint, c.resume);
+    if (c.model == Model::cnn) c.conv_norm = checkpoint_cnn(*checkpoint, c.resume).conv_norm;
     epochs_done = metadata_int(*checkpoint, c.resume, "epochs_done", 0, kMaxEpochs);
   }
   const FashionMnist data = load_fashion_mnist(c.data);
@@ -290,7 +362,9 @@ int run_train(TrainConfig c) {
   c.shape.inputs = inputs;
 
   Generator gen(c.seed);
-  Module net = make_mlp(c.shape);
+  const bool cnn = c.model == Model::cnn;
+  Module net = cnn ? make_cnn(cnn_of(c, train.rows, train.cols)) : make_mlp(c.shape);
+  const std::int64_t eval_chunk = cnn ? 250 : 2000;
   net.initialize(gen);
   BatchSampler sampler(train.size(), c.batch, gen);
   if (c.device != Device::cpu) net.to(c.device);
@@ -317,9 +391,10 @@ int run_train(TrainConfig c) {
     out << "resumed from " << c.resume << " after epoch " << start_epoch << "\n";
   }
 
-  out << "modnorm train: MLP " << layer_sizes(c.shape) << ", " << to_string(algorithm) << " lr "
-      << show(c.optimizer.lr) << ", batch " << c.batch << ", " << c.epochs << " epochs, "
-      << train.size() << " examples, " << to_string(c.device) << "\n";
+  out << "modnorm train: "
+      << (cnn ? describe(cnn_of(c, train.rows, train.cols)) : "MLP " + layer_sizes(c.shape)) << ", "
+      << to_string(algorithm) << " lr " << show(c.optimizer.lr) << ", batch " << c.batch << ", "
+      << c.epochs << " epochs, " << train.size() << " examples, " << to_string(c.device) << "\n";
 
   std::ofstream log;
   const std::vector<Parameter> params = net.parameters();
@@ -373,7 +448,7 @@ int run_train(TrainConfig c) {
                       "loss " + fixed(epoch_loss / static_cast<double>(i + 1), 4));
     }
     epoch_loss /= static_cast<double>(batches.size());
-    test = evaluate(net, data.test, c.device);
+    test = evaluate(net, data.test, c.device, eval_chunk);
     progress.finish("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs) +
                     "  train loss " + fixed(epoch_loss, 4) + "  train acc " +
                     fixed(100.0 * static_cast<double>(correct) / static_cast<double>(seen), 2) +
@@ -381,7 +456,7 @@ int run_train(TrainConfig c) {
                     fixed(100 * test.accuracy, 2) + "%");
     if (!c.save.empty()) save_checkpoint(c.save, net, opt, c, epoch + 1, ranks.writes());
   }
-  if (start_epoch >= c.epochs) test = evaluate(net, data.test, c.device);
+  if (start_epoch >= c.epochs) test = evaluate(net, data.test, c.device, eval_chunk);
 
   ReportOptions report_options;
   report_options.updates = opt.last_updates();
@@ -395,6 +470,7 @@ int run_train(TrainConfig c) {
                                 {"epochs", c.epochs},
                                 {"steps", opt.steps()},
                                 {"seconds", progress.seconds()},
+                                {"model", to_string(c.model)},
                                 {"optimizer", to_string(algorithm)},
                                 {"lr", c.optimizer.lr},
                                 {"width", c.shape.width},
@@ -413,7 +489,7 @@ int run_inspect(const std::string& path) {
   std::string description;
   Module net = model != file.metadata.end() && model->second == to_string(Model::gpt)
                    ? load_gpt(file, path, description)
-                   : load_mlp(file, path, description);
+                   : load_classifier(file, path, description);
   std::cout << path << ": " << description;
   if (const auto it = file.metadata.find("optimizer"); it != file.metadata.end())
     std::cout << " of " << it->second;

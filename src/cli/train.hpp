@@ -1,6 +1,7 @@
 #pragma once
-// `modnorm train`: the default job (an MLP on Fashion-MNIST with the modular optimizer) or a
-// character-level GPT (`--model gpt`, lm.hpp), and `modnorm inspect`: the per-layer table of a
+// `modnorm train`: the default job (an MLP on Fashion-MNIST with the modular optimizer), a
+// residual CNN on the same data (`--model cnn`, cnn.hpp) or a character-level GPT
+// (`--model gpt`, lm.hpp), and `modnorm inspect`: the per-layer table of a
 // checkpoint.
 
 #include <CLI/CLI.hpp>
@@ -22,8 +23,8 @@ constexpr std::int64_t kMaxBatch = 65536;       // --batch
 constexpr std::int64_t kMaxCount = 1000000000;  // --limit, --log-every, --warmup
 
 // What `train` trains.
-enum class Model : std::uint8_t { mlp, gpt };
-const char* to_string(Model model);  // "mlp", "gpt"
+enum class Model : std::uint8_t { mlp, gpt, cnn };
+const char* to_string(Model model);  // "mlp", "gpt", "cnn"
 
 struct TrainConfig {
   Model model = Model::mlp;
@@ -41,6 +42,8 @@ struct TrainConfig {
   bool json = false;
   std::string save, resume;
   Device device = Device::cpu;
+  // --model cnn (cnn.hpp); width, depth, batch, epochs and lr then default to the CNN's.
+  ConvNorm conv_norm = ConvNorm::per_tap;
   // --model gpt (lm.hpp); width, depth and batch then default to the GPT's (gpt.hpp, 12).
   std::string text = default_kjv_path();
   std::int64_t heads = 4;
