@@ -82,6 +82,14 @@ class MODNORM_API Group {
  public:
   /// The one-process group (rank 0 of size 1, Backend::single).
   Group();
+  /// Defined in the library, which exports it: a Group is a defaulted argument
+  /// (Optimizer(net, options, group)), and clang-repl based kernels look the destructor of a
+  /// defaulted argument up in the library (docs/notebooks.md, "Rich display").
+  ~Group();
+  Group(const Group&) = default;
+  Group& operator=(const Group&) = default;
+  Group(Group&&) noexcept = default;
+  Group& operator=(Group&&) noexcept = default;
   /// This process's index in the group, 0 to size() - 1.
   int rank() const;
   /// Number of processes in the group.

@@ -87,6 +87,8 @@ bool is_available(Backend backend) {
 
 Group::Group() : communicator_(std::make_shared<detail::SingleCommunicator>()) {}
 
+Group::~Group() = default;
+
 Group::Group(std::shared_ptr<detail::Communicator> communicator)
     : communicator_(std::move(communicator)) {}
 
