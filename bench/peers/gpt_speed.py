@@ -1,5 +1,9 @@
 """modnorm's GPT training step side by side with the same step in jit-compiled JAX.
 
+Reported per side: the median wall time of a step, the CPU time per step (all of the process's
+threads: on a machine that other jobs load, a process's wall time depends on the share of the
+cores it gets, its CPU time much less), and the peak RSS.
+
 The step: forward, mean cross-entropy, backward and the modular optimizer step (EMA momentum
 0.95, Muon's 5-step quintic, W <- W - lr/c_l dualize(m)), modnorm's through bench_gpt_step (its
 Optimizer defaults), JAX's through gpt_jax.modular_step under jax.jit with donated buffers. Both
@@ -20,6 +24,7 @@ import os
 import platform
 import resource
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from child import run_child  # noqa: E402
@@ -66,13 +71,18 @@ def jax_side(size, warmup, repeats):
                                      lr=LR), donate_argnums=(0, 1))
     box = {"params": flat, "momenta": momenta}
 
+    cpu_s = []  # CPU time of every call, all of the process's threads
+
     def run():
+        start = time.process_time()
         p, m, value = step(box["params"], box["momenta"], tokens, targets)
         value.block_until_ready()
         box["params"], box["momenta"], box["loss"] = p, m, float(value)
+        cpu_s.append(time.process_time() - start)
 
     t = timed(run, max(warmup, 1), repeats)  # the first warm-up call compiles
     t.update({"implementation": f"jax {jax.__version__} (jit)", "last_loss": box["loss"],
+              "cpu_s_per_step": sum(cpu_s[-repeats:]) / repeats,
               "parameters": int(sum(w.size for w in flat.values())),
               "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
     return t
@@ -109,10 +119,13 @@ def main():
             raise RuntimeError(f"{size}: parameter counts differ: modnorm {ours['parameters']}, "
                                f"JAX {peer['parameters']}")
         rows.append({"size": size, **s, "modnorm": ours, "jax": peer,
-                     "speedup": peer["median_s"] / ours["median_s"]})
-        print(f"{size:>6}: modnorm {1e3 * ours['median_s']:8.1f} ms  JAX {1e3 * peer['median_s']:8.1f}"
-              f" ms  -> {rows[-1]['speedup']:.2f}x   peak RSS {ours['peak_rss_mib']:.0f} /"
-              f" {peer['peak_rss_mib']:.0f} MiB", flush=True)
+                     "speedup": peer["median_s"] / ours["median_s"],
+                     "cpu_speedup": peer["cpu_s_per_step"] / ours["cpu_s_per_step"]})
+        print(f"{size:>6}: wall {1e3 * ours['median_s']:.1f} ms (modnorm) vs "
+              f"{1e3 * peer['median_s']:.1f} ms (JAX) -> {rows[-1]['speedup']:.2f}x; CPU per "
+              f"step {1e3 * ours['cpu_s_per_step']:.0f} vs {1e3 * peer['cpu_s_per_step']:.0f} ms "
+              f"-> {rows[-1]['cpu_speedup']:.2f}x; peak RSS {ours['peak_rss_mib']:.0f} vs "
+              f"{peer['peak_rss_mib']:.0f} MiB", flush=True)
     doc = {"date": datetime.date.today().isoformat(), "threads": a.threads,
            "repeats": a.repeats, "load_average": list(os.getloadavg()),
            "cpu": platform.processor() or platform.machine(), "rows": rows}
