@@ -93,6 +93,18 @@ const std::string& metadata_text(const SafetensorsFile& file, const std::string&
   return it->second;
 }
 
+std::ofstream open_log(const std::string& path, const std::string& columns,
+                       const std::vector<Parameter>& params, const std::string& trailing) {
+  std::ofstream log(path, std::ios::app);
+  if (!log) throw Error("[train] cannot open the log file " + path);
+  if (log.tellp() == 0) {
+    log << columns;
+    for (const Parameter& p : params) log << "," << p.name << "_norm";
+    log << trailing << "\n";
+  }
+  return log;
+}
+
 void load_weights(const SafetensorsFile& file, const Module& net) {
   for (const Parameter& p : net.parameters()) {
     const Tensor& saved = file.at(p.name);

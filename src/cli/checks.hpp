@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <fstream>
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -52,6 +53,12 @@ std::int64_t metadata_int(const SafetensorsFile& file, const std::string& path,
 // The string metadata `key`, which the checkpoint must have.
 const std::string& metadata_text(const SafetensorsFile& file, const std::string& path,
                                  const std::string& key);
+
+// Opens the CSV log at `path` for appending. A new (empty) file gets the header: `columns`, a
+// "<name>_norm" column per parameter, then `trailing` (the ranks' columns). Throws
+// modnorm::Error when the file cannot be opened.
+std::ofstream open_log(const std::string& path, const std::string& columns,
+                       const std::vector<Parameter>& params, const std::string& trailing);
 
 // Copies the checkpoint's weights into the net (same names and shapes required).
 void load_weights(const SafetensorsFile& file, const Module& net);

@@ -183,17 +183,11 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
       << show(c.optimizer.lr) << ", batch " << c.batch << ", " << c.steps << " steps, " << c.text
       << " (" << n_train << " training characters), " << to_string(c.device) << "\n";
 
-  std::ofstream log;
   const std::vector<Parameter> params = net.parameters();
-  if (!c.log.empty()) {
-    log.open(c.log, std::ios::app);
-    if (!log) throw Error("[train] cannot open the log file " + c.log);
-    if (log.tellp() == 0) {
-      log << "step,tokens,train_loss,val_loss,val_bits_per_char,lr,seconds";
-      for (const Parameter& p : params) log << "," << p.name << "_norm";
-      log << Ranks::log_header() << "\n";
-    }
-  }
+  std::ofstream log;
+  if (!c.log.empty())
+    log = open_log(c.log, "step,tokens,train_loss,val_loss,val_bits_per_char,lr,seconds", params,
+                   Ranks::log_header());
 
   const std::int64_t tokens_per_step = c.batch * s.context;
   double train_sum = 0, train_loss = NAN, val_loss = NAN;

@@ -396,17 +396,10 @@ int run_train(TrainConfig c) {
       << to_string(algorithm) << " lr " << show(c.optimizer.lr) << ", batch " << c.batch << ", "
       << c.epochs << " epochs, " << train.size() << " examples, " << to_string(c.device) << "\n";
 
-  std::ofstream log;
   const std::vector<Parameter> params = net.parameters();
-  if (!c.log.empty()) {
-    log.open(c.log, std::ios::app);
-    if (!log) throw Error("[train] cannot open the log file " + c.log);
-    if (log.tellp() == 0) {
-      log << "step,epoch,loss,accuracy,lr";
-      for (const Parameter& p : params) log << "," << p.name << "_norm";
-      log << Ranks::log_header() << "\n";
-    }
-  }
+  std::ofstream log;
+  if (!c.log.empty())
+    log = open_log(c.log, "step,epoch,loss,accuracy,lr", params, Ranks::log_header());
 
   double epoch_loss = 0;
   Evaluation test;
