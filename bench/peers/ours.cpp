@@ -24,6 +24,11 @@
 //   {"op": "train_step", "x": NAME, "labels": NAME, "weights": [...], "lr": LR}   (speed only)
 //       One training step exactly as src/cli/train.cpp does it: zero_grad, forward,
 //       softmax_cross_entropy, backward, Optimizer::step (modular defaults, Nesterov, quintic).
+//   {"op": "cnn_step", "x": NAME, "labels": NAME, "widths": [...], "lr": LR}   (speed only)
+//       The same step for the residual CNN of `modnorm train --model cnn` (src/cli/cnn.hpp):
+//       Unflatten to [N, 28, 28, 1], ResCNN with these stage widths, one block per stage,
+//       per-tap convolution norm; its own seeded initialization (the timing does not depend
+//       on the values).
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -77,6 +82,17 @@ Module mlp_for(const modnorm::SafetensorsFile& in, const json& names) {
   if (weights.size() == 1) net = modnorm::Sequential{net};
   const auto params = net.parameters();
   for (std::size_t k = 0; k < weights.size(); ++k) assign(params[k].weight, weights[k]);
+  return net;
+}
+
+// The residual CNN of `modnorm train --model cnn` (src/cli/cnn.hpp) for 28x28 images, seeded.
+Module cnn_for(const json& widths) {
+  modnorm::ResCNNOptions o;
+  o.widths = widths.get<std::vector<std::int64_t>>();
+  o.blocks = 1;
+  Module net = modnorm::Unflatten({28, 28, 1}) >> modnorm::ResCNN(o);
+  modnorm::Generator gen(0);
+  net.initialize(gen);
   return net;
 }
 
@@ -180,8 +196,8 @@ int speed(const std::string& input, const std::string& output) {
       const Tensor g = in.at(name_of(job, "input"));
       const modnorm::OrthogonalizeOptions o = orthogonalize_options(job);
       t = time_calls([&] { modnorm::orthogonalize(g, o); }, warmup, repeats);
-    } else if (op == "train_step") {
-      Module net = mlp_for(in, job.at("weights"));
+    } else if (op == "train_step" || op == "cnn_step") {
+      Module net = op == "train_step" ? mlp_for(in, job.at("weights")) : cnn_for(job.at("widths"));
       const Tensor x = in.at(name_of(job, "x"));
       const std::vector<std::int64_t> y = labels_of(in.at(name_of(job, "labels")));
       modnorm::OptimizerOptions o;  // modular defaults, as `modnorm train`: Nesterov on

@@ -275,6 +275,7 @@ def agreement(args, work, jax_side, torch_python):
 
 NS_SIZES = [(256, 256), (1024, 1024), (1024, 4096), (4096, 1024)]
 BATCHES = [128, 1024]
+CNN_WIDTHS = [16, 32, 64]  # `modnorm train --model cnn`'s stages
 
 
 def speed(args, work, jax_side, torch_python):
@@ -295,6 +296,10 @@ def speed(args, work, jax_side, torch_python):
                      "x": f"x{batch}", "labels": f"y{batch}",
                      "weights": [f"w{k}" for k in range(len(weights))], "lr": 0.1,
                      "torch_lr": LR, "warmup": 3, "repeats": 2 * args.repeats})
+    # The residual CNN of `modnorm train --model cnn` (PyTorch only: torch.nn.Conv2d).
+    jobs.append({"id": f"CNN train step, batch {BATCHES[0]}", "op": "cnn_step",
+                 "x": f"x{BATCHES[0]}", "labels": f"y{BATCHES[0]}", "widths": CNN_WIDTHS,
+                 "lr": 0.3, "torch_lr": LR, "warmup": 3, "repeats": 2 * args.repeats})
     inp = os.path.join(work, "speed_inputs.safetensors")
     st.save(inp, tensors, {"jobs": json.dumps(jobs), "seed": SEED + 1})
 
@@ -309,6 +314,8 @@ def speed(args, work, jax_side, torch_python):
     def run_side(side, r):
         if side == "JAX (jit)":
             for job in jobs:
+                if job["op"] == "cnn_step":
+                    continue
                 if job["op"] == "orthogonalize":
                     t = jax_side.time_orthogonalize(tensors[job["input"]], job["warmup"],
                                                     job["repeats"])
@@ -341,8 +348,10 @@ def speed(args, work, jax_side, torch_python):
 
     table = []
     for job in jobs:
-        med = {side: statistics.median(t) for side, t in times[job["id"]].items()}
+        med = {side: statistics.median(t) for side, t in times[job["id"]].items() if t}
         peers = {k: v for k, v in med.items() if k != "modnorm" and k not in variants}
+        if not peers:  # the CNN without PyTorch
+            continue
         fastest = min(peers, key=peers.get)
         table.append({"workload": job["id"], "modnorm_ms": 1e3 * med["modnorm"],
                       "variants_ms": {k: 1e3 * med[k] for k in variants},

@@ -7,7 +7,8 @@ Usage: python3 torch_side.py agree INPUT.safetensors OUTPUT.safetensors
 
 The jobs are the ones bench_peers_ours reads (the "jobs" metadata of INPUT); this side does the
 ones PyTorch has a counterpart for: "orthogonalize" (the reference quintic below), "mlp_grad"
-(autograd) and, in speed mode, "train_step" (forward, backward and the reference Muon step).
+(autograd) and, in speed mode, "train_step" (forward, backward and the reference Muon step) and
+"cnn_step" (the same for the residual CNN, built from torch.nn.Conv2d).
 """
 
 import json
@@ -45,13 +46,18 @@ def zeropower_via_newtonschulz5(G, steps=5, eps=1e-7):
 @torch.no_grad()
 def muon_step(params, buffers, lr, momentum=0.95, nesterov=True):
     """The reference single-device Muon step (muon.py `muon_update`, weight decay 0):
-    EMA momentum via lerp, Nesterov, the quintic, then sqrt(max(1, rows/cols)) (rows = d_out)."""
+    EMA momentum via lerp, Nesterov, the quintic, then sqrt(max(1, rows/cols)) (rows = d_out);
+    a convolution's weight [c_out, c_in, k, k] orthogonalized per tap (modnorm's per-tap norm)."""
     for p, buf in zip(params, buffers):
         g = p.grad
         buf.lerp_(g, 1 - momentum)
         update = g.lerp_(buf, momentum) if nesterov else buf
-        update = zeropower_via_newtonschulz5(update)
-        update = update * max(1, p.size(-2) / p.size(-1)) ** 0.5
+        if update.ndim == 4:  # a convolution: one matrix [c_out, c_in] per tap, as modnorm
+            taps = update.permute(2, 3, 0, 1)
+            update = zeropower_via_newtonschulz5(taps).permute(2, 3, 0, 1)
+        else:
+            update = zeropower_via_newtonschulz5(update)
+        update = update * max(1, p.size(0) / p.size(1)) ** 0.5
         p.add_(update, alpha=-lr)
 
 
@@ -66,6 +72,39 @@ def mlp(weights):
         if k + 1 < len(weights):
             layers.append(torch.nn.ReLU())
     return torch.nn.Sequential(*layers)
+
+
+class ResCNN(torch.nn.Module):
+    """modnorm's ResCNN (modules/rescnn.hpp) for 28x28x1 images in PyTorch's NCHW: per stage
+    (after the first: AvgPool2d(2) and a 3x3 Conv2d to the new width) one block
+    (1 - 1/L) x + (1/L) residue(x), residue = mean-subtract o abs o conv o RMS-divide (each over
+    the whole image), L the number of blocks; a 3x3 stem, global average pool and a Linear head.
+    No biases; every convolution's output scaled by sqrt(c_out / c_in) / 9 as modnorm's per-tap
+    Conv2D."""
+
+    def __init__(self, widths, classes=10):
+        super().__init__()
+        conv = lambda c_in, c_out: torch.nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)  # noqa
+        self.stem = conv(1, widths[0])
+        self.entries = torch.nn.ModuleList(conv(a, b) for a, b in zip(widths, widths[1:]))
+        self.residues = torch.nn.ModuleList(conv(w, w) for w in widths)
+        self.head = torch.nn.Linear(widths[-1], classes, bias=False)
+
+    @staticmethod
+    def scaled(conv, x):
+        return conv(x) * (conv.out_channels / conv.in_channels) ** 0.5 / 9
+
+    def forward(self, x):
+        a = 1 / len(self.residues)
+        x = self.scaled(self.stem, x.view(-1, 1, 28, 28))
+        for s, residue in enumerate(self.residues):
+            if s > 0:
+                x = self.scaled(self.entries[s - 1], F.avg_pool2d(x, 2))
+            r = x / (x.square().mean(dim=(1, 2, 3), keepdim=True) + 1e-6).sqrt()
+            r = self.scaled(residue, r).abs()
+            r = r - r.mean(dim=(1, 2, 3), keepdim=True)
+            x = (1 - a) * x + a * r
+        return self.head(x.mean(dim=(2, 3)))
 
 
 def agree(inp, out):
@@ -98,8 +137,10 @@ def speed(inp, out, threads):
         if job["op"] == "orthogonalize":
             G = torch.tensor(tensors[job["input"]])
             t = timed(lambda: zeropower_via_newtonschulz5(G), warmup, repeats)
-        elif job["op"] == "train_step":
-            net = mlp([tensors[n] for n in job["weights"]])
+        elif job["op"] in ("train_step", "cnn_step"):
+            torch.manual_seed(0)
+            net = (mlp([tensors[n] for n in job["weights"]]) if job["op"] == "train_step"
+                   else ResCNN(job["widths"]))
             x = torch.tensor(tensors[job["x"]])
             y = torch.tensor(tensors[job["labels"]]).long()
             params = list(net.parameters())
