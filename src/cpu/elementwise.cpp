@@ -1,16 +1,16 @@
 // Elementwise maps, their vector-Jacobian products, binary ops (with NumPy broadcasting), axpy
-// and the finiteness check.
+// and the finiteness check. Large tensors are split over the OpenMP threads (in_chunks).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_compute.hpp"
+#include "cpu/gelu.hpp"
 
 namespace modnorm::detail {
 namespace {
-
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
 template <class T>
 T sign_of(T x) {
@@ -23,7 +23,7 @@ T apply(Unary op, T x) {
     case Unary::relu:
       return x > T(0) ? x : T(0);
     case Unary::gelu:
-      return static_cast<T>(0.5 * x * std::erfc(-x * kInvSqrt2));
+      return static_cast<T>(cpu::gelu_value(x));
     case Unary::abs:
       return std::abs(x);
     case Unary::sign:
@@ -44,11 +44,8 @@ T derivative(Unary op, T x) {
   switch (op) {
     case Unary::relu:
       return x > T(0) ? T(1) : T(0);
-    case Unary::gelu: {
-      const double cdf = 0.5 * std::erfc(-x * kInvSqrt2);  // no cancellation for x < 0
-      const double pdf = kInvSqrt2Pi * std::exp(-0.5 * double(x) * double(x));
-      return static_cast<T>(cdf + x * pdf);
-    }
+    case Unary::gelu:
+      return static_cast<T>(cpu::gelu_slope(x));
     case Unary::abs:
       return sign_of(x);
     case Unary::sign:
@@ -108,6 +105,16 @@ void broadcast(F f, const BroadcastStrides& s, const T* a, const T* b, T* out) {
     broadcast_loop<0, 0>(f, s, a, b, out);
 }
 
+// Calls fn(begin, end) over consecutive ranges covering [0, n): in parallel (OpenMP) when n is
+// large enough to pay for the threads. Elementwise work only: every element's result is the
+// same whichever thread computes it.
+template <class Fn>
+void in_chunks(std::int64_t n, Fn&& fn) {
+  constexpr std::int64_t kChunk = std::int64_t{1} << 14;
+#pragma omp parallel for schedule(static) if (n > 2 * kChunk)
+  for (std::int64_t begin = 0; begin < n; begin += kChunk) fn(begin, std::min(n, begin + kChunk));
+}
+
 }  // namespace
 
 void CpuBackend::unary(Unary op, const Tensor& x_in, Tensor& out_in) {
@@ -115,7 +122,13 @@ void CpuBackend::unary(Unary op, const Tensor& x_in, Tensor& out_in) {
   cpu::WideOut out(out_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::array<T>(out.get()) = cpu::array<T>(x).unaryExpr([op](T v) { return apply(op, v); });
+    const T* px = static_cast<const T*>(x.raw());
+    T* po = static_cast<T*>(out.get().raw());
+    in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+      if constexpr (std::is_same_v<T, float>)
+        if (op == Unary::gelu) return cpu::gelu_f32(px + begin, po + begin, end - begin);
+      for (std::int64_t i = begin; i < end; ++i) po[i] = apply(op, px[i]);
+    });
   });
   out.commit();
 }
@@ -125,8 +138,15 @@ void CpuBackend::unary_backward(Unary op, const Tensor& x_in, const Tensor& dy_i
   cpu::WideOut out(out_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::array<T>(out.get()) =
-        cpu::array<T>(dy) * cpu::array<T>(x).unaryExpr([op](T v) { return derivative(op, v); });
+    const T* px = static_cast<const T*>(x.raw());
+    const T* pdy = static_cast<const T*>(dy.raw());
+    T* po = static_cast<T*>(out.get().raw());
+    in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+      if constexpr (std::is_same_v<T, float>)
+        if (op == Unary::gelu)
+          return cpu::gelu_backward_f32(px + begin, pdy + begin, po + begin, end - begin);
+      for (std::int64_t i = begin; i < end; ++i) po[i] = pdy[i] * derivative(op, px[i]);
+    });
   });
   out.commit();
 }
@@ -144,9 +164,10 @@ void CpuBackend::binary(Binary op, const Tensor& a_in, const Tensor& b_in, Tenso
     const T* pb = static_cast<const T*>(b.raw());
     T* pc = static_cast<T*>(out.get().raw());
     with_binary(op, [&](auto f) {
-      if (same_shape) {  // the fast path: one contiguous, vectorisable loop
-        const std::int64_t n = out_in.numel();
-        for (std::int64_t i = 0; i < n; ++i) pc[i] = f(pa[i], pb[i]);
+      if (same_shape) {  // the fast path: contiguous, vectorisable loops
+        in_chunks(out_in.numel(), [&](std::int64_t begin, std::int64_t end) {
+          for (std::int64_t i = begin; i < end; ++i) pc[i] = f(pa[i], pb[i]);
+        });
       } else {
         broadcast(f, strides, pa, pb, pc);
       }
@@ -160,13 +181,16 @@ void CpuBackend::axpy(double alpha, const Tensor& x_in, double beta, Tensor& y_i
   cpu::WideOut y(y_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    auto Y = cpu::array<T>(y.get());
-    if (beta == 1.0)
-      Y += static_cast<T>(alpha) * cpu::array<T>(x);
-    else if (beta == 0.0)  // y's old content is ignored, NaN included
-      Y = static_cast<T>(alpha) * cpu::array<T>(x);
-    else
-      Y = static_cast<T>(alpha) * cpu::array<T>(x) + static_cast<T>(beta) * Y;
+    in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+      auto Y = cpu::array<T>(y.get()).segment(begin, end - begin);
+      const auto X = cpu::array<T>(x).segment(begin, end - begin);
+      if (beta == 1.0)
+        Y += static_cast<T>(alpha) * X;
+      else if (beta == 0.0)  // y's old content is ignored, NaN included
+        Y = static_cast<T>(alpha) * X;
+      else
+        Y = static_cast<T>(alpha) * X + static_cast<T>(beta) * Y;
+    });
   });
   y.commit();
 }

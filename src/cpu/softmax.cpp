@@ -1,5 +1,6 @@
 // Softmax along the last axis and its vector-Jacobian product, row by row with the sums in
 // double. Max-subtracted: exp(x - max) never overflows, and -Inf entries (a causal mask) give 0.
+// Large tensors run their rows in parallel (OpenMP).
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -8,6 +9,12 @@
 #include "cpu/cpu_compute.hpp"
 
 namespace modnorm::detail {
+namespace {
+
+// Elements above which the rows run in parallel (each row's result is the same on any thread).
+constexpr std::int64_t kParallel = std::int64_t{1} << 15;
+
+}  // namespace
 
 // softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m), m = max_k x_k (the shift cancels). NaN wins
 // the max, so a NaN anywhere makes its whole row NaN (as does +Inf, through Inf - Inf); a row of
@@ -20,6 +27,7 @@ void CpuBackend::softmax(const Tensor& x_in, Tensor& out_in) {
   cpu::WideOut out(out_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
+#pragma omp parallel for schedule(static) if (rows * n > kParallel)
     for (std::int64_t r = 0; r < rows; ++r) {
       const T* xr = static_cast<const T*>(x.raw()) + r * n;
       T* yr = static_cast<T*>(out.get().raw()) + r * n;
@@ -53,6 +61,7 @@ void CpuBackend::softmax_backward(const Tensor& y_in, const Tensor& dy_in, Tenso
   cpu::WideOut out(out_in);
   cpu::visit_float(y.dtype(), [&](auto tag) {
     using T = decltype(tag);
+#pragma omp parallel for schedule(static) if (rows * n > kParallel)
     for (std::int64_t r = 0; r < rows; ++r) {
       const T* yr = static_cast<const T*>(y.raw()) + r * n;
       const T* dyr = static_cast<const T*>(dy.raw()) + r * n;
