@@ -4,6 +4,8 @@
 // back (nearest-even).
 
 #include <Eigen/Core>
+#include <algorithm>
+#include <cstdint>
 
 #include "backend.hpp"
 
@@ -53,6 +55,17 @@ class WideOut {
   Tensor& target_;
   Tensor work_;
 };
+
+/// Calls fn(begin, end) over consecutive ranges covering [0, n): in parallel (OpenMP) when n is
+/// large enough to pay for the threads. For work whose every element's result is the same
+/// whichever thread computes it (elementwise maps, fills).
+/// Example: in_chunks(n, [&](std::int64_t b, std::int64_t e) { std::fill(p + b, p + e, v); });
+template <class Fn>
+void in_chunks(std::int64_t n, Fn&& fn) {
+  constexpr std::int64_t kChunk = std::int64_t{1} << 14;
+#pragma omp parallel for schedule(static) if (n > 2 * kChunk)
+  for (std::int64_t begin = 0; begin < n; begin += kChunk) fn(begin, std::min(n, begin + kChunk));
+}
 
 /// Calls fn(T{}) with T = double for f64 and float otherwise (widened dtypes only).
 template <class Fn>

@@ -1,6 +1,6 @@
 // Elementwise maps, their vector-Jacobian products, binary ops (with NumPy broadcasting), axpy
-// and the finiteness check. Large tensors are split over the OpenMP threads (in_chunks).
-#include <algorithm>
+// and the finiteness check. Large tensors are split over the OpenMP threads (cpu::in_chunks).
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -105,16 +105,6 @@ void broadcast(F f, const BroadcastStrides& s, const T* a, const T* b, T* out) {
     broadcast_loop<0, 0>(f, s, a, b, out);
 }
 
-// Calls fn(begin, end) over consecutive ranges covering [0, n): in parallel (OpenMP) when n is
-// large enough to pay for the threads. Elementwise work only: every element's result is the
-// same whichever thread computes it.
-template <class Fn>
-void in_chunks(std::int64_t n, Fn&& fn) {
-  constexpr std::int64_t kChunk = std::int64_t{1} << 14;
-#pragma omp parallel for schedule(static) if (n > 2 * kChunk)
-  for (std::int64_t begin = 0; begin < n; begin += kChunk) fn(begin, std::min(n, begin + kChunk));
-}
-
 }  // namespace
 
 void CpuBackend::unary(Unary op, const Tensor& x_in, Tensor& out_in) {
@@ -124,7 +114,7 @@ void CpuBackend::unary(Unary op, const Tensor& x_in, Tensor& out_in) {
     using T = decltype(tag);
     const T* px = static_cast<const T*>(x.raw());
     T* po = static_cast<T*>(out.get().raw());
-    in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+    cpu::in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
       if constexpr (std::is_same_v<T, float>)
         if (op == Unary::gelu) return cpu::gelu_f32(px + begin, po + begin, end - begin);
       for (std::int64_t i = begin; i < end; ++i) po[i] = apply(op, px[i]);
@@ -141,7 +131,7 @@ void CpuBackend::unary_backward(Unary op, const Tensor& x_in, const Tensor& dy_i
     const T* px = static_cast<const T*>(x.raw());
     const T* pdy = static_cast<const T*>(dy.raw());
     T* po = static_cast<T*>(out.get().raw());
-    in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+    cpu::in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
       if constexpr (std::is_same_v<T, float>)
         if (op == Unary::gelu)
           return cpu::gelu_backward_f32(px + begin, pdy + begin, po + begin, end - begin);
@@ -165,7 +155,7 @@ void CpuBackend::binary(Binary op, const Tensor& a_in, const Tensor& b_in, Tenso
     T* pc = static_cast<T*>(out.get().raw());
     with_binary(op, [&](auto f) {
       if (same_shape) {  // the fast path: contiguous, vectorisable loops
-        in_chunks(out_in.numel(), [&](std::int64_t begin, std::int64_t end) {
+        cpu::in_chunks(out_in.numel(), [&](std::int64_t begin, std::int64_t end) {
           for (std::int64_t i = begin; i < end; ++i) pc[i] = f(pa[i], pb[i]);
         });
       } else {
@@ -181,7 +171,7 @@ void CpuBackend::axpy(double alpha, const Tensor& x_in, double beta, Tensor& y_i
   cpu::WideOut y(y_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+    cpu::in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
       auto Y = cpu::array<T>(y.get()).segment(begin, end - begin);
       const auto X = cpu::array<T>(x).segment(begin, end - begin);
       if (beta == 1.0)
@@ -200,7 +190,12 @@ bool CpuBackend::all_finite(const Tensor& x_in) {
   bool finite = true;
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    finite = cpu::array<T>(x).isFinite().all();
+    std::atomic<bool> all = true;  // cleared by any thread that finds a NaN or an Inf
+    cpu::in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+      if (!cpu::array<T>(x).segment(begin, end - begin).isFinite().all())
+        all.store(false, std::memory_order_relaxed);
+    });
+    finite = all.load();
   });
   return finite;
 }

@@ -44,7 +44,8 @@ template <class T>
 void fill_as(Tensor& out, double value) {
   const T v = from_double<T>(value);
   T* p = static_cast<T*>(out.raw());
-  std::fill(p, p + out.numel(), v);
+  cpu::in_chunks(out.numel(),
+                 [&](std::int64_t begin, std::int64_t end) { std::fill(p + begin, p + end, v); });
 }
 
 template <class In, class Out>
