@@ -1,8 +1,10 @@
 // Conv2D over NHWC images as im2col + one GEMM (docs/theory.md, "Convolutions"): with the
 // windows as rows, X [N*Ho*Wo x k*k*c_in], and the weight as the matrix Wm [c_out x k*k*c_in],
-// y = f X Wm^T, dWm = f dy^T X and dX = f dy Wm, dx = col2im(dX).
+// y = f X Wm^T, dWm = f dy^T X and dX = f dy Wm, dx = col2im(dX). Where the backend has a direct
+// convolution for the dtype (oneDNN, f32 on the CPU), the same three products run there.
 #include "conv2d.hpp"
 
+#include "backend.hpp"
 #include "modnorm/ops.hpp"
 #include "module_checks.hpp"
 
@@ -38,6 +40,14 @@ class Conv2DImpl final : public Cloneable<Conv2DImpl, AtomImpl> {
     detail::check_images(op, *this, x, window_, c_in_);
     detail::check_like(op, *this, x, weight());
     x_shape_ = x.shape();
+    clear_cache();
+    detail::Backend& engine = detail::backend_of(x);
+    if (engine.has_conv2d(x.dtype())) {  // a direct convolution (oneDNN): backward needs x
+      x_ = x;
+      Tensor y = Tensor::empty(output_shape(), x.dtype(), x.device());
+      engine.conv2d(factor_, x, weight(), layout(), geometry(), y);
+      return y;
+    }
     cols_ = im2col(x, window_);
     const Tensor rows = windows_as_rows();
     Tensor y = Tensor::empty({rows.dim(0), c_out_}, x.dtype(), x.device());
@@ -47,8 +57,16 @@ class Conv2DImpl final : public Cloneable<Conv2DImpl, AtomImpl> {
 
   Tensor backward(const Tensor& dy, bool input_grad) override {
     constexpr const char* op = "Conv2D.backward";
-    require_forward(op, *this, cols_.has_value());
+    require_forward(op, *this, x_.has_value() || cols_.has_value());
     detail::check_grad_shape(op, *this, dy, output_shape());
+    if (x_) {
+      detail::Backend& engine = detail::backend_of(dy);
+      engine.conv2d_backward_weights(factor_, *x_, dy, layout(), geometry(), grad());
+      if (!input_grad) return Tensor();
+      Tensor dx = Tensor::empty(x_shape_, dy.dtype(), dy.device());
+      engine.conv2d_backward_data(factor_, dy, weight(), layout(), geometry(), dx);
+      return dx;
+    }
     const Tensor rows = windows_as_rows();
     const Tensor dy2 = dy.reshape({rows.dim(0), c_out_});
     if (conv_norm_ == ConvNorm::flattened) {
@@ -65,7 +83,10 @@ class Conv2DImpl final : public Cloneable<Conv2DImpl, AtomImpl> {
     return col2im(d_rows.reshape(cols_->shape()), x_shape_, window_);
   }
 
-  void clear_cache() override { cols_.reset(); }
+  void clear_cache() override {
+    x_.reset();
+    cols_.reset();
+  }
 
  private:
   // The weight as Wm [c_out x k*k*c_in]; per tap, the taps' matrices side by side.
@@ -75,6 +96,18 @@ class Conv2DImpl final : public Cloneable<Conv2DImpl, AtomImpl> {
     return permute(weight(), {1, 0, 2}).reshape({c_out_, taps * c_in_});
   }
 
+  // The strides of the stored weight along output channel o, input channel c and tap (a, b).
+  detail::ConvWeightStrides layout() const {
+    const std::int64_t k = window_.kernel;
+    if (conv_norm_ == ConvNorm::flattened) return {k * k * c_in_, 1, k * c_in_, c_in_};
+    return {c_in_, 1, k * c_out_ * c_in_, c_out_ * c_in_};
+  }
+
+  // The window over the last input.
+  detail::WindowGeometry geometry() const {
+    return detail::window_geometry(x_shape_, window_.kernel, window_.stride, window_.padding);
+  }
+
   // The last input's windows [N Ho Wo x k*k*c_in].
   Tensor windows_as_rows() const {
     const Shape& s = cols_->shape();
@@ -82,15 +115,16 @@ class Conv2DImpl final : public Cloneable<Conv2DImpl, AtomImpl> {
   }
 
   Shape output_shape() const {
-    const Shape& s = cols_->shape();
-    return {s[0], s[1], s[2], c_out_};
+    const detail::WindowGeometry g = geometry();
+    return {g.n, g.ho, g.wo, c_out_};
   }
 
   std::int64_t c_in_, c_out_;
   Window2D window_;
   ConvNorm conv_norm_;
-  double factor_;               // f: 1/k^2 per tap, 1 flattened
-  std::optional<Tensor> cols_;  // im2col of the last input [N, Ho, Wo, k*k*c_in]
+  double factor_;  // f: 1/k^2 per tap, 1 flattened
+  // The last input x [N, H, W, c_in] (direct convolution) or its im2col [N, Ho, Wo, k*k*c_in].
+  std::optional<Tensor> x_, cols_;
   Shape x_shape_;
 };
 

@@ -1,7 +1,8 @@
 #pragma once
 /// @file conv2d.hpp
 /// Conv2D(c_in, c_out, kernel, stride, padding): a 2-D convolution of NHWC images (channels
-/// last), computed as im2col and one GEMM (ops.hpp), with the two norms of docs/theory.md
+/// last), computed as im2col and one GEMM (ops.hpp), or for f32 CPU tensors on oneDNN's
+/// convolutions where modnorm is built with them (cpu_conv()), with the two norms of docs/theory.md
 /// ("Convolutions"): per tap, as the 2024 modula (jxbz/modula, atom.py `Conv2D`), or the weight
 /// flattened to one matrix, as Muon users do. No bias.
 

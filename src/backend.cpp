@@ -48,6 +48,19 @@ PermuteStrides permute_strides(const Shape& x, const std::vector<int>& axes) {
   return s;
 }
 
+WindowGeometry window_geometry(const Shape& image, std::int64_t kernel, std::int64_t stride,
+                               std::int64_t padding) {
+  return {image[0],
+          image[1],
+          image[2],
+          image[3],
+          kernel,
+          stride,
+          padding,
+          (image[1] + 2 * padding - kernel) / stride + 1,
+          (image[2] + 2 * padding - kernel) / stride + 1};
+}
+
 void Backend::not_implemented(const char* op) const {
   throw Error(std::string("[") + op + "] not implemented on the " + to_string(device()) +
               " backend yet");
@@ -106,6 +119,21 @@ void Backend::im2col(const Tensor&, const WindowGeometry&, Tensor&) {
 }
 void Backend::col2im(const Tensor&, const WindowGeometry&, Tensor&) {
   not_implemented("col2im");
+}
+bool Backend::has_conv2d(DType) const {
+  return false;
+}
+void Backend::conv2d(double, const Tensor&, const Tensor&, const ConvWeightStrides&,
+                     const WindowGeometry&, Tensor&) {
+  not_implemented("conv2d");
+}
+void Backend::conv2d_backward_data(double, const Tensor&, const Tensor&, const ConvWeightStrides&,
+                                   const WindowGeometry&, Tensor&) {
+  not_implemented("conv2d_backward_data");
+}
+void Backend::conv2d_backward_weights(double, const Tensor&, const Tensor&,
+                                      const ConvWeightStrides&, const WindowGeometry&, Tensor&) {
+  not_implemented("conv2d_backward_weights");
 }
 void Backend::gather(const Tensor&, const std::int64_t*, std::int64_t, bool, Tensor&) {
   not_implemented("gather");

@@ -47,6 +47,17 @@ struct WindowGeometry {
   std::int64_t kernel, stride, padding;
   std::int64_t ho, wo;
 };
+/// The geometry of a window of side `kernel` over images of shape `image` [n, h, w, c]
+/// (unchecked: callers checked that it fits).
+WindowGeometry window_geometry(const Shape& image, std::int64_t kernel, std::int64_t stride,
+                               std::int64_t padding);
+
+/// The weight of a 2-D convolution as the element strides of its axes: output channel, input
+/// channel, window row a and window column b (Conv2D's per-tap [k*k, c_out, c_in] and flattened
+/// [c_out, k*k*c_in] are two such layouts of one dense array). Plain data.
+struct ConvWeightStrides {
+  std::int64_t out, in, row, col;
+};
 
 /// Owned device or host memory; freed by the backend that allocated it.
 struct Storage {
@@ -125,6 +136,23 @@ class Backend {
   /// out [n, h, w, c] = the adjoint of im2col applied to cols [n, ho, wo, kernel^2 c]: each
   /// pixel the sum of the entries im2col copied from it (out's content is overwritten).
   virtual void col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out);
+  /// Whether this backend has the three conv2d primitives below for `dtype`; where it does not,
+  /// Conv2D runs im2col and gemm.
+  virtual bool has_conv2d(DType dtype) const;
+  /// y [n, ho, wo, c_out] = alpha sum_{a, b} W_ab x[n, i stride - padding + a,
+  /// j stride - padding + b, :] (zero outside the image): x [n, h, w, c] as in g, W_ab the
+  /// [c_out x c] matrix of tap (a, b) in the dense weight w laid out as `layout`.
+  virtual void conv2d(double alpha, const Tensor& x, const Tensor& w,
+                      const ConvWeightStrides& layout, const WindowGeometry& g, Tensor& y);
+  /// dx [n, h, w, c] = the adjoint of conv2d in x applied to dy [n, ho, wo, c_out] (dx's content
+  /// is overwritten).
+  virtual void conv2d_backward_data(double alpha, const Tensor& dy, const Tensor& w,
+                                    const ConvWeightStrides& layout, const WindowGeometry& g,
+                                    Tensor& dx);
+  /// dw += the adjoint of conv2d in w at the input x applied to dy, into dw laid out as `layout`.
+  virtual void conv2d_backward_weights(double alpha, const Tensor& x, const Tensor& dy,
+                                       const ConvWeightStrides& layout, const WindowGeometry& g,
+                                       Tensor& dw);
   /// rows == true: out[k, :] = table[ids[k], :]; otherwise out[:, k] = table[:, ids[k]].
   virtual void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
                       Tensor& out);

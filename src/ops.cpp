@@ -168,15 +168,7 @@ detail::WindowGeometry window_geometry(const char* op, const Shape& image, const
   if (h + 2 * window.padding < window.kernel || w + 2 * window.padding < window.kernel)
     fail(op, given + " does not fit in the " + std::to_string(h) + "x" + std::to_string(w) +
                  " image of " + what);
-  return {image[0],
-          h,
-          w,
-          image[3],
-          window.kernel,
-          window.stride,
-          window.padding,
-          (h + 2 * window.padding - window.kernel) / window.stride + 1,
-          (w + 2 * window.padding - window.kernel) / window.stride + 1};
+  return detail::window_geometry(image, window.kernel, window.stride, window.padding);
 }
 
 Shape windows_shape(const detail::WindowGeometry& g) {

@@ -10,4 +10,8 @@ const char* cpu_gemm() {
   return MODNORM_CPU_GEMM;
 }
 
+const char* cpu_conv() {
+  return MODNORM_WITH_DNNL ? "oneDNN" : "im2col";
+}
+
 }  // namespace modnorm

@@ -34,6 +34,16 @@ class CpuBackend final : public Backend {
   void tril(const Tensor& x, double fill, Tensor& out) override;
   void im2col(const Tensor& x, const WindowGeometry& g, Tensor& out) override;
   void col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out) override;
+  // The convolutions on oneDNN (dnnl.cpp), or none (dnnl_stub.cpp).
+  bool has_conv2d(DType dtype) const override;
+  void conv2d(double alpha, const Tensor& x, const Tensor& w, const ConvWeightStrides& layout,
+              const WindowGeometry& g, Tensor& y) override;
+  void conv2d_backward_data(double alpha, const Tensor& dy, const Tensor& w,
+                            const ConvWeightStrides& layout, const WindowGeometry& g,
+                            Tensor& dx) override;
+  void conv2d_backward_weights(double alpha, const Tensor& x, const Tensor& dy,
+                               const ConvWeightStrides& layout, const WindowGeometry& g,
+                               Tensor& dw) override;
   void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
               Tensor& out) override;
   void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,

@@ -1,7 +1,10 @@
 // Conv2D: forward against a direct float64 convolution (both norms: per tap and flattened),
 // backward against central finite differences, and its norm and duality map against SVDs in
 // float64 (norm 1 after initialize() and for the duality map, the pairing with the dual norm,
-// Hoelder), on odd sizes, strides 1-2, paddings 0-2, 1x1 kernels and one input channel.
+// Hoelder), on odd sizes, strides 1-2, paddings 0-2, kernels 1-5 and one input channel. float64
+// runs im2col + GEMM; f32 runs oneDNN's convolutions where modnorm is built with them
+// (modnorm::cpu_conv()), checked against those float64 references, against finite differences
+// of its own forward, and against im2col + GEMM in f32 on the same input.
 #include <Eigen/Dense>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -27,6 +30,18 @@ const Case kCases[] = {
     {2, 4, 3, 3, 2, 1, 1, 0},  // 1x1
     {1, 4, 4, 2, 5, 2, 1, 1},  // even kernel, wide
     {1, 3, 4, 4, 1, 3, 1, 1},  // one output channel
+    {1, 7, 9, 2, 3, 5, 2, 2},  // 5x5, stride 2, padding 2, batch 1
+    {2, 5, 6, 1, 3, 5, 1, 0},  // 5x5 over a 5-row image: one output row
+    {1, 2, 3, 2, 3, 3, 4, 5},  // padding and stride beyond the kernel: pixels no window reads
+};
+
+// f32 cases beyond kCases: channel counts the blocked kernels of oneDNN take (multiples of 8 and
+// 16, and odd ones beside them), as in the residual CNN.
+const Case kWideCases[] = {
+    {2, 9, 8, 16, 32, 3, 1, 1},  // a ResCNN stage, same padding
+    {3, 8, 7, 32, 16, 3, 2, 1},  // stride 2 down-sampling
+    {2, 6, 6, 17, 24, 1, 2, 0},  // 1x1 stride 2 (a shortcut), odd c_in
+    {1, 11, 10, 8, 5, 5, 1, 2},  // 5x5, odd c_out
 };
 
 Conv2DOptions options_for(ConvNorm conv_norm) {
@@ -36,8 +51,10 @@ Conv2DOptions options_for(ConvNorm conv_norm) {
   return o;
 }
 
-Module conv_of(const Case& t, ConvNorm conv_norm) {
-  return Conv2D(t.c_in, t.c_out, t.k, t.stride, t.padding, options_for(conv_norm));
+Module conv_of(const Case& t, ConvNorm conv_norm, DType dtype = DType::f64) {
+  Conv2DOptions o = options_for(conv_norm);
+  o.dtype = dtype;
+  return Conv2D(t.c_in, t.c_out, t.k, t.stride, t.padding, o);
 }
 
 // Tap (a, b) of the weight as a [c_out x c_in] matrix, whatever the layout.
@@ -152,6 +169,38 @@ void for_every_conv(Generator& gen, Fn&& fn) {
     }
 }
 
+// A Conv2D in f32 holding `weight` rounded to f32.
+Module f32_conv(const Case& t, ConvNorm conv_norm, const Tensor& weight) {
+  Module conv = conv_of(t, conv_norm, DType::f32);
+  Tensor w = conv.parameters()[0].weight;
+  axpy(1.0, weight.to(DType::f32), w, 0.0);
+  return conv;
+}
+
+Shape output_of(const Case& t) {
+  return {t.n, (t.h + 2 * t.padding - t.k) / t.stride + 1,
+          (t.w + 2 * t.padding - t.k) / t.stride + 1, t.c_out};
+}
+
+// fn(case, conv_norm) for every case of kCases and kWideCases and both norms.
+template <class Fn>
+void for_every_f32_case(Fn&& fn) {
+  std::vector<Case> cases(std::begin(kCases), std::end(kCases));
+  cases.insert(cases.end(), std::begin(kWideCases), std::end(kWideCases));
+  for (const Case& t : cases)
+    for (const ConvNorm conv_norm : kNorms) {
+      BOOST_TEST_INFO_SCOPE(describe(t, conv_norm) << ", f32 on " << cpu_conv());
+      fn(t, conv_norm);
+    }
+}
+
+boost::test_tools::assertion_result built_with_onednn(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result built(std::string(cpu_conv()) == "oneDNN");
+  built.message() << "modnorm was built without oneDNN: f32 Conv2D runs im2col + GEMM, which "
+                     "the other cases test";
+  return built;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(conv2d)
@@ -166,11 +215,7 @@ BOOST_AUTO_TEST_CASE(forward_matches_a_direct_float64_convolution) {
     BOOST_TEST(y.dim(3) == t.c_out);
     BOOST_TEST(mt::rel_error(y.to_vector_f64(), expected) <= 1e-13);
     // f32 computes the same within its rounding.
-    Conv2DOptions f32 = options_for(conv_norm);
-    f32.dtype = DType::f32;
-    Module low = Conv2D(t.c_in, t.c_out, t.k, t.stride, t.padding, f32);
-    Tensor w32 = low.parameters()[0].weight;
-    axpy(1.0, weight.to(DType::f32), w32, 0.0);
+    Module low = f32_conv(t, conv_norm, weight);
     BOOST_TEST(mt::rel_error(low.forward(x.to(DType::f32)).to_vector_f64(), expected) <= 1e-5);
   });
 }
@@ -206,19 +251,20 @@ BOOST_AUTO_TEST_CASE(backward_matches_finite_differences) {
 
 BOOST_AUTO_TEST_CASE(without_the_input_gradient_the_weight_gradient_is_the_same) {
   MODNORM_FRESH_GENERATOR(gen);
-  for (const ConvNorm conv_norm : kNorms) {
-    Module conv = conv_of(kCases[0], conv_norm);
-    conv.initialize(gen);
-    const Tensor x = Tensor::randn({2, 5, 7, 3}, gen, DType::f64);
-    const Tensor dy = Tensor::randn({2, 5, 7, 4}, gen, DType::f64);
-    conv.forward(x);
-    conv.backward(dy);
-    const std::vector<double> with = conv.parameters()[0].grad.to_vector_f64();
-    conv.zero_grad();
-    conv.forward(x);
-    BOOST_TEST(conv.backward(dy, false).numel() == 0);
-    BOOST_TEST(conv.parameters()[0].grad.to_vector_f64() == with);
-  }
+  for (const ConvNorm conv_norm : kNorms)
+    for (const DType dtype : {DType::f64, DType::f32}) {  // im2col; oneDNN where built
+      Module conv = conv_of(kCases[0], conv_norm, dtype);
+      conv.initialize(gen);
+      const Tensor x = Tensor::randn({2, 5, 7, 3}, gen, dtype);
+      const Tensor dy = Tensor::randn({2, 5, 7, 4}, gen, dtype);
+      conv.forward(x);
+      conv.backward(dy);
+      const std::vector<double> with = conv.parameters()[0].grad.to_vector_f64();
+      conv.zero_grad();
+      conv.forward(x);
+      BOOST_TEST(conv.backward(dy, false).numel() == 0);
+      BOOST_TEST(conv.parameters()[0].grad.to_vector_f64() == with);
+    }
 }
 
 // Well-normed initialisation (norm 1), the duality map of norm 1 that pairs with the gradient
@@ -259,6 +305,114 @@ BOOST_AUTO_TEST_CASE(norm_and_duality_map_match_svd_references) {
     const double approx = reference_norm(dualize(g.to(DType::f32), p.norm), conv_norm, t);
     BOOST_TEST(approx >= 0.68);
     BOOST_TEST(approx <= 1.21);
+  });
+}
+
+// f32 (oneDNN where built) against the float64 references on the same f32-rounded weights and
+// inputs: the forward against the direct convolution, the input and weight gradients against
+// float64 Conv2D's (which backward_matches_finite_differences checks).
+BOOST_AUTO_TEST_CASE(f32_forward_and_backward_match_float64) {
+  MODNORM_FRESH_GENERATOR(gen);
+  for_every_f32_case([&](const Case& t, ConvNorm conv_norm) {
+    Module exact = conv_of(t, conv_norm);
+    exact.initialize(gen);
+    Module low = f32_conv(t, conv_norm, exact.parameters()[0].weight);
+    Tensor w64 = exact.parameters()[0].weight;
+    axpy(1.0, low.parameters()[0].weight.to(DType::f64), w64, 0.0);
+    const Tensor x = Tensor::randn({t.n, t.h, t.w, t.c_in}, gen);
+    const Tensor dy = Tensor::randn(output_of(t), gen);
+    const Tensor y = low.forward(x);
+    BOOST_TEST(mt::rel_error(y.to_vector_f64(), direct_conv(x, w64, conv_norm, t)) <= 1e-5);
+    const Tensor dx = low.backward(dy);
+    exact.forward(x.to(DType::f64));
+    const Tensor dx64 = exact.backward(dy.to(DType::f64));
+    BOOST_TEST(mt::rel_error(dx.to_vector_f64(), dx64.to_vector_f64()) <= 1e-5);
+    BOOST_TEST(mt::rel_error(low.parameters()[0].grad.to_vector_f64(),
+                             exact.parameters()[0].grad.to_vector_f64()) <= 1e-5);
+  });
+}
+
+// L = <r, conv(x)> is linear in x and in the weight W, so its central difference along any v
+// with step 1 is exact up to rounding: (L(x + v) - L(x - v)) / 2 = <dL/dx, v>, and likewise for
+// W. This checks f32 backward against f32 forward (oneDNN's three primitives against each other
+// where built), with backward called twice to see the weight gradient accumulate.
+BOOST_AUTO_TEST_CASE(f32_backward_matches_finite_differences_of_its_forward) {
+  MODNORM_FRESH_GENERATOR(gen);
+  for_every_f32_case([&](const Case& t, ConvNorm conv_norm) {
+    Module conv = conv_of(t, conv_norm, DType::f32);
+    conv.initialize(gen);
+    const Tensor x = Tensor::randn({t.n, t.h, t.w, t.c_in}, gen);
+    const Tensor r = Tensor::randn(output_of(t), gen);
+    conv.forward(x);
+    conv.backward(r);
+    conv.forward(x);
+    const Tensor dx = conv.backward(r);
+    const Tensor grad = scale(conv.parameters()[0].grad, 0.5);
+    Tensor w = conv.parameters()[0].weight;
+    const Tensor w0 = w.clone();
+    for (int trial = 0; trial < 2; ++trial) {
+      const Tensor v = Tensor::randn(x.shape(), gen);
+      const double fd = (dot(r, conv.forward(add(x, v))) - dot(r, conv.forward(sub(x, v)))) / 2;
+      BOOST_TEST(dot(dx, v) == fd, tt::tolerance(1e-4));
+      const Tensor u = Tensor::randn(w.shape(), gen);
+      axpy(1.0, add(w0, u), w, 0.0);
+      const double plus = dot(r, conv.forward(x));
+      axpy(1.0, sub(w0, u), w, 0.0);
+      const double minus = dot(r, conv.forward(x));
+      axpy(1.0, w0, w, 0.0);
+      BOOST_TEST(dot(grad, u) == (plus - minus) / 2, tt::tolerance(1e-4));
+    }
+  });
+}
+
+// oneDNN's convolutions against the im2col + GEMM path on the same f32 input, through the same
+// public ops Conv2D's im2col path calls: y = f X Wm^T, dWm = f dy^T X, dx = col2im(f dy Wm).
+BOOST_AUTO_TEST_CASE(f32_onednn_matches_im2col_and_gemm,
+                     *boost::unit_test::precondition(built_with_onednn)) {
+  MODNORM_FRESH_GENERATOR(gen);
+  for_every_f32_case([&](const Case& t, ConvNorm conv_norm) {
+    Module conv = conv_of(t, conv_norm, DType::f32);
+    conv.initialize(gen);
+    const Tensor x = Tensor::randn({t.n, t.h, t.w, t.c_in}, gen);
+    const Tensor dy = Tensor::randn(output_of(t), gen);
+    const double f = conv_norm == ConvNorm::per_tap ? 1.0 / static_cast<double>(t.k * t.k) : 1.0;
+    const Tensor w = conv.parameters()[0].weight;
+    const std::int64_t width = t.k * t.k * t.c_in;
+    const auto as_matrix = [&](const Tensor& stored) {  // [c_out x k*k*c_in]
+      return conv_norm == ConvNorm::flattened
+                 ? stored
+                 : permute(stored, {1, 0, 2}).reshape({t.c_out, width});
+    };
+    const Window2D window{t.k, t.stride, t.padding};
+    const Tensor cols = im2col(x, window);
+    const Tensor rows = cols.reshape({cols.numel() / width, width});
+    const Tensor dy2 = dy.reshape({rows.dim(0), t.c_out});
+    const Tensor y = scale(matmul(rows, as_matrix(w), false, true), f);
+    const Tensor d_matrix = scale(matmul(dy2, rows, true, false), f);
+    const Tensor dx =
+        col2im(scale(matmul(dy2, as_matrix(w)), f).reshape(cols.shape()), x.shape(), window);
+    BOOST_TEST(mt::rel_error(conv.forward(x).to_vector_f64(), y.to_vector_f64()) <= 1e-5);
+    BOOST_TEST(mt::rel_error(conv.backward(dy).to_vector_f64(), dx.to_vector_f64()) <= 1e-5);
+    BOOST_TEST(mt::rel_error(as_matrix(conv.parameters()[0].grad).to_vector_f64(),
+                             d_matrix.to_vector_f64()) <= 1e-5);
+  });
+}
+
+// Zeros in give exact zeros out: a zero image gives y = 0 and a zero weight gradient, a zero
+// gradient gives dx = 0, in f32 as in f64.
+BOOST_AUTO_TEST_CASE(zero_inputs_give_exact_zeros) {
+  MODNORM_FRESH_GENERATOR(gen);
+  for_every_f32_case([&](const Case& t, ConvNorm conv_norm) {
+    for (const DType dtype : {DType::f32, DType::f64}) {
+      Module conv = conv_of(t, conv_norm, dtype);
+      conv.initialize(gen);
+      const Tensor y = conv.forward(Tensor::zeros({t.n, t.h, t.w, t.c_in}, dtype));
+      BOOST_TEST(max_abs(y) == 0.0);
+      conv.backward(Tensor::randn(output_of(t), gen, dtype));
+      BOOST_TEST(max_abs(conv.parameters()[0].grad) == 0.0);
+      conv.forward(Tensor::randn({t.n, t.h, t.w, t.c_in}, gen, dtype));
+      BOOST_TEST(max_abs(conv.backward(Tensor::zeros(output_of(t), dtype))) == 0.0);
+    }
   });
 }
 
