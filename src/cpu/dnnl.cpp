@@ -45,6 +45,16 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Problem& p) {
           cpu_engine()};
 }
 
+// The backward convolution `Primitive` (convolution_backward_data or _weights) of the problem,
+// with the forward's primitive descriptor as the hint oneDNN asks for.
+template <class Primitive>
+typename Primitive::primitive_desc backward_pd(const Problem& p) {
+  return {{dnnl::algorithm::convolution_direct, p.images, p.weight_any, p.outputs, p.strides,
+           p.padding, p.padding},
+          cpu_engine(),
+          forward_pd(p)};
+}
+
 // A tensor's storage as oneDNN memory (oneDNN only reads the inputs it is given).
 memory memory_of(const memory::desc& desc, const Tensor& t) {
   return memory(desc, cpu_engine(), const_cast<void*>(t.raw()));
@@ -110,10 +120,7 @@ void CpuBackend::conv2d_backward_data(double alpha, const Tensor& dy, const Tens
                                       Tensor& dx) {
   run("convolution_backward_data", g, dy.dim(3), layout,
       [&](const Problem& p, dnnl::stream& stream) {
-        const dnnl::convolution_backward_data::primitive_desc pd(
-            {dnnl::algorithm::convolution_direct, p.images, p.weight_any, p.outputs, p.strides,
-             p.padding, p.padding},
-            cpu_engine(), forward_pd(p));
+        const auto pd = backward_pd<dnnl::convolution_backward_data>(p);
         const memory weight = packed_weight(pd.weights_desc(), p, w, alpha, stream);
         dnnl::convolution_backward_data(pd).execute(stream,
                                                     {{DNNL_ARG_DIFF_DST, memory_of(p.outputs, dy)},
@@ -127,10 +134,7 @@ void CpuBackend::conv2d_backward_weights(double alpha, const Tensor& x, const Te
                                          Tensor& dw) {
   run("convolution_backward_weights", g, dy.dim(3), layout,
       [&](const Problem& p, dnnl::stream& stream) {
-        const dnnl::convolution_backward_weights::primitive_desc pd(
-            {dnnl::algorithm::convolution_direct, p.images, p.weight_any, p.outputs, p.strides,
-             p.padding, p.padding},
-            cpu_engine(), forward_pd(p));
+        const auto pd = backward_pd<dnnl::convolution_backward_weights>(p);
         memory packed(pd.diff_weights_desc(), cpu_engine());
         dnnl::convolution_backward_weights(pd).execute(
             stream, {{DNNL_ARG_SRC, memory_of(p.images, x)},

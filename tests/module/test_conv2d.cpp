@@ -182,6 +182,13 @@ Shape output_of(const Case& t) {
           (t.w + 2 * t.padding - t.k) / t.stride + 1, t.c_out};
 }
 
+// An initialised Conv2D of the case in `dtype`.
+Module initialized(const Case& t, ConvNorm conv_norm, DType dtype, Generator& gen) {
+  Module conv = conv_of(t, conv_norm, dtype);
+  conv.initialize(gen);
+  return conv;
+}
+
 // fn(case, conv_norm) for every case of kCases and kWideCases and both norms.
 template <class Fn>
 void for_every_f32_case(Fn&& fn) {
@@ -253,8 +260,7 @@ BOOST_AUTO_TEST_CASE(without_the_input_gradient_the_weight_gradient_is_the_same)
   MODNORM_FRESH_GENERATOR(gen);
   for (const ConvNorm conv_norm : kNorms)
     for (const DType dtype : {DType::f64, DType::f32}) {  // im2col; oneDNN where built
-      Module conv = conv_of(kCases[0], conv_norm, dtype);
-      conv.initialize(gen);
+      Module conv = initialized(kCases[0], conv_norm, dtype, gen);
       const Tensor x = Tensor::randn({2, 5, 7, 3}, gen, dtype);
       const Tensor dy = Tensor::randn({2, 5, 7, 4}, gen, dtype);
       conv.forward(x);
@@ -339,8 +345,7 @@ BOOST_AUTO_TEST_CASE(f32_forward_and_backward_match_float64) {
 BOOST_AUTO_TEST_CASE(f32_backward_matches_finite_differences_of_its_forward) {
   MODNORM_FRESH_GENERATOR(gen);
   for_every_f32_case([&](const Case& t, ConvNorm conv_norm) {
-    Module conv = conv_of(t, conv_norm, DType::f32);
-    conv.initialize(gen);
+    Module conv = initialized(t, conv_norm, DType::f32, gen);
     const Tensor x = Tensor::randn({t.n, t.h, t.w, t.c_in}, gen);
     const Tensor r = Tensor::randn(output_of(t), gen);
     conv.forward(x);
@@ -371,8 +376,7 @@ BOOST_AUTO_TEST_CASE(f32_onednn_matches_im2col_and_gemm,
                      *boost::unit_test::precondition(built_with_onednn)) {
   MODNORM_FRESH_GENERATOR(gen);
   for_every_f32_case([&](const Case& t, ConvNorm conv_norm) {
-    Module conv = conv_of(t, conv_norm, DType::f32);
-    conv.initialize(gen);
+    Module conv = initialized(t, conv_norm, DType::f32, gen);
     const Tensor x = Tensor::randn({t.n, t.h, t.w, t.c_in}, gen);
     const Tensor dy = Tensor::randn(output_of(t), gen);
     const double f = conv_norm == ConvNorm::per_tap ? 1.0 / static_cast<double>(t.k * t.k) : 1.0;
@@ -404,8 +408,7 @@ BOOST_AUTO_TEST_CASE(zero_inputs_give_exact_zeros) {
   MODNORM_FRESH_GENERATOR(gen);
   for_every_f32_case([&](const Case& t, ConvNorm conv_norm) {
     for (const DType dtype : {DType::f32, DType::f64}) {
-      Module conv = conv_of(t, conv_norm, dtype);
-      conv.initialize(gen);
+      Module conv = initialized(t, conv_norm, dtype, gen);
       const Tensor y = conv.forward(Tensor::zeros({t.n, t.h, t.w, t.c_in}, dtype));
       BOOST_TEST(max_abs(y) == 0.0);
       conv.backward(Tensor::randn(output_of(t), gen, dtype));
