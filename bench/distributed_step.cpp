@@ -1,0 +1,151 @@
+// bench_distributed_step: the time of one data-parallel training step of the command line's MLP
+// (src/cli/mlp.hpp: Linear layers with ReLU between them, the modular optimizer at its
+// defaults), split into forward + backward, the optimizer step and, inside it, the collectives;
+// and the duality maps this rank computes, timed apart (docs/benchmarks.md, "Data parallelism").
+// Run it alone (W = 1) or under `mpirun -np W` (scripts/bench-distributed): each rank takes its
+// share of a fixed batch of random inputs and labels, as `modnorm train` does.
+//
+// Usage: bench_distributed_step [--width N] [--batch B] [--warmup N] [--repeats N]
+// Rank 0 prints one JSON document: per rank the median over the timed steps of each part.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "modnorm/modnorm.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+using modnorm::Tensor;
+namespace dist = modnorm::distributed;
+
+struct Run {
+  std::int64_t width = 512;
+  std::int64_t batch = 256;
+  std::int64_t warmup = 3;
+  std::int64_t repeats = 20;
+};
+
+Run parse(int argc, char** argv) {
+  Run r;
+  const std::map<std::string, std::int64_t*> options = {{"--width", &r.width},
+                                                        {"--batch", &r.batch},
+                                                        {"--warmup", &r.warmup},
+                                                        {"--repeats", &r.repeats}};
+  for (int k = 1; k < argc; k += 2) {
+    const auto it = options.find(argv[k]);
+    if (it == options.end() || k + 1 >= argc)
+      throw modnorm::Error("[bench_distributed_step] unknown option or missing value: '" +
+                           std::string(argv[k]) + "'");
+    *it->second = std::stoll(argv[k + 1]);
+  }
+  if (r.width < 1 || r.batch < 1 || r.repeats < 1 || r.warmup < 0)
+    throw modnorm::Error(
+        "[bench_distributed_step] width, batch and repeats must be >= 1, warmup >= 0");
+  return r;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Run r = parse(argc, argv);
+    const dist::Group world = dist::init();
+    constexpr std::int64_t inputs = 784, classes = 10;
+    modnorm::Module net = modnorm::Linear(inputs, r.width) >> modnorm::ReLU() >>
+                          modnorm::Linear(r.width, r.width) >> modnorm::ReLU() >>
+                          modnorm::Linear(r.width, classes);
+    modnorm::Generator gen(0);
+    net.initialize(gen);
+    modnorm::OptimizerOptions options;
+    modnorm::Optimizer opt(net, options, world);
+
+    // This rank's share of one fixed batch.
+    const dist::Share part = dist::share(r.batch, world);
+    modnorm::Generator data(1 + static_cast<std::uint64_t>(world.rank()));
+    const Tensor x = Tensor::randn({part.count, inputs}, data);
+    std::vector<std::int64_t> labels;
+    for (std::int64_t k = 0; k < part.count; ++k)
+      labels.push_back(static_cast<std::int64_t>(data.below(classes)));
+    const double share = static_cast<double>(part.count) / static_cast<double>(r.batch);
+
+    // The duality maps of the atoms this rank owns, on stand-in momenta of their shapes: what
+    // the step's Module::dualize computes (the same owners: distributed::plan_shards).
+    const std::vector<modnorm::Parameter> params = net.parameters();
+    std::vector<dist::PlanItem> items;
+    for (const modnorm::Parameter& p : params) items.push_back({p.weight.shape(), p.norm});
+    const dist::ShardPlan plan = dist::plan_shards(items, world.size(), options.orthogonalize);
+    std::vector<Tensor> owned(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (plan.owner[i] == world.rank()) owned[i] = Tensor::randn(params[i].weight.shape(), data);
+    modnorm::DualizeOptions dualize;
+    dualize.orthogonalize = options.orthogonalize;
+
+    std::vector<double> compute, step, comm, orthogonalize;
+    const auto one_step = [&] {
+      const auto start = std::chrono::steady_clock::now();
+      net.zero_grad();
+      const modnorm::CrossEntropy ce = modnorm::softmax_cross_entropy(net.forward(x), labels);
+      net.backward(modnorm::scale(ce.grad, share), false);
+      compute.push_back(seconds_since(start));
+      const dist::Stats before = world.stats();
+      const auto step_start = std::chrono::steady_clock::now();
+      opt.step();
+      step.push_back(seconds_since(step_start));
+      comm.push_back(world.stats().seconds - before.seconds);
+      const auto dualize_start = std::chrono::steady_clock::now();
+      net.dualize(owned, dualize);
+      orthogonalize.push_back(seconds_since(dualize_start));
+    };
+    for (std::int64_t k = 0; k < r.warmup; ++k) one_step();
+    compute.clear(), step.clear(), comm.clear(), orthogonalize.clear();
+    for (std::int64_t k = 0; k < r.repeats; ++k) one_step();
+
+    // Every rank's medians, gathered on every rank (rank 0 prints them).
+    const std::vector<double> mine{median(compute), median(step), median(comm),
+                                   median(orthogonalize), plan.flops[world.rank()]};
+    const std::vector<double> all =
+        dist::all_gather(Tensor::from_vector_f64(mine, {1, 5}), world).to_vector_f64();
+    json ranks = json::array();
+    for (int k = 0; k < world.size(); ++k) {
+      const double* v = all.data() + 5 * k;
+      ranks.push_back({{"rank", k},
+                       {"forward_backward_s", v[0]},
+                       {"optimizer_step_s", v[1]},
+                       {"communication_s", v[2]},
+                       {"orthogonalize_s", v[3]},
+                       {"newton_schulz_flops", v[4]},
+                       {"step_s", v[0] + v[1]}});
+    }
+    if (world.rank() == 0)
+      std::cout << json{{"model", "MLP 784-" + std::to_string(r.width) + "-" +
+                                      std::to_string(r.width) + "-10"},
+                        {"width", r.width},
+                        {"batch", r.batch},
+                        {"ranks", world.size()},
+                        {"backend", dist::to_string(world.backend())},
+                        {"warmup", r.warmup},
+                        {"repeats", r.repeats},
+                        {"per_rank", ranks}}
+                       .dump(2)
+                << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "bench_distributed_step: " << e.what() << "\n";
+    return 1;
+  }
+}
