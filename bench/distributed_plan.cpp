@@ -4,7 +4,9 @@
 // Newton-Schulz flops of one step (the default 5-step quintic) and the bytes sent, against the
 // all-reduce bound 2 P (W - 1) / W. A model, not a measurement (docs/benchmarks.md, "Distributed").
 // Bytes follow the ring algorithms: the reduce-scatter sends every block but the rank's own
-// (P - B_r elements), the all-gather every block but the next rank's (P - B_{r+1}); f32.
+// (P - B_r elements), the all-gather every block but the next rank's (P - B_{r+1}), and the
+// owners of a matrix split by rows all_sum its n x n Gram matrix at every step (2 (k - 1) / k
+// n^2 for k owners; the few scalar sums are left out); f32.
 //
 // Usage: bench_distributed_plan [W ...]   (default 1 8 64 512); one JSON document on stdout.
 #include <algorithm>
@@ -37,11 +39,23 @@ int main(int argc, char** argv) {
     const dist::ShardPlan plan = dist::plan_shards(items, w, {});
     const double total = std::accumulate(plan.flops.begin(), plan.flops.end(), 0.0);
     const double max_flops = *std::max_element(plan.flops.begin(), plan.flops.end());
+    // A split matrix's owners also all_sum its n x n Gram matrix once per step (f32, 5 steps).
+    std::vector<double> gram(static_cast<std::size_t>(w), 0.0);
+    int split = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const auto k = static_cast<double>(plan.owners[i].size());
+      if (k < 2) continue;
+      ++split;
+      const auto n = static_cast<double>(items[i].shape[1]);
+      for (const dist::RowBlock& b : plan.owners[i])
+        gram[static_cast<std::size_t>(b.rank)] += 4.0 * 5 * n * n * 2.0 * (k - 1) / k;
+    }
     std::vector<double> bytes;
     for (int r = 0; r < w; ++r) {
       const std::int64_t own = plan.elements[static_cast<std::size_t>(r)];
       const std::int64_t next = plan.elements[static_cast<std::size_t>((r + 1) % w)];
-      bytes.push_back(4.0 * static_cast<double>((parameters - own) + (parameters - next)));
+      bytes.push_back(4.0 * static_cast<double>((parameters - own) + (parameters - next)) +
+                      gram[static_cast<std::size_t>(r)]);
     }
     const double bound = 4.0 * 2.0 * static_cast<double>(parameters) * (w - 1) / w;
     const double max_bytes = *std::max_element(bytes.begin(), bytes.end());
@@ -52,11 +66,12 @@ int main(int argc, char** argv) {
                     {"max_over_mean", max_flops / (total / w)},
                     {"ranks_owning_matrices", std::count_if(plan.flops.begin(), plan.flops.end(),
                                                             [](double f) { return f > 0; })},
+                    {"split_matrices", split},
                     {"bytes_sent_max", max_bytes},
                     {"allreduce_bound_bytes", bound},
                     {"bytes_over_bound", w == 1 ? 1.0 : max_bytes / bound}});
   }
-  // The largest single matrix's share: no whole-matrix plan can give a rank less.
+  // The largest single matrix's share of all the work.
   const dist::ShardPlan one = dist::plan_shards(items, 1, {});
   const double head = dist::plan_shards({items.back()}, 1, {}).flops[0];
   std::cout << nlohmann::json{{"model", "GPT-2-small-shaped: 12 blocks, d 768, vocab 50257"},

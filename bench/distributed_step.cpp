@@ -90,8 +90,13 @@ int main(int argc, char** argv) {
     for (const modnorm::Parameter& p : params) items.push_back({p.weight.shape(), p.norm});
     const dist::ShardPlan plan = dist::plan_shards(items, world.size(), options.orthogonalize);
     std::vector<Tensor> owned(params.size());
-    for (std::size_t i = 0; i < params.size(); ++i)
-      if (plan.owner[i] == world.rank()) owned[i] = Tensor::randn(params[i].weight.shape(), data);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (plan.owners[i].size() > 1)  // none at these sizes and W <= 2
+        throw modnorm::Error("[bench_distributed_step] times whole matrices only, but '" +
+                             params[i].name + "' is split by rows");
+      if (plan.owners[i][0].rank == world.rank())
+        owned[i] = Tensor::randn(params[i].weight.shape(), data);
+    }
     modnorm::DualizeOptions dualize;
     dualize.orthogonalize = options.orthogonalize;
 

@@ -25,8 +25,8 @@ namespace {
 using detail::fail;
 using detail::nonzero_or_one;
 
-double shape_factor(const Tensor& G) {  // sqrt(d_out / d_in) of a spectral atom
-  return std::sqrt(static_cast<double>(G.dim(-2)) / static_cast<double>(G.dim(-1)));
+double shape_factor(const Tensor& G) {
+  return detail::shape_factor(G.shape());
 }
 
 // Matrix b of a batch [batch, rows, cols], as a new tensor on the batch's device.
@@ -229,13 +229,21 @@ double correction_lo(CorrectionRange range) {
   return range == CorrectionRange::nonnegative ? 0.0 : -1.0;
 }
 
+double shape_factor(const Shape& shape) {
+  return std::sqrt(static_cast<double>(shape[shape.size() - 2]) /
+                   static_cast<double>(shape[shape.size() - 1]));
+}
+
 double correction_pairing(const Tensor& G, const Tensor& dualized, Norm kind,
                           CorrectionPairing pairing) {
-  const double p = dot(G, dualized);
+  return correction_pairing(dot(G, dualized), G.shape(), kind, pairing);
+}
+
+double correction_pairing(double inner, const Shape& shape, Norm kind, CorrectionPairing pairing) {
   // <G, O> = <G, dualize(G)> / sqrt(d_out/d_in): the shape factor kept out of the pairing.
   if (pairing == CorrectionPairing::orthogonalized && kind == Norm::spectral)
-    return p / shape_factor(G);
-  return p;
+    return inner / shape_factor(shape);
+  return inner;
 }
 
 std::string non_finite(const Tensor& t) {
@@ -288,7 +296,7 @@ std::vector<Tensor> dualize_spectral(const std::vector<Tensor>& G,
   const auto n = static_cast<std::int64_t>(G.size()) * (G[0].numel() / (rows * cols));
   const Tensor O = orthogonalize_checked(concatenate(G, {n, rows, cols}), options);
   std::vector<Tensor> out = split(O, std::vector<Shape>(G.size(), shape));
-  for (Tensor& o : out) o = scale(o, shape_factor(o));
+  for (Tensor& o : out) o = scale(o, shape_factor(o.shape()));
   return out;
 }
 

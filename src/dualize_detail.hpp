@@ -38,6 +38,9 @@ Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& option
 /// last entry repeated up to the step count). Options are valid and the method is not svd.
 std::vector<std::array<double, 3>> newton_schulz_steps(const OrthogonalizeOptions& options);
 
+/// The s of X_0 = G / (s ||G||_F + epsilon): options.norm_safety, or the method's default.
+double norm_safety(const OrthogonalizeOptions& options);
+
 /// m where m > 0, 1 where m == 0 (m >= 0, e.g. a max-abs or a norm), on m's device: what a
 /// slice is divided by so that a zero slice stays zero instead of becoming 0 / 0.
 Tensor nonzero_or_one(const Tensor& m);
@@ -45,11 +48,16 @@ Tensor nonzero_or_one(const Tensor& m);
 /// The lower end of a correction clamp range (the upper end is 1).
 double correction_lo(CorrectionRange range);
 
+/// sqrt(d_out / d_in) of a spectral atom of `shape` (matrix or batch): dualize()'s scale.
+double shape_factor(const Shape& shape);
+
 /// The dual norm correction's pairing of G with its dualized direction `dualized`
 /// (= dualize(G, kind), possibly scaled by a positive factor the caller undoes):
 /// <G, dualized>, or for `CorrectionPairing::orthogonalized` and a spectral G
 /// <G, dualized> / sqrt(d_out/d_in).
 double correction_pairing(const Tensor& G, const Tensor& dualized, Norm kind,
                           CorrectionPairing pairing);
+/// The same from the inner product <G, dualized> and G's shape.
+double correction_pairing(double inner, const Shape& shape, Norm kind, CorrectionPairing pairing);
 
 }  // namespace modnorm::detail

@@ -208,14 +208,17 @@ Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& option
   // The iterate lives in f32 (also for bf16 iterates, which are rounded after each product)
   // or in f64.
   const DType work = options.compute_dtype == DType::f64 ? DType::f64 : DType::f32;
-  const double safety = options.norm_safety.value_or(default_norm_safety(options.method));
-  Tensor x = normalized(G.to(work), safety, options.epsilon);
+  Tensor x = normalized(G.to(work), norm_safety(options), options.epsilon);
 
   // Tall inputs are the transposed problem: the primitive iterates with the small Gram matrix
   // X^T X and X <- X B instead of X X^T and B X, which is transposing without the copies.
   backend_of(x).newton_schulz(x, newton_schulz_steps(options),
                               options.compute_dtype == DType::bf16);
   return x.to(G.dtype());
+}
+
+double norm_safety(const OrthogonalizeOptions& options) {
+  return options.norm_safety.value_or(default_norm_safety(options.method));
 }
 
 std::vector<std::array<double, 3>> newton_schulz_steps(const OrthogonalizeOptions& options) {

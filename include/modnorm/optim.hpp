@@ -292,12 +292,14 @@ struct MODNORM_API OptimizerOptions {
 /// rank holding the same tree and its own part of the batch, a step uses the sum over the ranks
 /// of their Parameter::grad (so each rank's gradient must be its share of the global mean loss;
 /// distributed::share). Every atom has one owner rank (distributed::plan_shards, balancing the
-/// Newton-Schulz work), which alone keeps the atom's state and forms its update: the gradients
-/// are reduce-scattered to the owners, the updates all-gathered, and every rank applies all of
-/// them. The weights after any number of steps are those of one process training on the whole
-/// batch, up to floating-point summation order, whatever W. Every method is then a collective
-/// (all ranks call it together); state() returns the whole state on every rank, and load_state()
-/// takes a whole state, so a checkpoint written with one W resumes with any other.
+/// Newton-Schulz work; a tall matrix with more than a rank's share of that work has several,
+/// each owning a block of its rows, which orthogonalize it together with
+/// distributed::orthogonalize_rows), which alone keeps the atom's (or rows') state and forms its
+/// update: the gradients are reduce-scattered to the owners, the updates all-gathered, and every
+/// rank applies all of them. The weights after any number of steps are those of one process
+/// training on the whole batch, up to floating-point summation order, whatever W. Every method is
+/// then a collective (all ranks call it together); state() returns the whole state on every rank,
+/// and load_state() takes a whole state, so a checkpoint written with one W resumes with any other.
 ///
 /// Example:
 ///   auto net = modnorm::Linear(784, 512) >> modnorm::ReLU() >> modnorm::Linear(512, 10);

@@ -19,10 +19,12 @@ Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u
     // <u, dualize_l(u)> = c_l <u, dualized>; optax pairs with the unscaled O.
     const CorrectionPairing pairing =
         optax ? CorrectionPairing::orthogonalized : options.correction.pairing;
-    d.pairing = p.coefficient * correction_pairing(u, dualized, p.norm, pairing);
+    // A split atom's u and dualized are this rank's rows: the inner product sums over its owners.
+    d.pairing = p.coefficient * correction_pairing(sum_over_rows(atom, dot(u, dualized)),
+                                                   p.weight.shape(), p.norm, pairing);
   }
   if (options.normuon.enabled && d.direction.rank() == 2)
-    d.direction = normuon(d.direction, atom.row_second_moment, options.normuon);
+    d.direction = normuon(d.direction, atom, options.normuon);
   // The global correction multiplies every atom's scale later, once all pairings are known.
   double k = 1.0;
   double shape = 1.0;
@@ -31,7 +33,8 @@ Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u
     // sqrt(max(1, d_out/d_in)) O (scale_by_shape), and adaptive=True multiplies by the
     // unclamped <u, O>.
     if (p.norm == Norm::spectral) {
-      const double ratio = static_cast<double>(u.dim(-2)) / static_cast<double>(u.dim(-1));
+      const double ratio =
+          static_cast<double>(p.weight.dim(-2)) / static_cast<double>(p.weight.dim(-1));
       shape = std::sqrt(std::max(1.0, ratio)) / std::sqrt(ratio);
     }
     if (options.correction.mode == CorrectionMode::per_layer) k = d.pairing;

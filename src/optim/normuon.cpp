@@ -1,12 +1,15 @@
 // NorMuon's neuron-wise (row-wise) normalisation of the dualized update; the formulas and the
 // choice between the paper's and the released code's final scaling are in optim.hpp
 // (NorMuonOptions). Li, Liu, Liang, Chen, Zhao 2025, arXiv:2510.05491, Algorithm 1.
+#include <cmath>
+
 #include "modnorm/ops.hpp"
 #include "optim/optimizer_impl.hpp"
 
 namespace modnorm::detail {
 
-Tensor normuon(const Tensor& O, Tensor& row_second_moment, const NorMuonOptions& options) {
+Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options) {
+  Tensor& row_second_moment = atom.row_second_moment;
   const std::int64_t rows = O.dim(0);
   // v <- beta2 * v + (1 - beta2) * mean_j O_ij^2, one entry per row (neuron).
   const Tensor row_mean = mean(mul(O, O), -1).reshape({rows, 1});
@@ -15,8 +18,12 @@ Tensor normuon(const Tensor& O, Tensor& row_second_moment, const NorMuonOptions&
   const Tensor normalized =
       div(O, add(sqrt(row_second_moment), scalar_like(options.eps, row_second_moment)));
   // Rescale so that ||O'||_F = ||O||_F (normuon.py); a zero O stays zero.
-  const double before = frobenius_norm(O);
-  const double after = frobenius_norm(normalized);
+  double before = frobenius_norm(O);
+  double after = frobenius_norm(normalized);
+  if (is_split(atom)) {  // O is this rank's rows: the norms are over every owner's
+    before = std::sqrt(sum_over_rows(atom, before * before));
+    after = std::sqrt(sum_over_rows(atom, after * after));
+  }
   if (after == 0.0) return normalized;
   return scale(normalized, before / after);
 }

@@ -49,21 +49,25 @@ Optimizer::Optimizer(const Module& module, OptimizerOptions options, distributed
   const auto overrides = overrides_by_name(op, o.overrides, params);
   if (o.algorithm == Algorithm::modular)
     for (const Parameter& p : params) detail::check_coefficient(op, p);
-  const std::vector<int> owners = detail::assign_owners(op, group, params, o);
+  const auto owners = detail::assign_owners(op, group, params, o);
 
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Tensor& w = params[i].weight;
     detail::AtomState a{params[i].name, w.shape(), w.dtype(), w.device(), 1.0, {}, {}, {},
-                        owners[i]};
+                        owners[i],      {}};
     if (const auto it = overrides.find(a.name); it != overrides.end())
       a.lr_multiplier = it->second->lr_multiplier;
-    // State only where it is used: on the atom's owner (optimizer-state sharding).
-    if (a.owner == group.rank()) {
-      a.momentum = Tensor::zeros(w.shape(), w.dtype(), w.device());
+    const distributed::RowBlock* mine = detail::block_on(a, group.rank());
+    // The owners of a split atom share its Newton-Schulz sums (a collective, in atom order).
+    if (detail::is_split(a)) a.rows_group = group.split(mine ? 0 : 1);
+    // State only where it is used: on the atom's owners (optimizer-state sharding).
+    if (mine) {
+      const Shape shape = detail::block_shape(a, *mine);
+      a.momentum = Tensor::zeros(shape, w.dtype(), w.device());
       if (detail::uses_row_second_moment(o, a.shape))
-        a.row_second_moment = Tensor::zeros({w.dim(0), 1}, w.dtype(), w.device());
+        a.row_second_moment = Tensor::zeros({mine->rows, 1}, w.dtype(), w.device());
       if (detail::uses_adam(o.algorithm))
-        a.second_moment = Tensor::zeros(w.shape(), w.dtype(), w.device());
+        a.second_moment = Tensor::zeros(shape, w.dtype(), w.device());
     }
     s.atoms.push_back(std::move(a));
     s.updates.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));
@@ -103,7 +107,15 @@ void Optimizer::step() {
   if (o.algorithm == Algorithm::modular) {
     DualizeOptions dualize_options;
     dualize_options.orthogonalize = o.orthogonalize;
-    dualized = s.module.dualize(u, dualize_options);
+    std::vector<Tensor> whole = u;  // a split atom's rows are dualized with its other owners
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (detail::is_split(s.atoms[i])) whole[i] = Tensor();
+    dualized = s.module.dualize(whole, dualize_options);
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (mine(i) && detail::is_split(s.atoms[i]))
+        dualized[i] = detail::for_parameter(op, params[i].name, [&] {
+          return detail::dualize_rows(s.atoms[i], params[i], u[i], o.orthogonalize);
+        });
   }
 
   // Directions of every atom: the global correction needs all pairings before any step.
@@ -125,7 +137,8 @@ void Optimizer::step() {
       }
       fail(op, "unknown algorithm");
     });
-    modular_dual_norm += directions[i].pairing / p.coefficient;
+    if (a.blocks.front().rank == s.shards.group.rank())  // a split atom's pairing counts once
+      modular_dual_norm += directions[i].pairing / p.coefficient;
   }
   const double global =
       o.correction.mode == CorrectionMode::global
@@ -134,15 +147,23 @@ void Optimizer::step() {
           : 1.0;
 
   // Every Delta W first, checked finite, then applied: a step never writes a non-finite weight.
+  // A split atom's owner forms the update of its rows.
   const double base_lr = lr();
+  std::vector<Tensor> formed(params.size());
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (!mine(i)) continue;
-    const double atom_lr = base_lr * s.atoms[i].lr_multiplier;
-    detail::form_update(s.updates[i], params[i].weight, directions[i].direction,
-                        atom_lr * directions[i].scale * global,
+    const detail::AtomState& a = s.atoms[i];
+    const distributed::RowBlock* rows = detail::block_on(a, s.shards.group.rank());
+    const bool split = detail::is_split(a);
+    formed[i] =
+        split ? Tensor::zeros(detail::block_shape(a, *rows), a.dtype, a.device) : s.updates[i];
+    const double atom_lr = base_lr * a.lr_multiplier;
+    detail::form_update(formed[i],
+                        split ? detail::rows_of(params[i].weight, *rows) : params[i].weight,
+                        directions[i].direction, atom_lr * directions[i].scale * global,
                         atom_lr * o.weight_decay.coefficient, o.weight_decay.mode);
   }
-  detail::gather_updates(s.shards, s.atoms, params, s.updates);  // every rank has every update
+  detail::gather_updates(s.shards, s.atoms, params, formed, s.updates);  // every rank, every one
   detail::check_updates(op, params, s.updates, base_lr);
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (frozen(params[i])) continue;

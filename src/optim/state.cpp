@@ -17,8 +17,8 @@ using Entries = std::vector<std::pair<std::string, Tensor>>;
 
 constexpr const char* kStep = "step";
 
-// One state buffer: its entry name, the tensor (empty on ranks other than the atom's owner),
-// its shape and the atom it belongs to.
+// One state buffer: its entry name, the tensor (this rank's rows of it, empty on ranks that own
+// none), its whole shape and the atom it belongs to.
 struct Buffer {
   std::string name;
   Tensor* tensor;
@@ -60,11 +60,23 @@ Entries Optimizer::state() const {
       out.emplace_back(b.name, b.tensor->clone());
       continue;
     }
-    // Each buffer lives on its atom's owner, which sends it to every rank.
+    // Each buffer lives on its atom's owner, which sends it to every rank; a split atom's rows
+    // on its owners, whose blocks every rank gathers in row order.
     const detail::AtomState& a = *b.atom;
-    const Tensor local =
-        a.owner == s.shards.group.rank() ? *b.tensor : Tensor::zeros(b.shape, a.dtype, a.device);
-    out.emplace_back(b.name, distributed::broadcast(local, a.owner, s.shards.group));
+    const int rank = s.shards.group.rank();
+    const distributed::RowBlock* mine = detail::block_on(a, rank);
+    if (!detail::is_split(a)) {
+      const Tensor local = mine ? *b.tensor : Tensor::zeros(b.shape, a.dtype, a.device);
+      out.emplace_back(b.name, distributed::broadcast(local, a.blocks[0].rank, s.shards.group));
+      continue;
+    }
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(s.shards.group.size()), 0);
+    for (const distributed::RowBlock& block : a.blocks)
+      counts[static_cast<std::size_t>(block.rank)] = block.rows;
+    Shape none = b.shape;
+    none[0] = 0;
+    const Tensor local = mine ? *b.tensor : Tensor::zeros(none, a.dtype, a.device);
+    out.emplace_back(b.name, distributed::all_gather(local, s.shards.group, counts));
   }
   return out;
 }
@@ -105,12 +117,14 @@ void Optimizer::load_state(const Entries& state) {
     }
 
   // Copy into the existing buffers (exact: a conversion to their dtype, then y = 1 * x); each
-  // rank keeps the state of the atoms it owns.
+  // rank keeps the state of the atoms, or rows, it owns.
   for (const Buffer& target : targets) {
-    if (target.atom->owner != impl().shards.group.rank()) continue;
+    const distributed::RowBlock* mine = detail::block_on(*target.atom, impl().shards.group.rank());
+    if (!mine) continue;
     Tensor& buffer = *target.tensor;
     const Tensor source = given.at(target.name)->to(buffer.dtype()).to(buffer.device());
-    axpy(1.0, source, buffer, 0.0);
+    axpy(1.0, detail::is_split(*target.atom) ? detail::rows_of(source, *mine) : source, buffer,
+         0.0);
   }
   impl().steps = steps;
 }

@@ -2,8 +2,9 @@
 // CTest and as 2 and 3 ranks under mpirun (3: uneven shares of the batch and of the atoms):
 // 20 steps with each rank on its share of every global batch give the weights of one process
 // on the whole batch, for every algorithm and option family, for the default MLP of
-// `modnorm train` and a small GPT; a checkpoint written by 2 ranks resumes with 1 and with the
-// whole world; and the owner plan balances the Newton-Schulz work.
+// `modnorm train`, a small GPT and an MLP whose first layer is split by rows between the ranks;
+// a checkpoint written by 2 ranks resumes with 1 and with the whole world; and the owner plan
+// balances the Newton-Schulz work and the bytes sent.
 #include <filesystem>
 #include <numeric>
 
@@ -92,6 +93,14 @@ Task gpt_task(std::uint64_t seed) {
   };
   t.batch = kBatch;
   t.f64 = true;
+  return t;
+}
+
+// A first layer of [384 x 16] that is most of the Newton-Schulz work: plan_shards splits it by
+// rows between both ranks of a world of 2, and between 2 of the 3 of a world of 3.
+Task split_task(std::uint64_t seed) {
+  Task t = mlp_task(seed, 16, 384, 41, /*f64=*/true);
+  t.make = [] { return Linear(16, 384) >> ReLU() >> Linear(384, 10); };
   return t;
 }
 
@@ -203,40 +212,9 @@ std::vector<std::pair<std::string, OptimizerOptions>> variants() {
   return out;
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_SUITE(sharded_step)
-
-BOOST_AUTO_TEST_CASE(default_mlp_trains_as_one_process_on_the_whole_batch) {
-  const std::uint64_t seed = shared_seed();
-  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks");
-  OptimizerOptions o;
-  o.nesterov = true;  // `modnorm train`'s default
-  o.orthogonalize.compute_dtype = DType::f64;
-  check_equivalence(mlp_task(seed, 784, 512, 32, /*f64=*/true), o, seed);
-}
-
-BOOST_AUTO_TEST_CASE(every_algorithm_and_option_is_shardable) {
-  const std::uint64_t seed = shared_seed();
-  for (const auto& [name, options] : variants()) {
-    BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name);
-    check_equivalence(mlp_task(seed, 24, 16, 41, /*f64=*/false), options, seed);
-  }
-}
-
-BOOST_AUTO_TEST_CASE(gpt_trains_as_one_process_on_the_whole_batch) {
-  const std::uint64_t seed = shared_seed();
-  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks");
-  OptimizerOptions o;
-  o.normuon.enabled = true;
-  o.orthogonalize.compute_dtype = DType::f64;
-  check_equivalence(gpt_task(seed), o, seed);
-}
-
-BOOST_AUTO_TEST_CASE(checkpoint_of_two_ranks_resumes_with_any_world) {
-  const std::uint64_t seed = shared_seed();
-  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks");
-  const Task t = gpt_task(seed);
+// Ranks 0 and 1 train the first half of the run and write a checkpoint, which one process and
+// the whole world resume: both end with the weights of one process trained all along.
+void check_resume(const Task& t, std::uint64_t seed) {
   OptimizerOptions o;
   o.nesterov = true;
   o.normuon.enabled = true;
@@ -287,6 +265,60 @@ BOOST_AUTO_TEST_CASE(checkpoint_of_two_ranks_resumes_with_any_world) {
   if (me == 0) std::filesystem::remove(path);
 }
 
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sharded_step)
+
+BOOST_AUTO_TEST_CASE(default_mlp_trains_as_one_process_on_the_whole_batch) {
+  const std::uint64_t seed = shared_seed();
+  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks");
+  OptimizerOptions o;
+  o.nesterov = true;  // `modnorm train`'s default
+  o.orthogonalize.compute_dtype = DType::f64;
+  check_equivalence(mlp_task(seed, 784, 512, 32, /*f64=*/true), o, seed);
+}
+
+BOOST_AUTO_TEST_CASE(every_algorithm_and_option_is_shardable) {
+  const std::uint64_t seed = shared_seed();
+  for (const auto& [name, options] : variants()) {
+    BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name);
+    check_equivalence(mlp_task(seed, 24, 16, 41, /*f64=*/false), options, seed);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(gpt_trains_as_one_process_on_the_whole_batch) {
+  const std::uint64_t seed = shared_seed();
+  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks");
+  OptimizerOptions o;
+  o.normuon.enabled = true;
+  o.orthogonalize.compute_dtype = DType::f64;
+  check_equivalence(gpt_task(seed), o, seed);
+}
+
+BOOST_AUTO_TEST_CASE(a_matrix_split_by_rows_trains_as_one_process) {
+  const std::uint64_t seed = shared_seed();
+  const Task t = split_task(seed);
+  std::vector<dist::PlanItem> items;
+  for (const Parameter& p : t.make().parameters()) items.push_back({p.weight.shape(), p.norm});
+  const std::size_t owners = dist::plan_shards(items, world().size(), {}).owners[0].size();
+  BOOST_TEST((world().size() == 1 ? owners == 1 : owners >= 2));
+  for (auto [name, options] : variants()) {
+    BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name);
+    options.orthogonalize.compute_dtype = DType::f64;
+    check_equivalence(t, options, seed);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_of_two_ranks_resumes_with_any_world) {
+  const std::uint64_t seed = shared_seed();
+  const std::vector<std::pair<std::string, Task>> tasks = {{"gpt", gpt_task(seed)},
+                                                           {"split", split_task(seed)}};
+  for (const auto& [name, t] : tasks) {
+    BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name);
+    check_resume(t, seed);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_rank_with_bad_gradients_stops_every_rank,
                      *boost::unit_test::precondition(modnorm::test::several_ranks)) {
   Module net = Linear(3, 2);
@@ -324,9 +356,10 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(shard_plan)
 
-// A GPT-2-small-shaped list (12 blocks of d 768, vocab 50257): the LPT bound (no rank above the
-// mean plus the largest item), every item owned once, and the same plan on every call.
-BOOST_AUTO_TEST_CASE(owners_balance_newton_schulz_work) {
+namespace {
+
+// A GPT-2-small-shaped list (12 blocks of d 768, vocab 50257) and a frozen vector.
+std::vector<dist::PlanItem> gpt2_small() {
   std::vector<dist::PlanItem> items{{{768, 50257}, Norm::column}};
   for (int b = 0; b < 12; ++b) {
     for (int k = 0; k < 4; ++k) items.push_back({{768, 768}, Norm::spectral});
@@ -335,33 +368,96 @@ BOOST_AUTO_TEST_CASE(owners_balance_newton_schulz_work) {
   }
   items.push_back({{50257, 768}, Norm::spectral});
   items.push_back({{10}, Norm::euclidean, /*frozen=*/true});
+  return items;
+}
+
+// Quintic, 5 steps, for r rows of a rows x cols item: 5 (4 m^2 n + 2 m^3) whole, m = min, n =
+// max; a block of r rows of a split (tall) one: 5 (4 r cols^2 + 2 cols^3).
+double cost(const dist::PlanItem& item, std::int64_t r, bool split) {
+  if (item.norm != Norm::spectral) return 0.0;
+  const Shape& s = item.shape;
+  const double m = static_cast<double>(std::min(s[0], s[1]));
+  const double n = static_cast<double>(std::max(s[0], s[1]));
+  const double c = static_cast<double>(s[1]);
+  return split ? 5 * (4 * static_cast<double>(r) * c * c + 2 * c * c * c)
+               : 5 * (4 * m * m * n + 2 * m * m * m);
+}
+
+}  // namespace
+
+// Every item's blocks cover its rows once, in rank order on distinct ranks; the per-rank flops
+// and elements are those of the blocks; the plan is the same on every call; at W = 8 (the
+// target) no rank does more than 1.25x the mean work and the bytes sent (ring model, with the
+// split matrix's Gram sums) stay within 1.05x of the all-reduce bound.
+BOOST_AUTO_TEST_CASE(owners_balance_newton_schulz_work) {
+  const std::vector<dist::PlanItem> items = gpt2_small();
+  std::int64_t parameters = 0;
+  for (std::size_t i = 0; i + 1 < items.size(); ++i)
+    parameters += items[i].shape[0] * items[i].shape[1];
   for (const int w : {1, 2, 3, 8, 64, 512}) {
     BOOST_TEST_INFO(w << " ranks");
     const dist::ShardPlan plan = dist::plan_shards(items, w, {});
-    BOOST_TEST(plan.owner == dist::plan_shards(items, w, {}).owner,
-               boost::test_tools::per_element());
-    BOOST_TEST(plan.owner.back() == -1);
-    std::vector<double> flops(static_cast<std::size_t>(w), 0.0);
+    const dist::ShardPlan again = dist::plan_shards(items, w, {});
+    BOOST_TEST(plan.flops == again.flops, boost::test_tools::per_element());
+    BOOST_TEST(plan.owners.back().empty());
+    std::vector<double> flops(static_cast<std::size_t>(w), 0.0), gram(flops);
     std::vector<std::int64_t> elements(static_cast<std::size_t>(w), 0);
-    double largest = 0.0;
     for (std::size_t i = 0; i + 1 < items.size(); ++i) {
-      BOOST_TEST((plan.owner[i] >= 0 && plan.owner[i] < w));
-      // Quintic, 5 steps: 5 (4 m^2 n + 2 m^3).
-      const Shape& s = items[i].shape;
-      const double m = static_cast<double>(std::min(s[0], s[1]));
-      const double n = static_cast<double>(std::max(s[0], s[1]));
-      const double cost =
-          items[i].norm == Norm::spectral ? 5 * (4 * m * m * n + 2 * m * m * m) : 0.0;
-      largest = std::max(largest, cost);
-      flops[static_cast<std::size_t>(plan.owner[i])] += cost;
-      elements[static_cast<std::size_t>(plan.owner[i])] += s[0] * s[1];
+      const std::vector<dist::RowBlock>& blocks = plan.owners[i];
+      BOOST_REQUIRE(!blocks.empty());
+      const bool split = blocks.size() > 1;
+      std::int64_t next_row = 0;
+      int last_rank = -1;
+      for (const dist::RowBlock& b : blocks) {
+        BOOST_TEST(b.rank == again.owners[i][&b - blocks.data()].rank);
+        BOOST_TEST((b.rank > last_rank && b.rank < w));
+        BOOST_TEST(b.begin == next_row);
+        BOOST_TEST(b.rows > 0);
+        last_rank = b.rank;
+        next_row += b.rows;
+        flops[static_cast<std::size_t>(b.rank)] += cost(items[i], b.rows, split);
+        elements[static_cast<std::size_t>(b.rank)] += b.rows * items[i].shape[1];
+        const auto k = static_cast<double>(blocks.size()), n = double(items[i].shape[1]);
+        if (split) gram[static_cast<std::size_t>(b.rank)] += 4.0 * 5 * n * n * 2 * (k - 1) / k;
+      }
+      BOOST_TEST(next_row == items[i].shape[0]);
+      if (split) BOOST_TEST((items[i].shape[0] >= items[i].shape[1] && w > 1));
     }
-    BOOST_TEST(plan.flops == flops, boost::test_tools::per_element());
+    for (int r = 0; r < w; ++r)
+      BOOST_TEST(plan.flops[r] == flops[r], boost::test_tools::tolerance(1e-9));
     BOOST_TEST(plan.elements == elements, boost::test_tools::per_element());
-    const double mean = std::accumulate(flops.begin(), flops.end(), 0.0) / w;
-    BOOST_TEST(*std::max_element(flops.begin(), flops.end()) <= mean + largest);
+    if (w == 8) {
+      const double mean = std::accumulate(flops.begin(), flops.end(), 0.0) / w;
+      BOOST_TEST(*std::max_element(flops.begin(), flops.end()) <= 1.25 * mean);
+      const double bound = 4.0 * 2.0 * static_cast<double>(parameters) * (w - 1) / w;
+      for (int r = 0; r < w; ++r) {
+        const auto mine = static_cast<double>(elements[r]);
+        const auto next = static_cast<double>(elements[(r + 1) % w]);
+        const double sent = 4.0 * (2.0 * static_cast<double>(parameters) - mine - next) + gram[r];
+        BOOST_TEST(sent <= 1.05 * bound, "rank " << r << ": " << sent / bound << "x the bound");
+      }
+    }
   }
   BOOST_CHECK_THROW(dist::plan_shards(items, 0, {}), Error);
+}
+
+// Small matrices, wide ones, svd and bf16 iterates are never split; one process splits nothing.
+BOOST_AUTO_TEST_CASE(only_large_tall_matrices_are_split) {
+  const std::vector<dist::PlanItem> small{{{100, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
+  const std::vector<dist::PlanItem> wide{{{16, 4096}, Norm::spectral}, {{8, 8}, Norm::spectral}};
+  const std::vector<dist::PlanItem> tall{{{4096, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
+  OrthogonalizeOptions svd, bf16;
+  svd.method = OrthogonalizeMethod::svd;
+  bf16.compute_dtype = DType::bf16;
+  for (const int w : {2, 3, 8}) {
+    BOOST_TEST_INFO(w << " ranks");
+    BOOST_TEST(dist::plan_shards(small, w, {}).owners[0].size() == 1U);  // under 128 rows
+    BOOST_TEST(dist::plan_shards(wide, w, {}).owners[0].size() == 1U);
+    BOOST_TEST(dist::plan_shards(tall, w, svd).owners[0].size() == 1U);
+    BOOST_TEST(dist::plan_shards(tall, w, bf16).owners[0].size() == 1U);
+    BOOST_TEST(dist::plan_shards(tall, w, {}).owners[0].size() == static_cast<std::size_t>(w));
+  }
+  BOOST_TEST(dist::plan_shards(tall, 1, {}).owners[0].size() == 1U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
