@@ -2,6 +2,9 @@
 // (src/cli/mlp.hpp: Linear layers with ReLU between them, the modular optimizer at its
 // defaults), split into forward + backward, the optimizer step and, inside it, the collectives;
 // and the duality maps this rank computes, timed apart (docs/benchmarks.md, "Data parallelism").
+// At W = 2 no matrix of these MLPs is split by rows (plan_shards: for the 1024 x 1024 one, two
+// owners would each also pay the n^3 product A A, more than the split saves), but the timing
+// follows the plan either way.
 // Run it alone (W = 1) or under `mpirun -np W` (scripts/bench-distributed): each rank takes its
 // share of a fixed batch of random inputs and labels, as `modnorm train` does.
 //
@@ -20,6 +23,7 @@
 namespace {
 
 using json = nlohmann::json;
+using modnorm::Shape;
 using modnorm::Tensor;
 namespace dist = modnorm::distributed;
 
@@ -84,18 +88,26 @@ int main(int argc, char** argv) {
     const double share = static_cast<double>(part.count) / static_cast<double>(r.batch);
 
     // The duality maps of the atoms this rank owns, on stand-in momenta of their shapes: what
-    // the step's Module::dualize computes (the same owners: distributed::plan_shards).
+    // the step computes (the same owners: distributed::plan_shards). Whole matrices through
+    // Module::dualize, this rank's rows of a split one through orthogonalize_rows with its other
+    // owners (its Gram sums included).
     const std::vector<modnorm::Parameter> params = net.parameters();
     std::vector<dist::PlanItem> items;
     for (const modnorm::Parameter& p : params) items.push_back({p.weight.shape(), p.norm});
     const dist::ShardPlan plan = dist::plan_shards(items, world.size(), options.orthogonalize);
     std::vector<Tensor> owned(params.size());
+    std::vector<std::pair<Tensor, dist::Group>> rows;
     for (std::size_t i = 0; i < params.size(); ++i) {
-      if (plan.owners[i].size() > 1)  // none at these sizes and W <= 2
-        throw modnorm::Error("[bench_distributed_step] times whole matrices only, but '" +
-                             params[i].name + "' is split by rows");
-      if (plan.owners[i][0].rank == world.rank())
-        owned[i] = Tensor::randn(params[i].weight.shape(), data);
+      const Shape& shape = params[i].weight.shape();
+      const dist::RowBlock* mine = nullptr;
+      for (const dist::RowBlock& b : plan.owners[i])
+        if (b.rank == world.rank()) mine = &b;
+      if (plan.owners[i].size() > 1) {
+        const dist::Group owners = world.split(mine ? 0 : 1);  // every rank, in atom order
+        if (mine) rows.emplace_back(Tensor::randn({mine->rows, shape[1]}, data), owners);
+      } else if (mine) {
+        owned[i] = Tensor::randn(shape, data);
+      }
     }
     modnorm::DualizeOptions dualize;
     dualize.orthogonalize = options.orthogonalize;
@@ -114,6 +126,8 @@ int main(int argc, char** argv) {
       comm.push_back(world.stats().seconds - before.seconds);
       const auto dualize_start = std::chrono::steady_clock::now();
       net.dualize(owned, dualize);
+      for (const auto& [block, owners] : rows)
+        dist::orthogonalize_rows({block}, owners, options.orthogonalize);
       orthogonalize.push_back(seconds_since(dualize_start));
     };
     for (std::int64_t k = 0; k < r.warmup; ++k) one_step();
