@@ -1,6 +1,7 @@
 // bench_distributed_step: the time of one data-parallel training step of the command line's MLP
 // (src/cli/mlp.hpp: Linear layers with ReLU between them, the modular optimizer at its
-// defaults), split into forward + backward, the optimizer step and, inside it, the collectives;
+// defaults), split into forward + backward, the optimizer step and, inside it, the collectives
+// (with the wait for the slowest rank);
 // and the duality maps this rank computes, timed apart (docs/benchmarks.md, "Data parallelism").
 // At W = 2 no matrix of these MLPs is split by rows (plan_shards: for the 1024 x 1024 one, two
 // owners would each also pay the n^3 product A A, more than the split saves), but the timing
@@ -112,6 +113,8 @@ int main(int argc, char** argv) {
     modnorm::DualizeOptions dualize;
     dualize.orthogonalize = options.orthogonalize;
 
+    // The steps first, then the duality maps alone: timed in the same loop, a rank with more
+    // maps to compute would make the others wait at the next step's first collective.
     std::vector<double> compute, step, comm, orthogonalize;
     const auto one_step = [&] {
       const auto start = std::chrono::steady_clock::now();
@@ -124,15 +127,20 @@ int main(int argc, char** argv) {
       opt.step();
       step.push_back(seconds_since(step_start));
       comm.push_back(world.stats().seconds - before.seconds);
-      const auto dualize_start = std::chrono::steady_clock::now();
+    };
+    const auto one_dualize = [&] {
+      const auto start = std::chrono::steady_clock::now();
       net.dualize(owned, dualize);
       for (const auto& [block, owners] : rows)
         dist::orthogonalize_rows({block}, owners, options.orthogonalize);
-      orthogonalize.push_back(seconds_since(dualize_start));
+      orthogonalize.push_back(seconds_since(start));
     };
     for (std::int64_t k = 0; k < r.warmup; ++k) one_step();
-    compute.clear(), step.clear(), comm.clear(), orthogonalize.clear();
+    compute.clear(), step.clear(), comm.clear();
     for (std::int64_t k = 0; k < r.repeats; ++k) one_step();
+    for (std::int64_t k = 0; k < r.warmup; ++k) one_dualize();
+    orthogonalize.clear();
+    for (std::int64_t k = 0; k < r.repeats; ++k) one_dualize();
 
     // Every rank's medians, gathered on every rank (rank 0 prints them).
     const std::vector<double> mine{median(compute), median(step), median(comm),

@@ -65,7 +65,8 @@ struct InitOptions {
 struct Stats {
   std::int64_t calls = 0;       ///< collectives called (checks between ranks not counted)
   std::int64_t bytes_sent = 0;  ///< bytes sent by this rank (ring model, above)
-  double seconds = 0.0;         ///< wall time spent inside collectives, waiting included
+  double seconds = 0.0;         ///< wall time inside collectives (their input checks between ranks
+                                ///< and the wait for the other ranks included)
 };
 
 namespace detail {

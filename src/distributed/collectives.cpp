@@ -56,7 +56,12 @@ void agree(Communicator& c, const char* op, const std::string& local_error,
     v[1 + i] = signature.fields[i].second;
     v[1 + n + i] = -signature.fields[i].second;
   }
+  // Timed as communication: the first exchange of a collective is where a rank waits for the
+  // others to reach it.
+  const auto start = std::chrono::steady_clock::now();
   c.max_int64(v, op);
+  c.stats.seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!local_error.empty()) fail(op, where(c) + local_error);
   if (v[0] > 0) fail(op, where(c) + "another rank's input was refused (its message says why)");
   for (std::size_t i = 0; i < n; ++i)

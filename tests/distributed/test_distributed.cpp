@@ -183,6 +183,20 @@ BOOST_AUTO_TEST_CASE(broadcast_copies_the_root_everywhere) {
     }
 }
 
+// Stats::seconds counts the wait for a late rank: the last rank reaches an all_sum 0.3 s after
+// the others, and every other rank's time in collectives covers most of that.
+BOOST_AUTO_TEST_CASE(stats_count_the_wait_for_a_late_rank) {
+  const int w = world().size(), me = world().rank();
+  if (w == 1) return;
+  const dist::Group group = world().split(0);                // fresh counts
+  dist::all_sum(Tensor::full({1}, 1.0, DType::f64), group);  // everyone present
+  const double before = group.stats().seconds;
+  if (me == w - 1) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  dist::all_sum(Tensor::full({1}, 1.0, DType::f64), group);
+  const double waited = group.stats().seconds - before;
+  if (me != w - 1) BOOST_TEST(waited > 0.25);
+}
+
 BOOST_AUTO_TEST_CASE(split_makes_independent_groups) {
   const int w = world().size(), me = world().rank();
   // Evens and odds, each ordered by descending world rank (key).
