@@ -34,7 +34,8 @@ class CpuBackend final : public Backend {
   void tril(const Tensor& x, double fill, Tensor& out) override;
   void im2col(const Tensor& x, const WindowGeometry& g, Tensor& out) override;
   void col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out) override;
-  // The convolutions on oneDNN (dnnl.cpp), or none (dnnl_stub.cpp).
+#if MODNORM_WITH_DNNL
+  // The convolutions on oneDNN (dnnl.cpp); without it, Backend's (none: Conv2D runs im2col).
   bool has_conv2d(DType dtype) const override;
   void conv2d(double alpha, const Tensor& x, const Tensor& w, const ConvWeightStrides& layout,
               const WindowGeometry& g, Tensor& y) override;
@@ -44,6 +45,7 @@ class CpuBackend final : public Backend {
   void conv2d_backward_weights(double alpha, const Tensor& x, const Tensor& dy,
                                const ConvWeightStrides& layout, const WindowGeometry& g,
                                Tensor& dw) override;
+#endif
   void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
               Tensor& out) override;
   void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
