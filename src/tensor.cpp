@@ -318,6 +318,10 @@ bool cuda_available() {
   return detail::cuda_device_count() > 0;
 }
 
+int cuda_device_count() {
+  return detail::cuda_device_count();
+}
+
 void synchronize(Device device) {
   detail::backend(device, "synchronize").synchronize();
 }

@@ -43,6 +43,10 @@ MODNORM_API std::size_t itemsize(DType dtype);
 /// the CUDA runtime while counting devices (a missing driver included) counts as no device.
 MODNORM_API bool cuda_available();
 
+/// The number of visible CUDA devices: 0 without the CUDA backend or without a GPU (counted as
+/// for cuda_available()). The NCCL engine takes one per rank (docs/distributed.md).
+MODNORM_API int cuda_device_count();
+
 /// Blocks until all work queued on `device` has finished (a no-op for Device::cpu, whose work
 /// is done when a call returns). GPU operations are asynchronous: time them with this, e.g.
 ///   auto start = std::chrono::steady_clock::now();

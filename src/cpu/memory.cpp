@@ -3,6 +3,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <unordered_map>
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_compute.hpp"
@@ -84,18 +88,97 @@ struct Fill {
   static void run(Tensor& out, double value) { fill_as<T>(out, value); }
 };
 
+// Large blocks are cached. malloc serves a large block with a fresh mmap, and each of its pages
+// faults on first touch (a quarter of a convolutional network's training step went to that); a
+// training loop frees and asks again for the same sizes every step. So a freed block of at least
+// kCacheMin bytes is kept for the next request of its (aligned) size, up to kCacheMax bytes in
+// all, and the cache is emptied when malloc fails. Not under AddressSanitizer, whose use-after-
+// free reports need every block really freed.
+#if defined(__SANITIZE_ADDRESS__)
+#define MODNORM_CPU_BLOCK_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MODNORM_CPU_BLOCK_CACHE 0
+#endif
+#endif
+#ifndef MODNORM_CPU_BLOCK_CACHE
+#define MODNORM_CPU_BLOCK_CACHE 1
+#endif
+
+constexpr std::size_t kCacheMin = std::size_t{1} << 18;  // 256 KiB: below, malloc's own heap
+constexpr std::size_t kCacheMax = std::size_t{1} << 30;  // 1 GiB of idle blocks at most
+
+class BlockCache {
+ public:
+  // The cached block of exactly `bytes` freed last (its lines may still be cached), or nullptr.
+  void* take(std::size_t bytes) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto [first, last] = idle_.equal_range(bytes);  // in the order they were freed
+    if (first == last) return nullptr;
+    const auto it = std::prev(last);
+    void* p = it->second;
+    idle_.erase(it);
+    idle_bytes_ -= bytes;
+    live_.emplace(p, bytes);
+    return p;
+  }
+  void track(void* p, std::size_t bytes) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    live_.emplace(p, bytes);
+  }
+  // Keeps a tracked block for reuse (false: not tracked, or the cache is full; free it).
+  bool keep(void* p) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = live_.find(p);
+    if (it == live_.end()) return false;
+    const std::size_t bytes = it->second;
+    live_.erase(it);
+    if (idle_bytes_ + bytes > kCacheMax) return false;
+    idle_.emplace(bytes, p);
+    idle_bytes_ += bytes;
+    return true;
+  }
+  void release() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [bytes, p] : idle_) std::free(p);
+    idle_.clear();
+    idle_bytes_ = 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::multimap<std::size_t, void*> idle_;
+  std::unordered_map<void*, std::size_t> live_;
+  std::size_t idle_bytes_ = 0;
+};
+
+// Never destroyed: tensors in static storage may be freed after every other static object.
+BlockCache& block_cache() {
+  static BlockCache* cache = new BlockCache;
+  return *cache;
+}
+
 }  // namespace
 
 void* CpuBackend::allocate(std::size_t nbytes) {
   if (nbytes == 0) return nullptr;
   const std::size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+  const bool cached = MODNORM_CPU_BLOCK_CACHE && rounded >= kCacheMin;
+  if (cached)
+    if (void* p = block_cache().take(rounded)) return p;
   void* p = std::aligned_alloc(kAlignment, rounded);
+  if (p == nullptr && cached) {
+    block_cache().release();
+    p = std::aligned_alloc(kAlignment, rounded);
+  }
   if (p == nullptr)
     throw Error("[allocate] out of host memory allocating " + std::to_string(nbytes) + " bytes");
+  if (cached) block_cache().track(p, rounded);
   return p;
 }
 
 void CpuBackend::deallocate(void* ptr) noexcept {
+  if (MODNORM_CPU_BLOCK_CACHE && ptr != nullptr && block_cache().keep(ptr)) return;
   std::free(ptr);
 }
 

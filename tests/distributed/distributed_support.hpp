@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
+#include <optional>
 
 #include "modnorm/distributed.hpp"
 #include "support.hpp"
@@ -22,6 +23,24 @@ inline distributed::Group& world() {
   return group;
 }
 
+/// The NCCL group over the world's ranks, or nullptr unless this build has NCCL, the run has
+/// several ranks and every rank its own GPU (NCCL refuses two ranks on one device).
+inline const distributed::Group* nccl_world() {
+  static const std::optional<distributed::Group> group = []() -> std::optional<distributed::Group> {
+    const bool fits = distributed::is_available(distributed::Backend::nccl) &&
+                      world().size() >= 2 && cuda_device_count() >= world().size();
+    // Every rank decides alike: none unless it fits on every rank.
+    const double unfit =
+        distributed::all_sum(Tensor::full({1}, fits ? 0.0 : 1.0, DType::f64), world()).item();
+    if (unfit > 0) return std::nullopt;
+    distributed::InitOptions options;
+    options.backend = distributed::Backend::nccl;
+    options.timeout_seconds = 120;
+    return distributed::init(options);
+  }();
+  return group ? &*group : nullptr;
+}
+
 /// fresh_seed() of rank 0, on every rank (printed on failure by the caller's BOOST_TEST_INFO).
 inline std::uint64_t shared_seed() {
   const auto local = static_cast<double>(fresh_seed() % (std::uint64_t{1} << 52));
@@ -34,6 +53,13 @@ inline std::uint64_t shared_seed() {
 inline boost::test_tools::assertion_result several_ranks(boost::unit_test::test_unit_id) {
   boost::test_tools::assertion_result ok(world().size() >= 2);
   ok.message() << "needs 2 or more ranks (run under mpirun)";
+  return ok;
+}
+
+/// A Boost.Test precondition: nccl_world() exists.
+inline boost::test_tools::assertion_result nccl_ranks(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result ok(nccl_world() != nullptr);
+  ok.message() << "needs a build with NCCL and one GPU per rank, 2 or more ranks (mpirun)";
   return ok;
 }
 

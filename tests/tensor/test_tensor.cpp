@@ -132,4 +132,31 @@ BOOST_AUTO_TEST_CASE(printing_shows_shape_dtype_device_and_values) {
   BOOST_TEST(os.str() == "Tensor([2] f32 cpu {1, 2})");
 }
 
+// A large CPU buffer, once freed, serves the next tensor of its size (no fresh pages to fault in;
+// src/cpu/memory.cpp), and whatever it held does not leak into zeros() or full(). Under
+// AddressSanitizer blocks are really freed, so only the contents are checked there.
+BOOST_AUTO_TEST_CASE(a_freed_large_cpu_buffer_is_reused_with_fresh_contents) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool reused = false;
+#elif defined(__has_feature)
+  constexpr bool reused = !__has_feature(address_sanitizer);
+#else
+  constexpr bool reused = true;
+#endif
+  const Shape shape{1 << 20};  // 4 MiB of f32
+  const void* first = nullptr;
+  {
+    Tensor t = Tensor::full(shape, 7.0);
+    first = t.raw();
+  }
+  const Tensor z = Tensor::zeros(shape);
+  if (reused) BOOST_TEST(z.raw() == first);
+  BOOST_TEST(max_abs(z) == 0.0);
+  // z still holds the block: a new tensor of the size gets another one.
+  const Tensor other = Tensor::full(shape, -2.0);
+  BOOST_TEST(other.raw() != z.raw());
+  BOOST_TEST(max_abs(other) == 2.0);
+  BOOST_TEST(max(other) == -2.0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
