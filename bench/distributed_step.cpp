@@ -165,6 +165,8 @@ int main(int argc, char** argv) {
                         {"batch", r.batch},
                         {"ranks", world.size()},
                         {"backend", dist::to_string(world.backend())},
+                        {"cpu_gemm", modnorm::cpu_gemm()},
+                        {"cpu_gemm_kernels", modnorm::cpu_gemm_kernels()},
                         {"warmup", r.warmup},
                         {"repeats", r.repeats},
                         {"per_rank", ranks}}

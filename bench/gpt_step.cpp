@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
     getrusage(RUSAGE_SELF, &usage);
     const json out = {
         {"implementation", std::string("modnorm ") + modnorm::version()},
+        {"cpu_gemm", modnorm::cpu_gemm()},
+        {"cpu_gemm_kernels", modnorm::cpu_gemm_kernels()},
         {"vocab", r.gpt.vocab},
         {"context", r.context},
         {"batch", r.batch},

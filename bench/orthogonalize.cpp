@@ -161,6 +161,7 @@ int run(int argc, char** argv) {
   doc["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()},
                     {"OMP_NUM_THREADS", omp ? omp : ""},
                     {"cpu_gemm", modnorm::cpu_gemm()},
+                    {"cpu_gemm_kernels", modnorm::cpu_gemm_kernels()},
                     {"device", modnorm::to_string(device)}};
   doc["repeats"] = repeats;
   doc["results"] = nlohmann::json::array();

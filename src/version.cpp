@@ -1,5 +1,7 @@
 #include "modnorm/version.hpp"
 
+#include "cpu/sgemm.hpp"
+
 namespace modnorm {
 
 const char* version() {
@@ -7,7 +9,11 @@ const char* version() {
 }
 
 const char* cpu_gemm() {
-  return MODNORM_CPU_GEMM;
+  return detail::cpu::gemm_kernels().provider.c_str();
+}
+
+const char* cpu_gemm_kernels() {
+  return detail::cpu::gemm_kernels().kernels.c_str();
 }
 
 const char* cpu_conv() {

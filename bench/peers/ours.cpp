@@ -223,6 +223,7 @@ int speed(const std::string& input, const std::string& output) {
   const char* omp = std::getenv("OMP_NUM_THREADS");
   const json doc = {{"modnorm_version", modnorm::version()},
                     {"cpu_gemm", modnorm::cpu_gemm()},
+                    {"cpu_gemm_kernels", modnorm::cpu_gemm_kernels()},
                     {"cpu_conv", modnorm::cpu_conv()},
                     {"OMP_NUM_THREADS", omp ? omp : ""},
                     {"hardware_threads", std::thread::hardware_concurrency()},

@@ -8,9 +8,21 @@ namespace modnorm {
 /// The library's version, "MAJOR.MINOR.PATCH".
 MODNORM_API const char* version();
 
-/// Whose GEMM kernels the CPU backend runs: "OpenBLAS" (built with `MODNORM_BLAS`, Eigen's
-/// products call `sgemm_`/`dgemm_`) or "Eigen" (Eigen's own). Benchmarks record it.
+/// Whose kernels run the CPU backend's f32 (and bf16) matrix products, with its version: "oneDNN
+/// 2.6.3" (the default), "OpenBLAS 0.3.21", "BLIS 0.9.0" or "Eigen 3.4.0", as chosen at build
+/// time (CMake `MODNORM_GEMM`; docs/benchmarks.md, "GEMM providers"). f64 products always run
+/// on Eigen's own kernels. Benchmarks and training logs record it.
+///
+/// Example: std::cout << modnorm::cpu_gemm() << " (" << modnorm::cpu_gemm_kernels() << ")\n";
 MODNORM_API const char* cpu_gemm();
+
+/// Which of the provider's kernels run on this CPU: oneDNN's instruction set ("avx2",
+/// "avx512_core", "avx512_core_bf16", ...), OpenBLAS's core type ("Haswell", "SkylakeX",
+/// "Zen", or "Prescott", its generic fallback for a CPU model it does not know), BLIS's
+/// configuration ("zen3", "skx", "generic", ...) or the instruction sets Eigen was compiled for.
+/// When the provider runs generic kernels on a CPU with AVX2 or AVX-512, modnorm also prints a
+/// warning on stderr, once, at its first product.
+MODNORM_API const char* cpu_gemm_kernels();
 
 /// What runs Conv2D on f32 CPU tensors: "oneDNN" (built with `MODNORM_DNNL`: oneDNN's
 /// convolution primitives, PyTorch's CPU engine) or "im2col" (im2col and the CPU GEMM, which

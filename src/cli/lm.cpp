@@ -181,7 +181,7 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
 
   out << "modnorm train: " << describe(s) << ", " << to_string(c.optimizer.algorithm) << " lr "
       << show(c.optimizer.lr) << ", batch " << c.batch << ", " << c.steps << " steps, " << c.text
-      << " (" << n_train << " training characters), " << to_string(c.device) << "\n";
+      << " (" << n_train << " training characters), " << describe_device(c.device) << "\n";
 
   const std::vector<Parameter> params = net.parameters();
   std::ofstream log;
@@ -271,7 +271,9 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
                                 {"vocab", s.vocab},
                                 {"batch", c.batch},
                                 {"seed", c.seed},
-                                {"device", to_string(c.device)}}
+                                {"device", to_string(c.device)},
+                                {"cpu_gemm", cpu_gemm()},
+                                {"cpu_gemm_kernels", cpu_gemm_kernels()}}
                      .dump()
               << std::endl;
   return 0;

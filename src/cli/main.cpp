@@ -14,9 +14,9 @@ int run_demo(std::uint64_t seed) {
   const auto w = modnorm::Tensor::randn({4, 3}, gen);
   const auto x = modnorm::Tensor::randn({2, 3}, gen);
   const auto y = modnorm::matmul(x, w, false, true);  // y = x W^T, W is d_out x d_in
-  std::cout << "modnorm " << modnorm::version() << " (CPU GEMM " << modnorm::cpu_gemm()
-            << ", CPU Conv2D " << modnorm::cpu_conv() << ", CUDA backend "
-            << (MODNORM_WITH_CUDA ? "built" : "not built") << ", device "
+  std::cout << "modnorm " << modnorm::version() << " (CPU GEMM " << modnorm::cpu_gemm() << " on "
+            << modnorm::cpu_gemm_kernels() << " kernels, CPU Conv2D " << modnorm::cpu_conv()
+            << ", CUDA backend " << (MODNORM_WITH_CUDA ? "built" : "not built") << ", device "
             << (modnorm::cuda_available() ? "visible" : "not visible") << ")\n"
             << "W      = " << w << "\n"
             << "x      = " << x << "\n"

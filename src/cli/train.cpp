@@ -318,6 +318,11 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
                  "Checkpoint to resume from (continues bit for bit; docs/checkpoints.md)");
 }
 
+std::string describe_device(Device device) {
+  if (device != Device::cpu) return to_string(device);
+  return std::string("cpu (GEMM ") + cpu_gemm() + " on " + cpu_gemm_kernels() + " kernels)";
+}
+
 int run_train(TrainConfig c) {
   validate(c);
   if (c.model == Model::cnn) use_cnn_defaults(c);
@@ -394,7 +399,8 @@ int run_train(TrainConfig c) {
   out << "modnorm train: "
       << (cnn ? describe(cnn_of(c, train.rows, train.cols)) : "MLP " + layer_sizes(c.shape)) << ", "
       << to_string(algorithm) << " lr " << show(c.optimizer.lr) << ", batch " << c.batch << ", "
-      << c.epochs << " epochs, " << train.size() << " examples, " << to_string(c.device) << "\n";
+      << c.epochs << " epochs, " << train.size() << " examples, " << describe_device(c.device)
+      << "\n";
 
   const std::vector<Parameter> params = net.parameters();
   std::ofstream log;
@@ -470,7 +476,9 @@ int run_train(TrainConfig c) {
                                 {"depth", c.shape.depth},
                                 {"batch", c.batch},
                                 {"seed", c.seed},
-                                {"device", to_string(c.device)}}
+                                {"device", to_string(c.device)},
+                                {"cpu_gemm", cpu_gemm()},
+                                {"cpu_gemm_kernels", cpu_gemm_kernels()}}
                      .dump()
               << std::endl;
   return 0;

@@ -72,6 +72,11 @@ bool default_nesterov(Algorithm algorithm);
 // Registers `train`'s flags on `command`, writing into `config`.
 void add_train_flags(CLI::App& command, TrainConfig& config);
 
+// The device a run computes on, as its first line says: "cpu (GEMM oneDNN 2.6.3 on
+// avx512_core_bf16 kernels)" names the CPU GEMM provider and its kernels (modnorm::cpu_gemm()), so
+// that every log records what ran; "cuda" otherwise.
+std::string describe_device(Device device);
+
 // Runs the training; returns the process exit code. Every flag is checked against its limit,
 // and --save and --log for being writable, before anything is loaded or trained; a --resume
 // checkpoint's metadata is checked before it is used (docs/checkpoints.md). Throws

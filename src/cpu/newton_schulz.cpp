@@ -8,9 +8,9 @@
 // as in Jordan et al. 2024 (Muon) and Amsel et al. 2025, Algorithm 1, with `a` folded into B
 // so that the update is one GEMM. Cost per step: X X^T and A A are Gram products with a
 // symmetric result, so only their lower triangles are computed (about m^2 n and m^3 flops
-// instead of 2 m^2 n and 2 m^3): on OpenBLAS (MODNORM_WITH_BLAS) by one multithreaded ?syrk
-// each, otherwise as lower tiles in parallel; then each tile is mirrored (and rounded to bf16
-// if asked); B X is one parallel GEMM (2 m^2 n). All buffers are allocated before the step
+// instead of 2 m^2 n and 2 m^3): in f32 by the GEMM provider's symmetric product
+// (cpu/sgemm.hpp), in f64 as lower tiles in parallel; then each tile is mirrored (and rounded to
+// bf16 if asked); B X is one parallel GEMM (2 m^2 n). All buffers are allocated before the step
 // loop (the GEMM packs into its own workspace).
 #include <omp.h>
 
@@ -23,6 +23,8 @@
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_compute.hpp"
+#include "cpu/lower_tiles.hpp"
+#include "cpu/sgemm.hpp"
 
 namespace modnorm::detail {
 namespace {
@@ -47,47 +49,6 @@ void round_block_to_bf16(Block&& block) {
     for (Index j = 0; j < block.cols(); ++j) block(i, j) = round_to_bf16(block(i, j));
 }
 
-// Square tiles of the m x m symmetric products: panel boundaries 0 = r_0 < ... < r_p = m.
-// Tile (i, j), i >= j, is rows [r_i, r_i+1) x columns [r_j, r_j+1); only these p(p+1)/2 tiles
-// are computed (diagonal tiles in full) and then mirrored, so a Gram product costs
-// m^2 n (1 + 1/p) flops instead of 2 m^2 n. The tile is the largest of 256, 128, 64 that
-// still gives every thread >= 4 tiles (dynamic scheduling then balances them): measured on a
-// 2-core EPYC and a 16-core Xeon (docs/benchmarks.md).
-std::vector<Index> panels(Index m) {
-  const Index threads = std::max(1, omp_get_max_threads());
-  Index tile = 64;
-  for (const Index t : {256, 128}) {
-    const Index p = (m + t - 1) / t;
-    if (p * (p + 1) / 2 >= 4 * threads) {
-      tile = t;
-      break;
-    }
-  }
-  std::vector<Index> bounds;
-  for (Index r = 0; r < m; r += tile) bounds.push_back(r);
-  bounds.push_back(m);
-  return bounds;
-}
-
-// Runs fn(r0, h0, r1, h1) for every lower tile (row panel [r0, r0 + h0), column panel
-// [r1, r1 + h1)) in parallel; each tile is one single-threaded GEMM (Eigen does not nest its
-// own threads inside a parallel region). With one tile the region is skipped, so Eigen's GEMM
-// threads are used.
-template <class Fn>
-void for_each_lower_tile(const std::vector<Index>& bounds, Fn&& fn) {
-  const int p = static_cast<int>(bounds.size()) - 1;
-  const int tiles = p * (p + 1) / 2;
-#pragma omp parallel for schedule(dynamic, 1) if (tiles > 1)
-  for (int t = 0; t < tiles; ++t) {
-    // t -> (i, j) with i >= j, row by row of the lower triangle
-    int i = static_cast<int>((std::sqrt(8.0 * t + 1) - 1) / 2);
-    while (i * (i + 1) / 2 > t) --i;
-    while ((i + 1) * (i + 2) / 2 <= t) ++i;
-    const int j = t - i * (i + 1) / 2;
-    fn(bounds[i], bounds[i + 1] - bounds[i], bounds[j], bounds[j + 1] - bounds[j]);
-  }
-}
-
 // X is m x n (wide) or n x m (tall, m = cols); the Gram matrix is always the m x m one:
 // A = X X^T (wide) or X^T X (tall), and the update is X <- B X (wide) or X B (tall). Working
 // on the tall matrix directly is the transposed problem without copying it. A batch
@@ -105,7 +66,7 @@ void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& st
   const bool round = kFloat && bf16_iterates;
 
   cpu::Matrix<T> A(m, m), B(m, m), scratch(rows, cols);
-  const std::vector<Index> bounds = panels(m);
+  const std::vector<Index> bounds = cpu::lower_tile_bounds(m);
 
   // Rounds lower tile (r0, r1) of s when iterating in bf16 and mirrors it onto (r1, r0); a
   // diagonal tile mirrors its strictly lower part onto its upper part, so s is exactly
@@ -120,13 +81,11 @@ void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& st
     for (Index i = 0; i < h0; ++i)
       for (Index j = i + 1; j < h0; ++j) s(r0 + i, r0 + j) = s(r0 + j, r0 + i);
   };
-#if MODNORM_WITH_BLAS
-  // Every tile of s (whose lower triangle a ?syrk call has computed).
+  // Every tile of s (whose lower triangle the provider's symmetric product has computed).
   auto finish = [&](cpu::Matrix<T>& s) {
-    for_each_lower_tile(
+    cpu::for_each_lower_tile(
         bounds, [&](Index r0, Index h0, Index r1, Index h1) { finish_tile(s, r0, h0, r1, h1); });
   };
-#endif
 
   for (Index matrix = 0; matrix < batch; ++matrix) {
     T* const result = static_cast<T*>(x.raw()) + matrix * rows * cols;
@@ -144,51 +103,52 @@ void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& st
       const Map X(current, rows, cols);
       Map Y(next, rows, cols);
 
-#if MODNORM_WITH_BLAS
-      // On OpenBLAS (MODNORM_BLAS) each Gram product is one multithreaded ?syrk call (Eigen's
-      // rankUpdate), which computes the lower triangle at about the full GEMM rate: 1.7-1.9x
-      // faster than the whole product, and faster than the tiles below, whose single-threaded
-      // calls OpenBLAS runs less efficiently (docs/benchmarks.md). The tiles then only round
-      // and mirror.
-      A.template triangularView<Eigen::Lower>().setZero();
-      if (tall)
-        A.template selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
-      else
-        A.template selfadjointView<Eigen::Lower>().rankUpdate(X);
-      finish(A);
-      B = b * A;  // B = a I + b A + c A A^T, with A A^T = A A (A symmetric)
-      B.diagonal().array() += a;
-      if (c != T(0)) B.template selfadjointView<Eigen::Lower>().rankUpdate(A, c);
-      finish(B);
-#else
-      // A = X X^T (or X^T X), lower tiles, mirrored.
-      for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
-        auto tile = A.block(r0, r1, h0, h1);
+      if constexpr (kFloat) {
+        // f32: each Gram product is one call of the GEMM provider's symmetric product
+        // (cpu/sgemm.hpp: ?syrk on OpenBLAS and BLIS, parallel tiles on oneDNN), which computes the
+        // lower triangle at about the full GEMM rate; the tiles then only round and mirror.
+        // A = X X^T (or X^T X); B = a I + b A + c A A^T, with A A^T = A A (A symmetric).
+        cpu::ssyrk_lower(tall, m, tall ? rows : cols, 1.0f, X.data(), cols, 0.0f, A.data(), m);
+        finish(A);
+        B = b * A;
+        B.diagonal().array() += a;
+        if (c != T(0)) cpu::ssyrk_lower(false, m, m, c, A.data(), m, 1.0f, B.data(), m);
+        finish(B);
+        // X <- B X = a X + b A X + c A^2 X (or X B): one multithreaded GEMM.
         if (tall)
-          tile.noalias() = X.middleCols(r0, h0).transpose() * X.middleCols(r1, h1);
+          cpu::sgemm(false, false, rows, m, m, 1.0f, X.data(), cols, B.data(), m, 0.0f, Y.data(),
+                     cols);
         else
-          tile.noalias() = X.middleRows(r0, h0) * X.middleRows(r1, h1).transpose();
-        finish_tile(A, r0, h0, r1, h1);
-      });
-      // B = a I + b A + c A A, with A A = A A^T (A symmetric): the same tiles.
-      for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
-        auto tile = B.block(r0, r1, h0, h1);
-        if (c != T(0)) {
-          tile.noalias() = c * (A.middleRows(r0, h0) * A.middleRows(r1, h1).transpose());
-          tile += b * A.block(r0, r1, h0, h1);
-        } else {
-          tile = b * A.block(r0, r1, h0, h1);
-        }
-        if (r0 == r1) tile.diagonal().array() += a;
-        finish_tile(B, r0, h0, r1, h1);
-      });
-#endif
-
-      // X <- B X = a X + b A X + c A^2 X (or X B): one parallel GEMM.
-      if (tall)
-        Y.noalias() = X * B;
-      else
-        Y.noalias() = B * X;
+          cpu::sgemm(false, false, m, cols, m, 1.0f, B.data(), m, X.data(), cols, 0.0f, Y.data(),
+                     cols);
+      } else {
+        // f64 (the references): A = X X^T (or X^T X), lower tiles, mirrored.
+        cpu::for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
+          auto tile = A.block(r0, r1, h0, h1);
+          if (tall)
+            tile.noalias() = X.middleCols(r0, h0).transpose() * X.middleCols(r1, h1);
+          else
+            tile.noalias() = X.middleRows(r0, h0) * X.middleRows(r1, h1).transpose();
+          finish_tile(A, r0, h0, r1, h1);
+        });
+        // B = a I + b A + c A A, with A A = A A^T (A symmetric): the same tiles.
+        cpu::for_each_lower_tile(bounds, [&](Index r0, Index h0, Index r1, Index h1) {
+          auto tile = B.block(r0, r1, h0, h1);
+          if (c != T(0)) {
+            tile.noalias() = c * (A.middleRows(r0, h0) * A.middleRows(r1, h1).transpose());
+            tile += b * A.block(r0, r1, h0, h1);
+          } else {
+            tile = b * A.block(r0, r1, h0, h1);
+          }
+          if (r0 == r1) tile.diagonal().array() += a;
+          finish_tile(B, r0, h0, r1, h1);
+        });
+        // X <- B X (or X B): one parallel GEMM.
+        if (tall)
+          Y.noalias() = X * B;
+        else
+          Y.noalias() = B * X;
+      }
       if constexpr (kFloat)
         if (round) {
           T* p = Y.data();

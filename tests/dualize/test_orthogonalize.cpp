@@ -125,6 +125,25 @@ BOOST_AUTO_TEST_CASE(f64_iteration_matches_the_scalar_map) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(f32_iteration_matches_f64_at_sizes_of_several_tiles) {
+  // f32 runs the symmetric products on the GEMM provider (?syrk, or one GEMM per lower tile),
+  // f64 on Eigen's tiles: at sizes of several tiles, ragged edges included, both give the same
+  // iterate up to f32 rounding, for wide, tall and square inputs.
+  MODNORM_FRESH_GENERATOR(gen);
+  for (const OrthogonalizeMethod method : mt::newton_schulz_methods())
+    for (const auto& [rows, cols] :
+         {std::pair{300, 610}, std::pair{610, 300}, std::pair{520, 520}}) {
+      const mt::MatD g = mt::gaussian(rows, cols, gen);
+      const mt::MatD y32 = mt::to_eigen(
+          modnorm::orthogonalize(mt::from_eigen(g, DType::f32), mt::with_method(method)));
+      const mt::MatD y64 = mt::to_eigen(modnorm::orthogonalize(
+          mt::from_eigen(g, DType::f64), mt::with_method(method, DType::f64)));
+      BOOST_TEST_INFO(to_string(method) << " " << rows << "x" << cols);
+      BOOST_TEST((y32 - y64).cwiseAbs().maxCoeff() < 1e-4);
+      BOOST_TEST(y64.cwiseAbs().maxCoeff() > 1e-2);  // not two zero results
+    }
+}
+
 BOOST_AUTO_TEST_CASE(svd_method_matches_jacobi_svd) {
   MODNORM_FRESH_GENERATOR(gen);
   OrthogonalizeOptions options;
