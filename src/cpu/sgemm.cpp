@@ -117,9 +117,16 @@ void warn_if_generic() {
       std::cerr << "modnorm: warning: the CPU GEMM (" << k.provider << ") runs its generic '"
                 << k.kernels << "' kernels on a CPU with AVX2"
                 << (__builtin_cpu_supports("avx512f") ? " and AVX-512" : "")
-                << ", several times slower than it could; rebuild with -DMODNORM_GEMM=onednn"
-#if MODNORM_GEMM_OPENBLAS
-                << " or set OPENBLAS_CORETYPE (Haswell, SkylakeX)"
+                << ", several times slower than it could: "
+#if MODNORM_GEMM_ONEDNN
+                << "is DNNL_MAX_CPU_ISA set?"
+#elif MODNORM_GEMM_OPENBLAS
+                << "set OPENBLAS_CORETYPE=Haswell (or SkylakeX with AVX-512), or rebuild with "
+                   "-DMODNORM_GEMM=onednn"
+#elif MODNORM_GEMM_BLIS
+                << "rebuild with -DMODNORM_GEMM=onednn"
+#else
+                << "rebuild with -DMODNORM_NATIVE=ON or -DMODNORM_GEMM=onednn"
 #endif
                 << " (docs/benchmarks.md, \"GEMM providers\")\n";
     return true;
