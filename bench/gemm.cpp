@@ -49,6 +49,8 @@ struct Shape {
 // sgemm: C (m x n) = A (m x k) B (k x n); ssyrk: the lower triangle of A A^T, A m x k (n = m).
 const Shape kShapes[] = {
     {"roof: square 2048", "sgemm", 2048, 2048, 2048},
+    {"Newton-Schulz 256x256: B X", "sgemm", 256, 256, 256},
+    {"Newton-Schulz 256x256: X X^T", "ssyrk", 256, 256, 256},
     {"Newton-Schulz 1024x1024: B X", "sgemm", 1024, 1024, 1024},
     {"Newton-Schulz 1024x1024: X X^T", "ssyrk", 1024, 1024, 1024},
     {"Newton-Schulz 4096x1024: X^T X", "ssyrk", 1024, 1024, 4096},

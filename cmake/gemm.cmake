@@ -31,6 +31,7 @@ endmacro()
 function(modnorm_link_gemm target provider)
   string(TOUPPER ${provider} _PROVIDER)
   target_compile_definitions(${target} PRIVATE MODNORM_GEMM_${_PROVIDER}=1)
+  target_link_libraries(${target} PRIVATE Eigen3::Eigen)  # small products, and the eigen provider
   if(provider STREQUAL "onednn")
     target_link_libraries(${target} PRIVATE DNNL::dnnl)
   elseif(provider STREQUAL "openblas")
@@ -39,7 +40,23 @@ function(modnorm_link_gemm target provider)
   elseif(provider STREQUAL "blis")
     target_include_directories(${target} SYSTEM PRIVATE ${MODNORM_BLIS_INCLUDE_DIR})
     target_link_libraries(${target} PRIVATE ${MODNORM_BLIS_LIBRARY})
+  endif()
+endfunction()
+
+# Whether OpenBLAS runs its generic kernels on the build machine's CPU (a model newer than the
+# installed OpenBLAS): src/cpu/sgemm.cpp's own test, compiled for OpenBLAS and run once.
+function(modnorm_openblas_is_generic out)
+  unset(MODNORM_GEMM_PROBE_RUN CACHE)  # probed on every configure: the CPU may have changed
+  try_run(MODNORM_GEMM_PROBE_RUN MODNORM_GEMM_PROBE_COMPILED ${CMAKE_BINARY_DIR}/gemm_probe
+          SOURCES ${PROJECT_SOURCE_DIR}/cmake/gemm_probe.cpp ${PROJECT_SOURCE_DIR}/src/cpu/sgemm.cpp
+          CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${PROJECT_SOURCE_DIR}/src;${PROJECT_SOURCE_DIR}/include;${MODNORM_OPENBLAS_INCLUDE_DIR};${EIGEN3_INCLUDE_DIR}"
+          COMPILE_DEFINITIONS -DMODNORM_GEMM_OPENBLAS=1
+          LINK_LIBRARIES ${MODNORM_OPENBLAS_LIBRARY} OpenMP::OpenMP_CXX
+          CXX_STANDARD 17
+          RUN_OUTPUT_VARIABLE _output)
+  if(MODNORM_GEMM_PROBE_COMPILED AND MODNORM_GEMM_PROBE_RUN EQUAL 0 AND _output MATCHES "^1")
+    set(${out} 1 PARENT_SCOPE)
   else()
-    target_link_libraries(${target} PRIVATE Eigen3::Eigen)
+    set(${out} 0 PARENT_SCOPE)
   endif()
 endfunction()

@@ -8,10 +8,11 @@ namespace modnorm {
 /// The library's version, "MAJOR.MINOR.PATCH".
 MODNORM_API const char* version();
 
-/// Whose kernels run the CPU backend's f32 (and bf16) matrix products, with its version: "oneDNN
-/// 2.6.3" (the default), "OpenBLAS 0.3.21", "BLIS 0.9.0" or "Eigen 3.4.0", as chosen at build
-/// time (CMake `MODNORM_GEMM`; docs/benchmarks.md, "GEMM providers"). f64 products always run
-/// on Eigen's own kernels. Benchmarks and training logs record it.
+/// Whose kernels run the CPU backend's f32 (and bf16) matrix products, with its version:
+/// "OpenBLAS 0.3.21", "oneDNN 2.6.3", "BLIS 0.9.0" or "Eigen 3.4.0", as chosen at build time
+/// (CMake `MODNORM_GEMM`; by default OpenBLAS where it knows the build machine's CPU, else
+/// oneDNN; docs/benchmarks.md, "GEMM providers"). f64 products, and f32 products of at most 32^3
+/// multiply-adds, run on Eigen's own kernels. Benchmarks and training logs record it.
 ///
 /// Example: std::cout << modnorm::cpu_gemm() << " (" << modnorm::cpu_gemm_kernels() << ")\n";
 MODNORM_API const char* cpu_gemm();

@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cctype>
 #include <iostream>
@@ -20,9 +21,7 @@ extern "C" char* openblas_get_corename(void);
 #elif MODNORM_GEMM_BLIS
 #include <blis.h>
 #include <cblas.h>
-#elif MODNORM_GEMM_EIGEN
-#include <Eigen/Core>
-#else
+#elif !MODNORM_GEMM_EIGEN
 #error "src/cpu/sgemm.cpp: no GEMM provider selected (CMake MODNORM_GEMM)"
 #endif
 
@@ -134,7 +133,6 @@ void warn_if_generic() {
   (void)warned;
 }
 
-#if MODNORM_GEMM_EIGEN
 using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Stride = Eigen::OuterStride<>;
 using Map = Eigen::Map<Matrix, Eigen::Unaligned, Stride>;
@@ -149,7 +147,25 @@ void eigen_gemm(Map& c, float alpha, const A& a, const B& b, float beta) {
     c.noalias() += alpha * a * b;
   }
 }
-#endif
+
+// Row-major C = alpha op(A) op(B) + beta C on Eigen's kernels (compiled for the build machine).
+void eigen_sgemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, float alpha,
+                 const float* a, Index lda, const float* b, Index ldb, float beta, float* c,
+                 Index ldc) {
+  const ConstMap A(a, transpose_a ? k : m, transpose_a ? m : k, Stride(lda));
+  const ConstMap B(b, transpose_b ? n : k, transpose_b ? k : n, Stride(ldb));
+  Map C(c, m, n, Stride(ldc));
+  if (!transpose_a && !transpose_b) eigen_gemm(C, alpha, A, B, beta);
+  if (!transpose_a && transpose_b) eigen_gemm(C, alpha, A, B.transpose(), beta);
+  if (transpose_a && !transpose_b) eigen_gemm(C, alpha, A.transpose(), B, beta);
+  if (transpose_a && transpose_b) eigen_gemm(C, alpha, A.transpose(), B.transpose(), beta);
+}
+
+// Products of at most this many multiply-adds (m n k) run on Eigen's kernels whatever the
+// provider: a provider call costs microseconds before any arithmetic (oneDNN's sgemm took 16 us
+// for a 16x16x16 product that Eigen does in 0.2 us; docs/benchmarks.md, "GEMM providers"), and
+// the per-tap Newton-Schulz of a CNN is thousands of such products per step.
+constexpr Index kSmall = 32 * 32 * 32;
 
 }  // namespace
 
@@ -167,6 +183,10 @@ void sgemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, float 
     return;
   }
   warn_if_generic();
+  if (m * n * k <= kSmall) {
+    eigen_sgemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
 #if MODNORM_GEMM_ONEDNN
   const dnnl_status_t status = dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k,
                                           alpha, a, lda, b, ldb, beta, c, ldc);
@@ -183,13 +203,7 @@ void sgemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, float 
               static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
               c, static_cast<int>(ldc));
 #else
-  const ConstMap A(a, transpose_a ? k : m, transpose_a ? m : k, Stride(lda));
-  const ConstMap B(b, transpose_b ? n : k, transpose_b ? k : n, Stride(ldb));
-  Map C(c, m, n, Stride(ldc));
-  if (!transpose_a && !transpose_b) eigen_gemm(C, alpha, A, B, beta);
-  if (!transpose_a && transpose_b) eigen_gemm(C, alpha, A, B.transpose(), beta);
-  if (transpose_a && !transpose_b) eigen_gemm(C, alpha, A.transpose(), B, beta);
-  if (transpose_a && transpose_b) eigen_gemm(C, alpha, A.transpose(), B.transpose(), beta);
+  eigen_sgemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
 }
 

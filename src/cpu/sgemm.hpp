@@ -3,13 +3,15 @@
 // matrix product of the CPU backend (src/cpu/gemm.cpp, src/cpu/newton_schulz.cpp) goes through
 // these two calls, and the build chooses whose kernels run them (CMake MODNORM_GEMM):
 //
+//   openblas  OpenBLAS's cblas_sgemm / cblas_ssyrk (kernels chosen by CPU model; the default where
+//             it knows the build machine's CPU)
 //   onednn    oneDNN's dnnl_sgemm, JIT-compiled for the instruction set the CPU reports (the
-//             default: the fastest on the machines measured, and already a dependency)
-//   openblas  OpenBLAS's cblas_sgemm / cblas_ssyrk (kernels chosen by CPU model)
+//             default where OpenBLAS would run its generic kernels)
 //   blis      BLIS's cblas_sgemm / cblas_ssyrk (kernels chosen by CPU features)
 //   eigen     Eigen's own kernels, compiled for the build machine (MODNORM_NATIVE)
 //
-// f64 products (the references) always run on Eigen's own kernels. This file has no other
+// f64 products (the references), and f32 products of at most 32^3 multiply-adds, run on Eigen's
+// own kernels. This file has no other
 // dependency than the provider, so bench/gemm.cpp compiles it once per provider and measures
 // them side by side.
 #include <cstdint>
