@@ -11,7 +11,8 @@
 namespace modnorm::detail {
 
 Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u,
-                            const Tensor& dualized, const OptimizerOptions& options) {
+                            const Tensor& dualized, const OptimizerOptions& options,
+                            const StepPlan& plan, std::size_t i) {
   const bool optax = options.convention == Convention::optax;
   Direction d;
   d.direction = dualized;
@@ -20,11 +21,11 @@ Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u
     const CorrectionPairing pairing =
         optax ? CorrectionPairing::orthogonalized : options.correction.pairing;
     // A split atom's u and dualized are this rank's rows: the inner product sums over its owners.
-    d.pairing = p.coefficient * correction_pairing(sum_over_rows(atom, dot(u, dualized)),
+    d.pairing = p.coefficient * correction_pairing(plan.sum_over_rows(i, dot(u, dualized)),
                                                    p.weight.shape(), p.norm, pairing);
   }
   if (options.normuon.enabled && d.direction.rank() == 2)
-    d.direction = normuon(d.direction, atom, options.normuon);
+    d.direction = normuon(d.direction, atom, options.normuon, plan, i);
   // The global correction multiplies every atom's scale later, once all pairings are known.
   double k = 1.0;
   double shape = 1.0;

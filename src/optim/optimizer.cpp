@@ -49,30 +49,25 @@ Optimizer::Optimizer(const Module& module, OptimizerOptions options, distributed
   const auto overrides = overrides_by_name(op, o.overrides, params);
   if (o.algorithm == Algorithm::modular)
     for (const Parameter& p : params) detail::check_coefficient(op, p);
-  const auto owners = detail::assign_owners(op, group, params, o);
+  s.plan = detail::make_step_plan(op, std::move(group), params, o);
 
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Tensor& w = params[i].weight;
-    detail::AtomState a{params[i].name, w.shape(), w.dtype(), w.device(), 1.0, {}, {}, {},
-                        owners[i],      {}};
+    detail::AtomState a{params[i].name, w.shape(), w.dtype(), w.device(), 1.0, {}, {}, {}};
     if (const auto it = overrides.find(a.name); it != overrides.end())
       a.lr_multiplier = it->second->lr_multiplier;
-    const distributed::RowBlock* mine = detail::block_on(a, group.rank());
-    // The owners of a split atom share its Newton-Schulz sums (a collective, in atom order).
-    if (detail::is_split(a)) a.rows_group = group.split(mine ? 0 : 1);
     // State only where it is used: on the atom's owners (optimizer-state sharding).
-    if (mine) {
-      const Shape shape = detail::block_shape(a, *mine);
+    if (s.plan->owns(i)) {
+      const Shape shape = s.plan->local_shape(i);
       a.momentum = Tensor::zeros(shape, w.dtype(), w.device());
       if (detail::uses_row_second_moment(o, a.shape))
-        a.row_second_moment = Tensor::zeros({mine->rows, 1}, w.dtype(), w.device());
+        a.row_second_moment = Tensor::zeros({shape[0], 1}, w.dtype(), w.device());
       if (detail::uses_adam(o.algorithm))
         a.second_moment = Tensor::zeros(shape, w.dtype(), w.device());
     }
     s.atoms.push_back(std::move(a));
     s.updates.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));
   }
-  s.shards = detail::make_shards(std::move(group), s.atoms, params);
 }
 
 Optimizer::~Optimizer() = default;
@@ -83,52 +78,43 @@ void Optimizer::step() {
   constexpr const char* op = "Optimizer.step";
   Impl& s = impl();
   const OptimizerOptions& o = s.options;
+  const detail::StepPlan& plan = *s.plan;
   const std::vector<Parameter> params = s.module.parameters();
   // Everything is checked, on every rank, before anything changes.
-  detail::check_everywhere(op, s.shards, s.atoms, [&] {
+  plan.check_everywhere(op, [&] {
     detail::check_tree(op, params, s.atoms);
     detail::check_finite_inputs(op, params);
   });
-  // Each rank forms the steps of the atoms it owns (all of them with one process) from the
-  // gradients summed over the group (docs/distributed.md).
-  const std::vector<Tensor> grads = detail::reduce_gradients(s.shards, s.atoms, params);
-  const auto mine = [&](std::size_t i) { return !frozen(params[i]) && s.owns(i); };
+  // The atoms this rank steps (all of them with one process; docs/distributed.md), from the
+  // gradients summed over the ranks.
+  std::vector<std::size_t> stepped;
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (!frozen(params[i]) && plan.owns(i)) stepped.push_back(i);
+  const std::vector<Tensor> grads = plan.gradients(params);
 
-  // Momenta of every atom, then (modular) the tree's duality map of all of them at once.
+  // 1. Momentum.
   std::vector<Tensor> u(params.size());
   const bool optax = o.algorithm == Algorithm::modular && o.convention == Convention::optax;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!mine(i)) continue;
-    if (o.algorithm == Algorithm::modular || o.algorithm == Algorithm::sgd)
+  if (o.algorithm == Algorithm::modular || o.algorithm == Algorithm::sgd)
+    for (const std::size_t i : stepped)
       u[i] = detail::momentum_step(s.atoms[i].momentum, grads[i], o.beta, o.nesterov,
                                    optax ? s.steps + 1 : 0);
-  }
+  // 2. Direction: the tree's duality map of the momenta (modular), all atoms at once.
   std::vector<Tensor> dualized;
-  if (o.algorithm == Algorithm::modular) {
-    DualizeOptions dualize_options;
-    dualize_options.orthogonalize = o.orthogonalize;
-    std::vector<Tensor> whole = u;  // a split atom's rows are dualized with its other owners
-    for (std::size_t i = 0; i < params.size(); ++i)
-      if (detail::is_split(s.atoms[i])) whole[i] = Tensor();
-    dualized = s.module.dualize(whole, dualize_options);
-    for (std::size_t i = 0; i < params.size(); ++i)
-      if (mine(i) && detail::is_split(s.atoms[i]))
-        dualized[i] = detail::for_parameter(op, params[i].name, [&] {
-          return detail::dualize_rows(s.atoms[i], params[i], u[i], o.orthogonalize);
-        });
-  }
+  if (o.algorithm == Algorithm::modular)
+    dualized = plan.dualize(params, u, stepped, o.orthogonalize);
 
-  // Directions of every atom: the global correction needs all pairings before any step.
+  // 3. NorMuon and the correction (modular), or the baselines' own rule. The global correction
+  // needs every pairing before any step.
   std::vector<detail::Direction> directions(params.size());
   double modular_dual_norm = 0.0;  // sum_l <u_l, dualize_l(u_l)> / c_l (docs/modules.md)
-  for (std::size_t i = 0; i < params.size(); ++i) {
+  for (const std::size_t i : stepped) {
     const Parameter& p = params[i];
     detail::AtomState& a = s.atoms[i];
-    if (!mine(i)) continue;
     directions[i] = detail::for_parameter(op, p.name, [&]() -> detail::Direction {
       switch (o.algorithm) {
         case Algorithm::modular:
-          return detail::modular_direction(a, p, u[i], dualized[i], o);
+          return detail::modular_direction(a, p, u[i], dualized[i], o, plan, i);
         case Algorithm::sgd:
           return {u[i], 1.0, 0.0};
         case Algorithm::adamw:
@@ -137,34 +123,27 @@ void Optimizer::step() {
       }
       fail(op, "unknown algorithm");
     });
-    if (a.blocks.front().rank == s.shards.group.rank())  // a split atom's pairing counts once
-      modular_dual_norm += directions[i].pairing / p.coefficient;
+    if (plan.counts(i)) modular_dual_norm += directions[i].pairing / p.coefficient;
   }
-  const double global =
-      o.correction.mode == CorrectionMode::global
-          ? std::clamp(detail::sum_over_ranks(s.shards, s.atoms, modular_dual_norm),
-                       detail::correction_lo(o.correction.range), 1.0)
-          : 1.0;
+  const double global = o.correction.mode == CorrectionMode::global
+                            ? std::clamp(plan.sum_over_ranks(modular_dual_norm),
+                                         detail::correction_lo(o.correction.range), 1.0)
+                            : 1.0;
 
-  // Every Delta W first, checked finite, then applied: a step never writes a non-finite weight.
-  // A split atom's owner forms the update of its rows.
+  // 4-5. Scale by the learning rate, then weight decay: every Delta W first, checked finite,
+  // then applied, so that a step never writes a non-finite weight.
   const double base_lr = lr();
   std::vector<Tensor> formed(params.size());
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!mine(i)) continue;
-    const detail::AtomState& a = s.atoms[i];
-    const distributed::RowBlock* rows = detail::block_on(a, s.shards.group.rank());
-    const bool split = detail::is_split(a);
-    formed[i] =
-        split ? Tensor::zeros(detail::block_shape(a, *rows), a.dtype, a.device) : s.updates[i];
-    const double atom_lr = base_lr * a.lr_multiplier;
-    detail::form_update(formed[i],
-                        split ? detail::rows_of(params[i].weight, *rows) : params[i].weight,
-                        directions[i].direction, atom_lr * directions[i].scale * global,
+  for (const std::size_t i : stepped) {
+    const double atom_lr = base_lr * s.atoms[i].lr_multiplier;
+    formed[i] = plan.update_buffer(i, s.updates[i]);
+    detail::form_update(formed[i], plan.rows(i, params[i].weight), directions[i].direction,
+                        atom_lr * directions[i].scale * global,
                         atom_lr * o.weight_decay.coefficient, o.weight_decay.mode);
   }
-  detail::gather_updates(s.shards, s.atoms, params, formed, s.updates);  // every rank, every one
+  plan.gather_updates(formed, s.updates);  // every rank gets every update
   detail::check_updates(op, params, s.updates, base_lr);
+  // 6. Apply.
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (frozen(params[i])) continue;
     Tensor weight = params[i].weight;

@@ -298,9 +298,9 @@ BOOST_AUTO_TEST_CASE(gpt_trains_as_one_process_on_the_whole_batch) {
 BOOST_AUTO_TEST_CASE(a_matrix_split_by_rows_trains_as_one_process) {
   const std::uint64_t seed = shared_seed();
   const Task t = split_task(seed);
-  std::vector<dist::PlanItem> items;
+  std::vector<modnorm::PlanItem> items;
   for (const Parameter& p : t.make().parameters()) items.push_back({p.weight.shape(), p.norm});
-  const std::size_t owners = dist::plan_shards(items, world().size(), {}).owners[0].size();
+  const std::size_t owners = modnorm::plan_shards(items, world().size(), {}).owners[0].size();
   BOOST_TEST((world().size() == 1 ? owners == 1 : owners >= 2));
   for (auto [name, options] : variants()) {
     BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name);
@@ -359,8 +359,8 @@ BOOST_AUTO_TEST_SUITE(shard_plan)
 namespace {
 
 // A GPT-2-small-shaped list (12 blocks of d 768, vocab 50257) and a frozen vector.
-std::vector<dist::PlanItem> gpt2_small() {
-  std::vector<dist::PlanItem> items{{{768, 50257}, Norm::column}};
+std::vector<modnorm::PlanItem> gpt2_small() {
+  std::vector<modnorm::PlanItem> items{{{768, 50257}, Norm::column}};
   for (int b = 0; b < 12; ++b) {
     for (int k = 0; k < 4; ++k) items.push_back({{768, 768}, Norm::spectral});
     items.push_back({{3072, 768}, Norm::spectral});
@@ -373,7 +373,7 @@ std::vector<dist::PlanItem> gpt2_small() {
 
 // Quintic, 5 steps, for r rows of a rows x cols item: 5 (4 m^2 n + 2 m^3) whole, m = min, n =
 // max; a block of r rows of a split (tall) one: 5 (4 r cols^2 + 2 cols^3).
-double cost(const dist::PlanItem& item, std::int64_t r, bool split) {
+double cost(const modnorm::PlanItem& item, std::int64_t r, bool split) {
   if (item.norm != Norm::spectral) return 0.0;
   const Shape& s = item.shape;
   const double m = static_cast<double>(std::min(s[0], s[1]));
@@ -390,25 +390,25 @@ double cost(const dist::PlanItem& item, std::int64_t r, bool split) {
 // target) no rank does more than 1.25x the mean work and the bytes sent (ring model, with the
 // split matrix's Gram sums) stay within 1.05x of the all-reduce bound.
 BOOST_AUTO_TEST_CASE(owners_balance_newton_schulz_work) {
-  const std::vector<dist::PlanItem> items = gpt2_small();
+  const std::vector<modnorm::PlanItem> items = gpt2_small();
   std::int64_t parameters = 0;
   for (std::size_t i = 0; i + 1 < items.size(); ++i)
     parameters += items[i].shape[0] * items[i].shape[1];
   for (const int w : {1, 2, 3, 8, 64, 512}) {
     BOOST_TEST_INFO(w << " ranks");
-    const dist::ShardPlan plan = dist::plan_shards(items, w, {});
-    const dist::ShardPlan again = dist::plan_shards(items, w, {});
+    const modnorm::ShardPlan plan = modnorm::plan_shards(items, w, {});
+    const modnorm::ShardPlan again = modnorm::plan_shards(items, w, {});
     BOOST_TEST(plan.flops == again.flops, boost::test_tools::per_element());
     BOOST_TEST(plan.owners.back().empty());
     std::vector<double> flops(static_cast<std::size_t>(w), 0.0), gram(flops);
     std::vector<std::int64_t> elements(static_cast<std::size_t>(w), 0);
     for (std::size_t i = 0; i + 1 < items.size(); ++i) {
-      const std::vector<dist::RowBlock>& blocks = plan.owners[i];
+      const std::vector<modnorm::RowBlock>& blocks = plan.owners[i];
       BOOST_REQUIRE(!blocks.empty());
       const bool split = blocks.size() > 1;
       std::int64_t next_row = 0;
       int last_rank = -1;
-      for (const dist::RowBlock& b : blocks) {
+      for (const modnorm::RowBlock& b : blocks) {
         BOOST_TEST(b.rank == again.owners[i][&b - blocks.data()].rank);
         BOOST_TEST((b.rank > last_rank && b.rank < w));
         BOOST_TEST(b.begin == next_row);
@@ -438,26 +438,26 @@ BOOST_AUTO_TEST_CASE(owners_balance_newton_schulz_work) {
       }
     }
   }
-  BOOST_CHECK_THROW(dist::plan_shards(items, 0, {}), Error);
+  BOOST_CHECK_THROW(modnorm::plan_shards(items, 0, {}), Error);
 }
 
 // Small matrices, wide ones, svd and bf16 iterates are never split; one process splits nothing.
 BOOST_AUTO_TEST_CASE(only_large_tall_matrices_are_split) {
-  const std::vector<dist::PlanItem> small{{{100, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
-  const std::vector<dist::PlanItem> wide{{{16, 4096}, Norm::spectral}, {{8, 8}, Norm::spectral}};
-  const std::vector<dist::PlanItem> tall{{{4096, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
+  const std::vector<modnorm::PlanItem> small{{{100, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
+  const std::vector<modnorm::PlanItem> wide{{{16, 4096}, Norm::spectral}, {{8, 8}, Norm::spectral}};
+  const std::vector<modnorm::PlanItem> tall{{{4096, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
   OrthogonalizeOptions svd, bf16;
   svd.method = OrthogonalizeMethod::svd;
   bf16.compute_dtype = DType::bf16;
   for (const int w : {2, 3, 8}) {
     BOOST_TEST_INFO(w << " ranks");
-    BOOST_TEST(dist::plan_shards(small, w, {}).owners[0].size() == 1U);  // under 128 rows
-    BOOST_TEST(dist::plan_shards(wide, w, {}).owners[0].size() == 1U);
-    BOOST_TEST(dist::plan_shards(tall, w, svd).owners[0].size() == 1U);
-    BOOST_TEST(dist::plan_shards(tall, w, bf16).owners[0].size() == 1U);
-    BOOST_TEST(dist::plan_shards(tall, w, {}).owners[0].size() == static_cast<std::size_t>(w));
+    BOOST_TEST(modnorm::plan_shards(small, w, {}).owners[0].size() == 1U);  // under 128 rows
+    BOOST_TEST(modnorm::plan_shards(wide, w, {}).owners[0].size() == 1U);
+    BOOST_TEST(modnorm::plan_shards(tall, w, svd).owners[0].size() == 1U);
+    BOOST_TEST(modnorm::plan_shards(tall, w, bf16).owners[0].size() == 1U);
+    BOOST_TEST(modnorm::plan_shards(tall, w, {}).owners[0].size() == static_cast<std::size_t>(w));
   }
-  BOOST_TEST(dist::plan_shards(tall, 1, {}).owners[0].size() == 1U);
+  BOOST_TEST(modnorm::plan_shards(tall, 1, {}).owners[0].size() == 1U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
