@@ -43,11 +43,16 @@ struct Direction {
 /// Whether the algorithm keeps Adam's second moment.
 bool uses_adam(Algorithm algorithm);
 /// Whether an atom of `shape` has NorMuon's row second moment under `options`.
-bool uses_row_second_moment(const OptimizerOptions& options, const Shape& shape);
-/// Throws `[op] <field> must ..., got <value>` on the first invalid field (optim.hpp lists them).
+bool uses_row_second_moment(const StepRule& options, const Shape& shape);
+/// Throws `[op] <field> must ..., got <value>` on the first invalid field of a rule.
+void validate_rule(const char* op, const StepRule& rule);
+/// Throws `[op] <field> must ..., got <value>` on the first invalid field (optim.hpp lists them),
+/// the rule's and every group's (`[op] group 'x': ...`).
 void validate(const char* op, const OptimizerOptions& options);
 /// Throws unless the schedule is usable (ScheduleOptions).
 void validate_schedule(const char* op, const ScheduleOptions& schedule);
+/// Throws unless beta and the momentum warmup are usable (MomentumWarmup).
+void validate_momentum_warmup(const char* op, double beta, const MomentumWarmup& warmup);
 
 // ---- tree_checks.cpp ---------------------------------------------------------------------------
 /// Throws unless `params` is the parameter list `atoms` were built for (count, names, shapes,
@@ -77,8 +82,12 @@ Tensor momentum_step(Tensor& momentum, const Tensor& grad, double beta, bool nes
 /// recorded for the corrections (docs/theory.md, "The optimizer").
 /// `plan` sums over the owners of a split atom (atom i of the plan).
 Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u,
-                            const Tensor& dualized, const OptimizerOptions& options,
-                            const StepPlan& plan, std::size_t i);
+                            const Tensor& dualized, const StepRule& options, const StepPlan& plan,
+                            std::size_t i);
+
+/// The factor an lr rule multiplies O by for a d_out x d_in matrix (LrRule): sqrt(max(1, d_out /
+/// d_in)) for muon, 0.2 sqrt(max(d_out, d_in)) for rms_match; 1 for modular (which uses 1 / c_l).
+double lr_rule_factor(LrRule rule, const Shape& shape);
 
 // ---- normuon.cpp -------------------------------------------------------------------------------
 /// NorMuon (NorMuonOptions): updates the atom's `row_second_moment` in place, returns the
@@ -91,7 +100,7 @@ Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options,
 /// AdamW's u = m_hat / (sqrt(v_hat) + eps) for 1-based step t, updating both moments in place;
 /// scale is clamp(<m_hat, u>, -1, 1) for adaptive_adam, 1 for adamw.
 Direction adam_direction(AtomState& atom, const Tensor& grad, std::int64_t t,
-                         const OptimizerOptions& options);
+                         const StepRule& options);
 
 // ---- apply.cpp ---------------------------------------------------------------------------------
 /// update = -step * direction, plus weight decay at rate `decay` (lr * coefficient) per `mode`,
@@ -102,6 +111,29 @@ void form_update(Tensor& update, const Tensor& weight, const Tensor& direction, 
 /// A [1] tensor holding `value`, broadcastable against `like` (same dtype and device).
 Tensor scalar_like(double value, const Tensor& like);
 
+/// One parameter group as the optimizer runs it (a group is data: its atoms and its rule).
+struct GroupState {
+  std::string name;                ///< ParameterGroup::name; "all" without groups
+  StepRule rule;                   ///< validated
+  std::vector<std::size_t> atoms;  ///< indices into parameters(), increasing
+  /// Which rank forms which update, over the group's atoms numbered 0, 1, ... in `atoms` order.
+  std::unique_ptr<StepPlan> plan;
+};
+
+// ---- groups.cpp --------------------------------------------------------------------------------
+/// The groups of `options` over `params` (plans not built yet): one group "all" of every
+/// parameter with the options' own rule when there are none. Throws unless every parameter is
+/// in exactly one group, every pattern matches a parameter, every atom of a modular group has a
+/// positive coefficient and every atom of a group with an lr rule is a spectral matrix.
+std::vector<GroupState> make_groups(const char* op, const OptimizerOptions& options,
+                                    const std::vector<Parameter>& params);
+
+/// Where parameter i lives: its group and its number in that group's plan.
+struct Place {
+  std::size_t group = 0;  ///< index into Optimizer::Impl::groups
+  std::size_t index = 0;  ///< number in the group's plan
+};
+
 }  // namespace detail
 
 /// The optimizer's data (optim.hpp keeps it out of the public header).
@@ -111,7 +143,8 @@ struct Optimizer::Impl {
   std::vector<detail::AtomState> atoms;    ///< one per parameters() entry, same order
   std::vector<Tensor> updates;             ///< last Delta W per atom
   std::int64_t steps = 0;                  ///< steps taken
-  std::unique_ptr<detail::StepPlan> plan;  ///< which rank forms which update
+  std::vector<detail::GroupState> groups;  ///< one pipeline each
+  std::vector<detail::Place> place;        ///< per parameter, its group
 };
 
 }  // namespace modnorm

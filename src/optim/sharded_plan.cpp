@@ -64,7 +64,7 @@ Tensor rows_of(const Tensor& t, const RowBlock& block) {
 // Every atom's owners; with the checks and the broadcast of make_sharded_plan.
 std::vector<std::vector<RowBlock>> assign_owners(const char* op, const distributed::Group& group,
                                                  const std::vector<Parameter>& params,
-                                                 const OptimizerOptions& options) {
+                                                 const StepRule& options) {
   // Only the modular algorithm orthogonalizes: for the others every atom is elementwise work.
   const bool modular = options.algorithm == Algorithm::modular;
   std::vector<PlanItem> items;
@@ -94,7 +94,7 @@ std::vector<std::vector<RowBlock>> assign_owners(const char* op, const distribut
 class ShardedPlan final : public StepPlan {
  public:
   ShardedPlan(const char* op, distributed::Group group, const std::vector<Parameter>& params,
-              const OptimizerOptions& options)
+              const StepRule& options)
       : group_(std::move(group)) {
     const auto owners = assign_owners(op, group_, params, options);
     for (std::size_t i = 0; i < params.size(); ++i) {
@@ -279,7 +279,7 @@ class ShardedPlan final : public StepPlan {
 
 std::unique_ptr<StepPlan> make_sharded_plan(const char* op, distributed::Group group,
                                             const std::vector<Parameter>& params,
-                                            const OptimizerOptions& options) {
+                                            const StepRule& options) {
   return std::make_unique<ShardedPlan>(op, std::move(group), params, options);
 }
 

@@ -14,6 +14,6 @@ namespace modnorm::detail {
 /// group's device; then gives every rank rank 0's weights.
 std::unique_ptr<StepPlan> make_sharded_plan(const char* op, distributed::Group group,
                                             const std::vector<Parameter>& params,
-                                            const OptimizerOptions& options);
+                                            const StepRule& options);
 
 }  // namespace modnorm::detail

@@ -64,7 +64,7 @@ std::vector<Tensor> dualize_atoms(const std::vector<Parameter>& params,
 
 std::unique_ptr<StepPlan> make_step_plan(const char* op, distributed::Group group,
                                          const std::vector<Parameter>& params,
-                                         const OptimizerOptions& options) {
+                                         const StepRule& options) {
   if (group.size() == 1) return std::make_unique<LocalPlan>(params);
   return make_sharded_plan(op, std::move(group), params, options);
 }

@@ -69,10 +69,10 @@ std::vector<Tensor> dualize_atoms(const std::vector<Parameter>& params,
                                   const std::vector<std::size_t>& atoms,
                                   const OrthogonalizeOptions& options);
 
-/// The plan of `group` for `params` under `options`: local for one process, sharded otherwise
-/// (make_sharded_plan).
+/// The plan of `group` for `params` under the rule `options`: local for one process, sharded
+/// otherwise (make_sharded_plan).
 std::unique_ptr<StepPlan> make_step_plan(const char* op, distributed::Group group,
                                          const std::vector<Parameter>& params,
-                                         const OptimizerOptions& options);
+                                         const StepRule& options);
 
 }  // namespace modnorm::detail

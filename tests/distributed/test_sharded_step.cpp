@@ -214,11 +214,7 @@ std::vector<std::pair<std::string, OptimizerOptions>> variants() {
 
 // Ranks 0 and 1 train the first half of the run and write a checkpoint, which one process and
 // the whole world resume: both end with the weights of one process trained all along.
-void check_resume(const Task& t, std::uint64_t seed) {
-  OptimizerOptions o;
-  o.nesterov = true;
-  o.normuon.enabled = true;
-  o.orthogonalize.compute_dtype = DType::f64;
+void check_resume(const Task& t, std::uint64_t seed, const OptimizerOptions& o) {
   Module reference = initialized(t, seed);
   Optimizer single(reference, o);
   train(t, reference, single, dist::Group(), 0, kSteps);
@@ -309,14 +305,64 @@ BOOST_AUTO_TEST_CASE(a_matrix_split_by_rows_trains_as_one_process) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(parameter_groups_train_as_one_process_on_the_whole_batch) {
+  // Each group has its own step plan: the hybrid on the GPT (Muon with NorMuon on the hidden
+  // matrices, AdamW on the rest), and a split first layer alone in its modular group.
+  const std::uint64_t seed = shared_seed();
+  OptimizerOptions hybrid;
+  ParameterGroup muon{"muon", {}, {Role::hidden}, {}};
+  muon.rule.lr_rule = LrRule::muon;
+  muon.rule.lr = 0.02;
+  muon.rule.nesterov = true;
+  muon.rule.normuon.enabled = true;
+  muon.rule.orthogonalize.compute_dtype = DType::f64;
+  ParameterGroup adam{"adam", {}, {}, {}};  // the rest
+  adam.rule.algorithm = Algorithm::adamw;
+  adam.rule.lr = 3e-3;
+  adam.rule.weight_decay.mode = WeightDecay::decoupled;
+  hybrid.groups = {muon, adam};
+  hybrid.schedule.kind = Schedule::warmup_stable_decay;
+  hybrid.schedule.total_steps = kSteps;
+  hybrid.momentum_warmup = {kSteps / 2, 0.85};
+  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, GPT hybrid");
+  check_equivalence(gpt_task(seed), hybrid, seed);
+
+  OptimizerOptions split;
+  ParameterGroup first{"first", {"0"}, {}, {}};
+  first.rule.nesterov = true;
+  first.rule.correction.mode = CorrectionMode::global;
+  first.rule.orthogonalize.compute_dtype = DType::f64;
+  ParameterGroup rest{"rest", {}, {}, {}};
+  rest.rule.algorithm = Algorithm::sgd;
+  rest.rule.lr = 0.5;
+  split.groups = {first, rest};
+  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, split layer in a group");
+  check_equivalence(split_task(seed), split, seed);
+}
+
 BOOST_AUTO_TEST_CASE(checkpoint_of_two_ranks_resumes_with_any_world) {
   const std::uint64_t seed = shared_seed();
   const std::vector<std::pair<std::string, Task>> tasks = {{"gpt", gpt_task(seed)},
                                                            {"split", split_task(seed)}};
-  for (const auto& [name, t] : tasks) {
-    BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name);
-    check_resume(t, seed);
-  }
+  OptimizerOptions o;
+  o.nesterov = true;
+  o.normuon.enabled = true;
+  o.orthogonalize.compute_dtype = DType::f64;
+  // Each group's state too: the first layer (split in the split task) alone in a modular group
+  // with NorMuon, AdamW on the rest.
+  OptimizerOptions grouped;
+  ParameterGroup first{"first", {}, {Role::hidden, Role::embedding}, {}};
+  first.rule = o;
+  ParameterGroup rest{"rest", {}, {}, {}};
+  rest.rule.algorithm = Algorithm::adamw;
+  rest.rule.lr = 1e-3;
+  grouped.groups = {first, rest};
+  for (const auto& [name, t] : tasks)
+    for (const OptimizerOptions& options : {o, grouped}) {
+      BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name << ", "
+                              << options.groups.size() << " groups");
+      check_resume(t, seed, options);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_rank_with_bad_gradients_stops_every_rank,
