@@ -1,6 +1,6 @@
 // The owner plan of the sharded step for a GPT-2-small-shaped parameter list (12 blocks, d 768,
 // vocab 50257, modnorm::GPT's atoms: embedding, Q, K, V, O and the MLP's two Linears per block,
-// the output Linear), for W ranks: what distributed::plan_shards computes, and per rank the
+// the output Linear), for W ranks: what plan_shards computes, and per rank the
 // Newton-Schulz flops of one step (the default 5-step quintic) and the bytes sent, against the
 // all-reduce bound 2 P (W - 1) / W. A model, not a measurement (docs/benchmarks.md, "Distributed").
 // Bytes follow the ring algorithms: the reduce-scatter sends every block but the rank's own
@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   namespace dist = modnorm::distributed;
   using modnorm::Norm;
   constexpr std::int64_t d = 768, vocab = 50257, blocks = 12;
-  std::vector<dist::PlanItem> items{{{d, vocab}, Norm::column}};
+  std::vector<modnorm::PlanItem> items{{{d, vocab}, Norm::column}};
   for (std::int64_t b = 0; b < blocks; ++b) {
     for (int k = 0; k < 4; ++k) items.push_back({{d, d}, Norm::spectral});
     items.push_back({{4 * d, d}, Norm::spectral});
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   for (const auto& item : items) parameters += item.shape[0] * item.shape[1];
   nlohmann::json runs = nlohmann::json::array();
   for (const int w : worlds) {
-    const dist::ShardPlan plan = dist::plan_shards(items, w, {});
+    const modnorm::ShardPlan plan = modnorm::plan_shards(items, w, {});
     const double total = std::accumulate(plan.flops.begin(), plan.flops.end(), 0.0);
     const double max_flops = *std::max_element(plan.flops.begin(), plan.flops.end());
     // A split matrix's owners also all_sum its n x n Gram matrix once per step (f32, 5 steps).
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
       if (k < 2) continue;
       ++split;
       const auto n = static_cast<double>(items[i].shape[1]);
-      for (const dist::RowBlock& b : plan.owners[i])
+      for (const modnorm::RowBlock& b : plan.owners[i])
         gram[static_cast<std::size_t>(b.rank)] += 4.0 * 5 * n * n * 2.0 * (k - 1) / k;
     }
     std::vector<double> bytes;
@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
                     {"bytes_over_bound", w == 1 ? 1.0 : max_bytes / bound}});
   }
   // The largest single matrix's share of all the work.
-  const dist::ShardPlan one = dist::plan_shards(items, 1, {});
-  const double head = dist::plan_shards({items.back()}, 1, {}).flops[0];
+  const modnorm::ShardPlan one = modnorm::plan_shards(items, 1, {});
+  const double head = modnorm::plan_shards({items.back()}, 1, {}).flops[0];
   std::cout << nlohmann::json{{"model", "GPT-2-small-shaped: 12 blocks, d 768, vocab 50257"},
                               {"parameters", parameters},
                               {"matrices", items.size() - 1},

@@ -89,19 +89,20 @@ int main(int argc, char** argv) {
     const double share = static_cast<double>(part.count) / static_cast<double>(r.batch);
 
     // The duality maps of the atoms this rank owns, on stand-in momenta of their shapes: what
-    // the step computes (the same owners: distributed::plan_shards). Whole matrices through
+    // the step computes (the same owners: plan_shards). Whole matrices through
     // Module::dualize, this rank's rows of a split one through orthogonalize_rows with its other
     // owners (its Gram sums included).
     const std::vector<modnorm::Parameter> params = net.parameters();
-    std::vector<dist::PlanItem> items;
+    std::vector<modnorm::PlanItem> items;
     for (const modnorm::Parameter& p : params) items.push_back({p.weight.shape(), p.norm});
-    const dist::ShardPlan plan = dist::plan_shards(items, world.size(), options.orthogonalize);
+    const modnorm::ShardPlan plan =
+        modnorm::plan_shards(items, world.size(), options.orthogonalize);
     std::vector<Tensor> owned(params.size());
     std::vector<std::pair<Tensor, dist::Group>> rows;
     for (std::size_t i = 0; i < params.size(); ++i) {
       const Shape& shape = params[i].weight.shape();
-      const dist::RowBlock* mine = nullptr;
-      for (const dist::RowBlock& b : plan.owners[i])
+      const modnorm::RowBlock* mine = nullptr;
+      for (const modnorm::RowBlock& b : plan.owners[i])
         if (b.rank == world.rank()) mine = &b;
       if (plan.owners[i].size() > 1) {
         const dist::Group owners = world.split(mine ? 0 : 1);  // every rank, in atom order
@@ -132,7 +133,7 @@ int main(int argc, char** argv) {
       const auto start = std::chrono::steady_clock::now();
       net.dualize(owned, dualize);
       for (const auto& [block, owners] : rows)
-        dist::orthogonalize_rows({block}, owners, options.orthogonalize);
+        modnorm::orthogonalize_rows({block}, owners, options.orthogonalize);
       orthogonalize.push_back(seconds_since(start));
     };
     for (std::int64_t k = 0; k < r.warmup; ++k) one_step();

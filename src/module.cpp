@@ -237,8 +237,12 @@ std::vector<Tensor> Module::dualize(const DualizeOptions& options) const {
 
 std::vector<Tensor> Module::dualize(const std::vector<Tensor>& g,
                                     const DualizeOptions& options) const {
+  return modnorm::dualize(parameters(), g, options);
+}
+
+std::vector<Tensor> dualize(const std::vector<Parameter>& params, const std::vector<Tensor>& g,
+                            const DualizeOptions& options) {
   constexpr const char* op = "Module.dualize";
-  const std::vector<Parameter> params = parameters();
   if (g.size() != params.size())
     fail(op, "got " + std::to_string(g.size()) + " tensors for " + std::to_string(params.size()) +
                  " parameters");
@@ -251,7 +255,6 @@ std::vector<Tensor> Module::dualize(const std::vector<Tensor>& g,
       out[l] = Tensor::zeros(p.weight.shape(), p.weight.dtype(), p.weight.device());
       continue;
     }
-    if (g[l].numel() == 0 && p.weight.numel() > 0) continue;  // not asked for
     detail::check_coefficient(op, p);
     if (g[l].shape() != p.weight.shape())
       fail(op, "parameter '" + p.name + "': tensor " + to_string(g[l].shape()) +

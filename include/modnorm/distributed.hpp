@@ -24,7 +24,6 @@
 #include <optional>
 #include <vector>
 
-#include "modnorm/dualize.hpp"
 #include "modnorm/export.hpp"
 #include "modnorm/tensor.hpp"
 
@@ -168,68 +167,5 @@ struct Share {
 ///   auto part = modnorm::distributed::share(256, world);       // 86, 85, 85 items for W = 3
 ///   net.backward(scale(ce.grad, double(part.count) / 256));
 MODNORM_API Share share(std::int64_t n, const Group& group);
-
-/// One parameter as the shard planner sees it.
-struct PlanItem {
-  Shape shape;          ///< the weight's shape
-  Norm norm;            ///< its norm (spectral atoms are orthogonalized)
-  bool frozen = false;  ///< zero mass: neither updated nor communicated
-};
-
-/// Rows [begin, begin + rows) of one parameter and the rank that keeps their optimizer state
-/// and forms their update. A parameter owned whole is one block of all its rows (axis 0).
-struct RowBlock {
-  int rank = 0;            ///< the owner of these rows
-  std::int64_t begin = 0;  ///< first row
-  std::int64_t rows = 0;   ///< number of rows
-};
-
-/// Who updates what (plan_shards): per parameter its owners, and per rank its Newton-Schulz
-/// work and the elements it owns.
-struct ShardPlan {
-  /// Per item, its row blocks in row order, on distinct ranks in increasing rank order: one block
-  /// for an item owned whole, several for a split one, none for a frozen one.
-  std::vector<std::vector<RowBlock>> owners;
-  std::vector<double> flops;           ///< per rank: Newton-Schulz flops of one step
-  std::vector<std::int64_t> elements;  ///< per rank: elements of the rows it owns
-};
-
-/// Gives every parameter its owner ranks among `world_size`, which alone keep its optimizer state
-/// and compute its update (docs/distributed.md, "What is sharded"), balancing the Newton-Schulz
-/// work. The cost of orthogonalizing an m x n matrix (m <= n; a batch [b, m, n] costs b times as
-/// much) is T (4 m^2 n + 2 m^3) flops for T steps (2 m^2 n fewer per step for a cubic, c = 0),
-/// the method's default steps unless `orthogonalize.steps` is set; svd counts as 5 quintic steps.
-///
-/// With several ranks, a spectral matrix with at least as many rows as columns (and at least 128
-/// rows) whose cost exceeds the mean work per rank is split by rows, when the method is a
-/// Newton-Schulz one with f32 or f64 iterates: it becomes ceil(cost / mean) chunks of equal
-/// height (each at least 64 rows), and a rank holding r of its rows costs T (4 r n^2 + 2 n^3), n
-/// its width (orthogonalize_rows). Then longest processing time first: the spectral matrices and
-/// chunks, largest first, each to the rank whose work would be least after it (ties: fewest
-/// elements, then lowest rank); then the other parameters, largest first, each to the rank with
-/// the fewest elements. A split matrix's rows go to its ranks in rank order, each rank one
-/// contiguous block. Deterministic: every rank computes the same plan. Throws modnorm::Error for
-/// world_size < 1.
-///
-/// Example:
-///   auto plan = modnorm::distributed::plan_shards({{{768, 768}, Norm::spectral}}, 8, {});
-///   int rank = plan.owners[0][0].rank;   // the rank that orthogonalizes this matrix
-MODNORM_API ShardPlan plan_shards(const std::vector<PlanItem>& items, int world_size,
-                                  const OrthogonalizeOptions& orthogonalize);
-
-/// orthogonalize() of the tall matrix X (rows >= cols) whose rows are every rank's `pieces` laid
-/// end to end (rank 0's first, each rank's in list order), as the ranks' row blocks of the
-/// result: this rank's pieces of orthogonalize(X, options), equal up to the order of the sums.
-/// Each Newton-Schulz step is one all_sum of the cols x cols Gram matrix X^T X (the sum of every
-/// block's X_k^T X_k); the normalisation needs two scalar sums. Every rank of the group must call
-/// it, with at least one piece (a [0, cols] piece for none); pieces are matrices of one width,
-/// dtype and device (the group's), finite. Throws modnorm::Error, on every rank alike where the
-/// cause is global, for a wide X, for method svd or bf16 iterates (use orthogonalize()), and as
-/// orthogonalize() for invalid options.
-///
-/// Example: auto mine = orthogonalize_rows({my_rows}, world, {})[0];   // my rows of U V^T
-MODNORM_API std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces,
-                                                   const Group& group,
-                                                   const OrthogonalizeOptions& options);
 
 }  // namespace modnorm::distributed

@@ -76,11 +76,9 @@ class MODNORM_API Module {
   std::vector<Tensor> dualize(const DualizeOptions& options = {}) const;
   /// The modular duality map of any tensors `g`, one per parameters() entry with that
   /// parameter's shape (the optimizer passes its momenta): dualize(g_l, norm_l, options) / c_l,
-  /// zeros for atoms of zero mass (whose entry may be an empty Tensor). An empty Tensor for
-  /// any other atom asks for nothing: its result is an empty Tensor (the sharded optimizer
-  /// dualizes only the atoms its rank owns). Spectral atoms of one shape, dtype and device are
-  /// orthogonalized as one batch (orthogonalize() of a rank-3 tensor; each matrix its own
-  /// normalisation). Throws modnorm::Error on a count or shape mismatch, and as
+  /// zeros for atoms of zero mass (whose entry is not read). Spectral atoms of one shape, dtype
+  /// and device are orthogonalized as one batch (orthogonalize() of a rank-3 tensor; each
+  /// matrix its own normalisation). Throws modnorm::Error on a count or shape mismatch, and as
   /// modnorm::dualize, naming the parameter.
   ///
   /// Example: auto steps = net.dualize(momenta);   // momenta[l] shaped like parameter l
@@ -150,6 +148,17 @@ class MODNORM_API Module {
 /// Prints the tree, one node per line with its mass, sensitivity and (atoms) norm kind;
 /// children are indented under their parent (PyTorch's pretty_print).
 MODNORM_API std::ostream& operator<<(std::ostream& os, const Module& module);
+
+/// The modular duality map of some atoms of a tree: for each `params[k]` (entries of a
+/// Module::parameters() list, in that list's order) dualize(g[k], norm, options) / c, zeros for
+/// an atom of zero mass (whose g[k] is not read); Module::dualize(g) is this over every
+/// parameter. Spectral atoms of one shape, dtype and device are orthogonalized as one batch. The
+/// optimizer's step plan calls it for the atoms one rank updates. Throws as Module::dualize.
+///
+/// Example: auto steps = modnorm::dualize(net.parameters(), momenta);
+MODNORM_API std::vector<Tensor> dualize(const std::vector<Parameter>& params,
+                                        const std::vector<Tensor>& g,
+                                        const DualizeOptions& options = {});
 
 /// Rescales the masses of every atom under `module` by one factor so that module.mass() becomes
 /// `total` (modula's `tare(absolute=total)`): the atoms keep their mass ratios, so each keeps

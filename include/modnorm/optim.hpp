@@ -22,6 +22,7 @@
 #include "modnorm/dualize.hpp"
 #include "modnorm/export.hpp"
 #include "modnorm/module.hpp"
+#include "modnorm/report.hpp"
 #include "modnorm/tensor.hpp"
 
 namespace modnorm {
@@ -54,9 +55,22 @@ enum class Schedule : std::uint8_t {
   linear_warmup,  ///< a linear ramp over warmup_steps, then lr
   cosine,         ///< optional ramp, then a half cosine from lr down to final_fraction * lr
   linear_decay,   ///< optional ramp, then a straight line from lr down to final_fraction * lr
+  /// optional ramp, then lr, then a cooldown over the last cooldown_fraction of total_steps
+  /// down to final_fraction * lr (modded-nanogpt's schedule)
+  warmup_stable_decay,
 };
 
-/// "constant", "linear_warmup", "cosine", "linear_decay".
+/// The shape of warmup_stable_decay's cooldown (p in [0, 1] its progress).
+enum class Cooldown : std::uint8_t {
+  linear,          ///< w = 1 - p (modded-nanogpt)
+  one_minus_sqrt,  ///< w = 1 - sqrt(p) (Hägele et al. 2024, "Scaling Laws and Compute-Optimal
+                   ///< Training Beyond Fixed Training Durations")
+};
+
+/// "linear", "one_minus_sqrt".
+MODNORM_API const char* to_string(Cooldown cooldown);
+
+/// "constant", "linear_warmup", "cosine", "linear_decay", "warmup_stable_decay".
 MODNORM_API const char* to_string(Schedule schedule);
 
 /// A learning-rate schedule: a multiplier of OptimizerOptions::lr that depends on the step
@@ -74,12 +88,19 @@ struct ScheduleOptions {
   /// uses the full lr). Must be >= 1 for linear_warmup, >= 0 for cosine and linear_decay, and
   /// 0 for constant (use linear_warmup for a ramp without decay).
   std::int64_t warmup_steps = 0;
-  /// cosine and linear_decay: the step T at which the decay ends (counted from step 0, the
-  /// ramp included); must exceed warmup_steps. Ignored by constant and linear_warmup.
+  /// cosine, linear_decay and warmup_stable_decay: the step T at which the decay ends (counted
+  /// from step 0, the ramp included); must exceed warmup_steps. Ignored by constant and
+  /// linear_warmup.
   std::int64_t total_steps = 0;
-  /// cosine and linear_decay: the multiplier reached at step T and kept after it, in [0, 1].
-  /// Ignored by constant and linear_warmup.
+  /// cosine, linear_decay and warmup_stable_decay: the multiplier reached at step T and kept
+  /// after it, in [0, 1]. Ignored by constant and linear_warmup.
   double final_fraction = 0.0;
+  /// warmup_stable_decay: the cooldown covers steps from (1 - cooldown_fraction) T to T, in
+  /// (0, 1], and must start after the ramp ((1 - cooldown_fraction) T >= warmup_steps).
+  /// Ignored by the other kinds.
+  double cooldown_fraction = 0.5;
+  /// warmup_stable_decay: the cooldown's shape. Ignored by the other kinds.
+  Cooldown cooldown = Cooldown::linear;
 };
 
 /// The learning rate of step t (0-based) under `schedule`: lr * f(t) with, for W =
@@ -89,12 +110,35 @@ struct ScheduleOptions {
 /// - constant, linear_warmup: f = 1
 /// - cosine:                f = f_end + (1 - f_end) * (1 + cos(pi p)) / 2
 /// - linear_decay:          f = f_end + (1 - f_end) * (1 - p)
+/// - warmup_stable_decay:   with S = (1 - cooldown_fraction) T and q = min(1, (t - S) / (T - S)),
+///                          f = 1 for t < S, else f_end + (1 - f_end) * w(q), w(q) = 1 - q
+///                          (linear) or 1 - sqrt(q) (one_minus_sqrt)
 ///
 /// Throws modnorm::Error if lr is not a finite number > 0, t < 0, or the schedule is invalid
 /// (see ScheduleOptions).
 ///
 /// Example: modnorm::scheduled_lr(0.1, s, 0) == 0.1 / s.warmup_steps
 MODNORM_API double scheduled_lr(double lr, const ScheduleOptions& schedule, std::int64_t step);
+
+/// Momentum warmup (modded-nanogpt: Muon's beta ramps linearly from 0.85 to 0.95 over the first
+/// 300 steps): a group's beta at step t is start + (beta - start) * min(1, t / steps). It applies
+/// to the `modular` and `sgd` groups (the Adam algorithms keep their beta1, as modded-nanogpt's
+/// AdamW does).
+///
+/// Example:
+///   options.momentum_warmup.steps = 300;
+///   options.momentum_warmup.start = 0.85;   // with beta 0.95
+struct MomentumWarmup {
+  std::int64_t steps = 0;  ///< length of the ramp, >= 0; 0: off
+  double start = 0.85;     ///< beta at step 0, in [0, 1)
+};
+
+/// The momentum of step t (0-based) under `warmup`: beta itself when warmup.steps is 0, else
+/// start + (beta - start) * min(1, t / warmup.steps). Throws modnorm::Error if beta or start is
+/// outside [0, 1), warmup.steps < 0 or t < 0.
+///
+/// Example: modnorm::scheduled_beta(0.95, {300, 0.85}, 150) == 0.9
+MODNORM_API double scheduled_beta(double beta, const MomentumWarmup& warmup, std::int64_t step);
 
 /// Dual norm correction of the modular step (docs/theory.md, "Dual norm correction").
 enum class CorrectionMode : std::uint8_t {
@@ -229,24 +273,39 @@ struct ParameterOverride {
   double lr_multiplier = 1.0;  ///< the atom's lr is the scheduled lr times this (finite, >= 0)
 };
 
-/// Everything an Optimizer does. Defaults: modular steepest descent with lr 0.1, EMA momentum
-/// 0.95 without Nesterov, Muon's 5-step quintic, no correction, no NorMuon, no weight decay.
+/// How a matrix group's update is sized (`modular` algorithm; docs/theory.md, "Learning-rate
+/// rules"). O = orthogonalize(u) for a d_out x d_in atom of norm `spectral`:
+///
+/// - `modular`: Delta W = -lr * dualize(u) / c_l = -lr * sqrt(d_out/d_in) * O / c_l, the step of
+///   size lr / c_l in the atom's own norm (Large et al. 2024); every norm.
+/// - `muon`: Delta W = -lr * sqrt(max(1, d_out/d_in)) * O (Jordan's Muon and modded-nanogpt's
+///   shape factor); no 1 / c_l. Spectral atoms only.
+/// - `rms_match`: Delta W = -lr * 0.2 * sqrt(max(d_out, d_in)) * O (Liu et al. 2025, "Muon is
+///   Scalable for LLM Training"), so that the update's RMS is about 0.2 * lr, AdamW's, and
+///   AdamW's lr and weight decay carry over; no 1 / c_l. Spectral atoms only.
+///
+/// Example: group.rule.lr_rule = modnorm::LrRule::muon;
+enum class LrRule : std::uint8_t { modular, muon, rms_match };
+
+/// "modular", "muon", "rms_match".
+MODNORM_API const char* to_string(LrRule rule);
+
+/// The update rule of a set of atoms: what a parameter group sets (ParameterGroup::rule), and
+/// what OptimizerOptions sets for the whole tree when it has no groups.
 ///
 /// Example:
-///   modnorm::OptimizerOptions options;
-///   options.lr = 0.05;
-///   options.nesterov = true;
-///   options.schedule.kind = modnorm::Schedule::linear_decay;
-///   options.schedule.total_steps = 1000;
-struct MODNORM_API OptimizerOptions {
+///   modnorm::StepRule adam;
+///   adam.algorithm = modnorm::Algorithm::adamw;
+///   adam.lr = 8e-3;
+struct MODNORM_API StepRule {
   /// The update rule (Algorithm).
   Algorithm algorithm = Algorithm::modular;
+  /// How a matrix's update is sized (LrRule; `modular` algorithm only).
+  LrRule lr_rule = LrRule::modular;
   /// Base learning rate, finite and > 0. For `modular` it is the modular norm of the step
   /// (with the correction off): each atom moves by lr / c_l in its own norm. Adam-type runs
   /// usually want ~1e-3.
   double lr = 0.1;
-  /// How lr varies with the step (scheduled_lr).
-  ScheduleOptions schedule;
   /// Momentum in EMA form, m <- beta * m + (1 - beta) * g, in [0, 1) (0: no momentum); it is
   /// beta1 for the Adam algorithms.
   double beta = 0.95;
@@ -263,21 +322,152 @@ struct MODNORM_API OptimizerOptions {
   WeightDecayOptions weight_decay;
   /// Second moment of `adamw` and `adaptive_adam` (validated whatever the algorithm).
   AdamOptions adam;
-  /// Per-atom lr multipliers and norms, by parameter name.
-  std::vector<ParameterOverride> overrides;
   /// This library's conventions, or optax's (Convention; `modular` algorithm only).
   Convention convention = Convention::modular;
+};
+
+/// Which parameters a role names (ParameterGroup::roles; parameter_roles()). Roles are read
+/// from the tree's parameters() list, whose order is the order of application:
+///
+/// - `embedding`: the weight of an `Embed` atom (token vectors, d x vocab);
+/// - `output`: the last parameter of rank >= 2 in parameters() that is not an embedding (the
+///   layer that produces the network's output: a classifier's last Linear, a GPT's head);
+/// - `hidden`: every other parameter of rank >= 2 (hidden Linear and Conv2D weights);
+/// - `vector`: every parameter of rank <= 1 (biases, gains).
+enum class Role : std::uint8_t { embedding, output, hidden, vector };
+
+/// "embedding", "output", "hidden", "vector".
+MODNORM_API const char* to_string(Role role);
+
+/// The role of every parameter of `params` (a Module::parameters() list), in the same order.
+///
+/// Example: auto roles = modnorm::parameter_roles(net.parameters());
+MODNORM_API std::vector<Role> parameter_roles(const std::vector<Parameter>& params);
+
+/// A set of atoms and the rule they follow (how every Muon user trains a transformer: the
+/// orthogonalized step on the hidden matrices, AdamW on the embedding, the head and the
+/// vectors). A group takes every parameter that matches one of its `patterns` (when it has
+/// any) and has one of its `roles` (when it has any); a group with neither (at most one) takes
+/// every parameter that no other group takes, possibly none (the rest). A pattern is matched
+/// against the dotted name, whole: `*` matches any run of characters (dots included), `?` one
+/// character; a pattern also matches every parameter under the module it names (`embed` matches
+/// `embed.weight`, `blocks.*.mlp` everything under each block's `mlp`).
+///
+/// Example:
+///   modnorm::ParameterGroup adam{"adam", {}, {modnorm::Role::embedding, modnorm::Role::output,
+///                                modnorm::Role::vector}, {}};
+///   adam.rule.algorithm = modnorm::Algorithm::adamw;
+///   adam.rule.lr = 8e-3;
+struct ParameterGroup {
+  std::string name;                   ///< shown in errors and reports; unique, not empty
+  std::vector<std::string> patterns;  ///< dotted-name patterns (any of them)
+  std::vector<Role> roles;            ///< roles (any of them)
+  StepRule rule;                      ///< the group's algorithm, lr, betas, decay, ...
+};
+
+/// Everything an Optimizer does: a StepRule for the whole tree, or parameter groups each with
+/// its own, plus the schedule every group follows. Defaults: modular steepest descent with lr
+/// 0.1, EMA momentum 0.95 without Nesterov, Muon's 5-step quintic, no correction, no NorMuon,
+/// no weight decay, no groups.
+///
+/// Example:
+///   modnorm::OptimizerOptions options;
+///   options.lr = 0.05;
+///   options.nesterov = true;
+///   options.schedule.kind = modnorm::Schedule::linear_decay;
+///   options.schedule.total_steps = 1000;
+struct MODNORM_API OptimizerOptions : StepRule {
+  /// How every group's lr varies with the step (scheduled_lr of the group's own lr).
+  ScheduleOptions schedule;
+  /// Momentum warmup of the `modular` and `sgd` groups (MomentumWarmup).
+  MomentumWarmup momentum_warmup;
+  /// Per-atom lr multipliers, by parameter name.
+  std::vector<ParameterOverride> overrides;
+  /// Parameter groups. Empty: one group of every parameter with the rule above (the StepRule
+  /// fields of these options). Otherwise every parameter must belong to exactly one group, and
+  /// the StepRule fields of these options must keep their defaults (each group has its own).
+  std::vector<ParameterGroup> groups;
 
   /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
   /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
   ~OptimizerOptions();
 };
 
-/// Steepest descent over a module tree (docs/theory.md, "The optimizer"). Per step and atom l, in
-/// this order: momentum (EMA, optional Nesterov) -> dualize with the atom's norm -> optional
-/// NorMuon -> optional dual norm correction -> scale by lr / c_l -> optional decoupled or cautious
-/// weight decay -> W_l += Delta W_l in place. (`sgd` and the Adam algorithms replace the middle
-/// part by their own rule; see Algorithm.)
+// ---- The step plan over a process group (docs/distributed.md, "What is sharded") -------------
+// Which rank orthogonalizes and updates which atom, or which rows of a large one: the optimizer's
+// algorithms, built on the collectives of distributed.hpp.
+
+/// One parameter as the shard planner sees it.
+struct PlanItem {
+  Shape shape;          ///< the weight's shape
+  Norm norm;            ///< its norm (spectral atoms are orthogonalized)
+  bool frozen = false;  ///< zero mass: neither updated nor communicated
+};
+
+/// Rows [begin, begin + rows) of one parameter and the rank that keeps their optimizer state
+/// and forms their update. A parameter owned whole is one block of all its rows (axis 0).
+struct RowBlock {
+  int rank = 0;            ///< the owner of these rows
+  std::int64_t begin = 0;  ///< first row
+  std::int64_t rows = 0;   ///< number of rows
+};
+
+/// Who updates what (plan_shards): per parameter its owners, and per rank its Newton-Schulz
+/// work and the elements it owns.
+struct ShardPlan {
+  /// Per item, its row blocks in row order, on distinct ranks in increasing rank order: one block
+  /// for an item owned whole, several for a split one, none for a frozen one.
+  std::vector<std::vector<RowBlock>> owners;
+  std::vector<double> flops;           ///< per rank: Newton-Schulz flops of one step
+  std::vector<std::int64_t> elements;  ///< per rank: elements of the rows it owns
+};
+
+/// Gives every parameter its owner ranks among `world_size`, which alone keep its optimizer state
+/// and compute its update (docs/distributed.md, "What is sharded"), balancing the Newton-Schulz
+/// work. The cost of orthogonalizing an m x n matrix (m <= n; a batch [b, m, n] costs b times as
+/// much) is T (4 m^2 n + 2 m^3) flops for T steps (2 m^2 n fewer per step for a cubic, c = 0),
+/// the method's default steps unless `orthogonalize.steps` is set; svd counts as 5 quintic steps.
+///
+/// With several ranks, a spectral matrix with at least as many rows as columns (and at least 128
+/// rows) whose cost exceeds the mean work per rank is split by rows, when the method is a
+/// Newton-Schulz one with f32 or f64 iterates: it becomes ceil(cost / mean) chunks of equal
+/// height (each at least 64 rows), and a rank holding r of its rows costs T (4 r n^2 + 2 n^3), n
+/// its width (orthogonalize_rows). Then longest processing time first: the spectral matrices and
+/// chunks, largest first, each to the rank whose work would be least after it (ties: fewest
+/// elements, then lowest rank); then the other parameters, largest first, each to the rank with
+/// the fewest elements. A split matrix's rows go to its ranks in rank order, each rank one
+/// contiguous block. Deterministic: every rank computes the same plan. Throws modnorm::Error for
+/// world_size < 1.
+///
+/// Example:
+///   auto plan = modnorm::plan_shards({{{768, 768}, Norm::spectral}}, 8, {});
+///   int rank = plan.owners[0][0].rank;   // the rank that orthogonalizes this matrix
+MODNORM_API ShardPlan plan_shards(const std::vector<PlanItem>& items, int world_size,
+                                  const OrthogonalizeOptions& orthogonalize);
+
+/// orthogonalize() of the tall matrix X (rows >= cols) whose rows are every rank's `pieces` laid
+/// end to end (rank 0's first, each rank's in list order), as the ranks' row blocks of the
+/// result: this rank's pieces of orthogonalize(X, options), equal up to the order of the sums.
+/// Each Newton-Schulz step is one all_sum of the cols x cols Gram matrix X^T X (the sum of every
+/// block's X_k^T X_k); the normalisation needs two scalar sums. Every rank of the group must call
+/// it, with at least one piece (a [0, cols] piece for none); pieces are matrices of one width,
+/// dtype and device (the group's), finite. Throws modnorm::Error, on every rank alike where the
+/// cause is global, for a wide X, for method svd or bf16 iterates (use orthogonalize()), and as
+/// orthogonalize() for invalid options.
+///
+/// Example: auto mine = modnorm::orthogonalize_rows({my_rows}, world, {})[0];   // my rows of U V^T
+MODNORM_API std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces,
+                                                   const distributed::Group& group,
+                                                   const OrthogonalizeOptions& options);
+
+/// Steepest descent over a module tree (docs/theory.md, "The optimizer"). One pipeline per
+/// parameter group (OptimizerOptions::groups; one group of every atom without them), per step
+/// and atom l, in this order: momentum (EMA, optional Nesterov) -> dualize with the atom's norm
+/// -> optional NorMuon -> optional dual norm correction -> scale by lr / c_l (or the group's
+/// LrRule) -> optional decoupled or cautious weight decay -> W_l += Delta W_l in place, once
+/// every group's updates are formed. (`sgd` and the Adam algorithms replace the middle part by
+/// their own rule; see Algorithm.) Each group's lr follows the one schedule from its own base
+/// rate.
 ///
 /// The optimizer holds the tree (a Module handle) and re-reads its parameters() at each step,
 /// so Module::initialize() may replace the weights; but the parameter list (count, names,
@@ -291,10 +481,10 @@ struct MODNORM_API OptimizerOptions {
 /// Data parallelism (docs/distributed.md): built over a distributed::Group of W ranks, each
 /// rank holding the same tree and its own part of the batch, a step uses the sum over the ranks
 /// of their Parameter::grad (so each rank's gradient must be its share of the global mean loss;
-/// distributed::share). Every atom has one owner rank (distributed::plan_shards, balancing the
+/// distributed::share). Every atom has one owner rank (plan_shards, balancing the
 /// Newton-Schulz work; a tall matrix with more than a rank's share of that work has several,
 /// each owning a block of its rows, which orthogonalize it together with
-/// distributed::orthogonalize_rows), which alone keeps the atom's (or rows') state and forms its
+/// orthogonalize_rows), which alone keeps the atom's (or rows') state and forms its
 /// update: the gradients are reduce-scattered to the owners, the updates all-gathered, and every
 /// rank applies all of them. The weights after any number of steps are those of one process
 /// training on the whole batch, up to floating-point summation order, whatever W. Every method is
@@ -323,8 +513,13 @@ class MODNORM_API Optimizer {
   /// the algorithm does not use (nesterov with an Adam algorithm; correction or NorMuon with a
   /// non-modular algorithm); an override names no parameter, names one twice, or has a
   /// negative or non-finite lr multiplier; convention optax is set with a non-modular
-  /// algorithm, with the global correction or with correction.pairing orthogonalized; or (modular)
-  /// an atom of positive mass has coefficient 0.
+  /// algorithm, with the global correction or with correction.pairing orthogonalized; (modular)
+  /// an atom of positive mass has coefficient 0; the momentum warmup is invalid or no group
+  /// uses momentum. With groups, each group's rule is checked as above (`[Optimizer] group 'x':
+  /// ...`), and it throws when the options' own rule fields are not at their defaults, a group
+  /// has no name or shares one, a pattern matches no parameter, a group selects none, a
+  /// parameter is in two groups or in none (naming them), two groups take the rest, or a group
+  /// with an lr rule holds a parameter that is not a spectral matrix.
   ///
   /// With a `group` of several ranks (a collective): every rank gets rank 0's weights, and it
   /// throws unless every parameter has one dtype and lives on the group's device.
@@ -356,7 +551,7 @@ class MODNORM_API Optimizer {
   void step();
 
   /// The scheduled learning rate of the next step, scheduled_lr(options.lr, options.schedule,
-  /// steps()) (before per-atom multipliers).
+  /// steps()) (before per-atom multipliers); with groups, each group's is in atom_steps().
   double lr() const;
   /// Number of steps taken (restored by load_state).
   std::int64_t steps() const;
@@ -368,6 +563,11 @@ class MODNORM_API Optimizer {
   const std::vector<Tensor>& last_updates() const;
   /// The options the optimizer was built with.
   const OptimizerOptions& options() const;
+  /// How the next step treats each parameter, in parameters() order: its group, algorithm and
+  /// effective rate (AtomStep), for report()'s group columns.
+  ///
+  /// Example: options.steps = opt.atom_steps(); std::cout << modnorm::report(net, options);
+  std::vector<AtomStep> atom_steps() const;
 
   /// A snapshot of everything a resumed run needs, as (name, tensor) pairs ready for a
   /// safetensors file: "step" (a rank-0 f64 tensor holding steps()), then per parameter, in

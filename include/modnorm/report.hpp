@@ -15,6 +15,18 @@
 
 namespace modnorm {
 
+/// How an optimizer steps one atom (Optimizer::atom_steps()): the report's group, algorithm and
+/// rate columns.
+struct AtomStep {
+  std::string group;      ///< the parameter group's name ("all" without groups)
+  std::string algorithm;  ///< "modular", "sgd", "adamw", "adaptive_adam"
+  /// The effective rate of the next step: the factor that multiplies the atom's unit direction
+  /// (dualize(u) for the modular lr rule, O for the muon and rms_match rules, Adam's u, SGD's
+  /// momentum) before corrections, i.e. the scheduled lr times the atom's lr multiplier, divided
+  /// by c_l (modular rule) or times the rule's shape factor (LrRule).
+  double rate = 0.0;
+};
+
 /// One atom's line of a report. Norms are in the atom's own norm unless named otherwise.
 struct ReportRow {
   std::string name;       ///< dotted parameter name, e.g. "0.weight"
@@ -27,9 +39,11 @@ struct ReportRow {
   double grad_dual_norm;  ///< ||G_l||^dagger, the true dual norm of the gradient (dual_norm)
   std::optional<double> update_norm;   ///< ||dW_l|| of the given update (ReportOptions::updates)
   std::optional<double> update_ratio;  ///< update_norm / weight_norm (unset if weight_norm is 0)
+  std::optional<AtomStep> step;        ///< how the optimizer steps it (ReportOptions::steps)
 };
 
-/// A per-layer table; print it with operator<< (text) or one of the formats below.
+/// A per-layer table; print it with operator<< (text) or one of the formats below. When the
+/// rows carry AtomStep data, every format has three more columns: group, algorithm, rate.
 struct MODNORM_API Report {
   std::vector<ReportRow> rows;  ///< one per parameter, in Module::parameters() order
 
@@ -48,6 +62,9 @@ struct MODNORM_API ReportOptions {
   /// The last update of each parameter (e.g. Optimizer::last_updates()), in parameters()
   /// order; empty means no update columns.
   std::vector<Tensor> updates;
+  /// How the optimizer steps each parameter (Optimizer::atom_steps()), in parameters() order;
+  /// empty means no group, algorithm and rate columns.
+  std::vector<AtomStep> steps;
   /// How spectral norms are estimated (orthogonal iteration by default; exact for tests).
   SpectralNormOptions spectral;
 
@@ -57,8 +74,9 @@ struct MODNORM_API ReportOptions {
 };
 
 /// Measures every atom of `net` (weights, gradients and, if given, updates).
-/// Throws modnorm::Error if options.updates is non-empty but does not match the parameters
-/// in count or shapes (naming the parameter), or on NaN/Inf weights (as modnorm::norm).
+/// Throws modnorm::Error if options.updates or options.steps is non-empty but does not match
+/// the parameters in count (or the updates in shapes, naming the parameter), or on NaN/Inf
+/// weights (as modnorm::norm).
 ///
 /// Example:
 ///   std::cout << modnorm::report(net);                     // text table

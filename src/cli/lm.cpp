@@ -11,6 +11,7 @@
 
 #include "cli/checks.hpp"
 #include "cli/gpt.hpp"
+#include "cli/groups.hpp"
 #include "cli/progress.hpp"
 
 namespace modnorm::cli {
@@ -163,7 +164,7 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
   Generator order(c.seed + 1);  // the batch order: random_offsets, one call per step
   if (c.device != Device::cpu) net.to(c.device);
   c.optimizer.schedule.total_steps = c.steps;
-  Optimizer opt(net, c.optimizer, ranks.group);
+  Optimizer opt(net, with_groups(c.optimizer, c.groups, c.hybrid), ranks.group);
   const auto n_train = static_cast<std::int64_t>(corpus.train.size());
   if (checkpoint) {
     naming_checkpoint(c.resume, [&] {
@@ -247,6 +248,7 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
 
   ReportOptions report_options;
   report_options.updates = opt.last_updates();
+  report_options.steps = opt.atom_steps();
   const double seconds = progress.seconds();
   const double tokens_per_second =
       static_cast<double>(std::max<std::int64_t>(c.steps - steps_done, 0) * tokens_per_step) /

@@ -14,6 +14,7 @@
 #include "cli/checks.hpp"
 #include "cli/cnn.hpp"
 #include "cli/gpt.hpp"
+#include "cli/groups.hpp"
 #include "cli/lm.hpp"
 #include "cli/progress.hpp"
 #include "cli/ranks.hpp"
@@ -279,8 +280,8 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
   cmd.add_flag("--nesterov,!--no-nesterov", c.nesterov,
                "Nesterov momentum (default: on for modular and sgd)");
   cmd.add_option("--schedule", c.optimizer.schedule.kind, "Learning-rate schedule")
-      ->transform(one_of(
-          {Schedule::constant, Schedule::linear_warmup, Schedule::cosine, Schedule::linear_decay}))
+      ->transform(one_of({Schedule::constant, Schedule::linear_warmup, Schedule::cosine,
+                          Schedule::linear_decay, Schedule::warmup_stable_decay}))
       ->capture_default_str();
   cmd.add_option("--warmup", c.optimizer.schedule.warmup_steps,
                  within("Warm-up steps", 0, kMaxCount))
@@ -301,6 +302,10 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
   cmd.add_option("--weight-decay", c.optimizer.weight_decay.coefficient,
                  "Weight decay coefficient, finite and >= 0")
       ->capture_default_str();
+  cmd.add_option("--group", c.groups, kGroupHelp);
+  cmd.add_flag("--hybrid", c.hybrid,
+               "Same as --group '@embedding,@output,@vector:adamw': AdamW (lr 0.001) on the "
+               "embedding, the output layer and every vector; the main flags on the rest");
   cmd.add_option("--device", c.device, "Where to train")
       ->transform(one_of({Device::cpu, Device::cuda}))
       ->capture_default_str();
@@ -328,6 +333,7 @@ int run_train(TrainConfig c) {
   if (c.model == Model::cnn) use_cnn_defaults(c);
   c.optimizer.lr = c.lr.value_or(default_lr(c.optimizer.algorithm));
   c.optimizer.nesterov = c.nesterov.value_or(default_nesterov(c.optimizer.algorithm));
+  with_groups(c.optimizer, c.groups, c.hybrid);  // refuses a bad --group before anything loads
   const Ranks ranks(c.device);
   if (!ranks.writes()) c.json = false, c.log.clear();  // rank 0 alone prints and logs
   if (c.batch < ranks.group.size())
@@ -374,7 +380,7 @@ int run_train(TrainConfig c) {
   BatchSampler sampler(train.size(), c.batch, gen);
   if (c.device != Device::cpu) net.to(c.device);
   c.optimizer.schedule.total_steps = c.epochs * sampler.batches_per_epoch();
-  Optimizer opt(net, c.optimizer, ranks.group);
+  Optimizer opt(net, with_groups(c.optimizer, c.groups, c.hybrid), ranks.group);
 
   const int start_epoch = static_cast<int>(epochs_done);
   if (checkpoint) {
@@ -459,6 +465,7 @@ int run_train(TrainConfig c) {
 
   ReportOptions report_options;
   report_options.updates = opt.last_updates();
+  report_options.steps = opt.atom_steps();
   out << "test accuracy " << fixed(100 * test.accuracy, 2) << "%, test loss " << fixed(test.loss, 4)
       << ", " << fixed(progress.seconds(), 1) << " s\n\n"
       << report(net, report_options);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "cli/mlp.hpp"
 #include "modnorm/modnorm.hpp"
@@ -31,8 +32,10 @@ struct TrainConfig {
   std::string data = default_fashion_mnist_dir();
   MlpShape shape;
   OptimizerOptions optimizer = defaults();
-  std::optional<double> lr;      // unset: default_lr(algorithm)
-  std::optional<bool> nesterov;  // unset: default_nesterov(algorithm)
+  std::optional<double> lr;         // unset: default_lr(algorithm)
+  std::optional<bool> nesterov;     // unset: default_nesterov(algorithm)
+  std::vector<std::string> groups;  // --group SPEC (groups.hpp)
+  bool hybrid = false;              // --hybrid: AdamW on the embedding, output layer, vectors
   int epochs = 5;
   std::int64_t batch = 256;
   std::uint64_t seed = 0;

@@ -1,4 +1,5 @@
 // modnorm::distributed::Group, init() and the one-process engine (distributed.hpp).
+#include <algorithm>
 #include <cstdlib>
 
 #include "distributed/communicator.hpp"
@@ -135,6 +136,13 @@ Group init(const InitOptions& options) {
       return Group(detail::nccl_world(timeout));
   }
   modnorm::detail::fail(op, "unknown backend " + std::to_string(static_cast<int>(backend)));
+}
+
+Share share(std::int64_t n, const Group& group) {
+  if (n < 0) modnorm::detail::fail("share", "n must be >= 0, got " + std::to_string(n));
+  const std::int64_t w = group.size(), r = group.rank();
+  const std::int64_t base = n / w, extra = n % w;
+  return {r * base + std::min(r, extra), base + (r < extra ? 1 : 0)};
 }
 
 }  // namespace modnorm::distributed

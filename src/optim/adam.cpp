@@ -10,7 +10,7 @@
 namespace modnorm::detail {
 
 Direction adam_direction(AtomState& atom, const Tensor& grad, std::int64_t t,
-                         const OptimizerOptions& options) {
+                         const StepRule& options) {
   const double beta1 = options.beta, beta2 = options.adam.beta2;
   momentum_step(atom.momentum, grad, beta1, false);
   // v <- beta2 * v + (1 - beta2) * g * g

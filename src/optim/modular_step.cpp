@@ -10,8 +10,22 @@
 
 namespace modnorm::detail {
 
+double lr_rule_factor(LrRule rule, const Shape& shape) {
+  const auto d_out = static_cast<double>(shape[0]), d_in = static_cast<double>(shape[1]);
+  switch (rule) {
+    case LrRule::muon:  // Jordan's Muon, modded-nanogpt's shape factor
+      return std::sqrt(std::max(1.0, d_out / d_in));
+    case LrRule::rms_match:  // Liu et al. 2025: update RMS about 0.2, AdamW's
+      return 0.2 * std::sqrt(std::max(d_out, d_in));
+    case LrRule::modular:
+      break;
+  }
+  return 1.0;
+}
+
 Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u,
-                            const Tensor& dualized, const OptimizerOptions& options) {
+                            const Tensor& dualized, const StepRule& options, const StepPlan& plan,
+                            std::size_t i) {
   const bool optax = options.convention == Convention::optax;
   Direction d;
   d.direction = dualized;
@@ -20,19 +34,22 @@ Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u
     const CorrectionPairing pairing =
         optax ? CorrectionPairing::orthogonalized : options.correction.pairing;
     // A split atom's u and dualized are this rank's rows: the inner product sums over its owners.
-    d.pairing = p.coefficient * correction_pairing(sum_over_rows(atom, dot(u, dualized)),
+    d.pairing = p.coefficient * correction_pairing(plan.sum_over_rows(i, dot(u, dualized)),
                                                    p.weight.shape(), p.norm, pairing);
   }
   if (options.normuon.enabled && d.direction.rank() == 2)
-    d.direction = normuon(d.direction, atom, options.normuon);
+    d.direction = normuon(d.direction, atom, options.normuon, plan, i);
   // The global correction multiplies every atom's scale later, once all pairings are known.
   double k = 1.0;
   double shape = 1.0;
+  if (options.lr_rule != LrRule::modular)  // the rule's factor replaces sqrt(d_out/d_in) / c_l
+    shape = p.coefficient * lr_rule_factor(options.lr_rule, p.weight.shape()) /
+            shape_factor(p.weight.shape());
   if (optax) {
     // optax (Convention::optax): dualize(u) = sqrt(d_out/d_in) O becomes
     // sqrt(max(1, d_out/d_in)) O (scale_by_shape), and adaptive=True multiplies by the
     // unclamped <u, O>.
-    if (p.norm == Norm::spectral) {
+    if (p.norm == Norm::spectral && options.lr_rule == LrRule::modular) {
       const double ratio =
           static_cast<double>(p.weight.dim(-2)) / static_cast<double>(p.weight.dim(-1));
       shape = std::sqrt(std::max(1.0, ratio)) / std::sqrt(ratio);

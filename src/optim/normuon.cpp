@@ -8,7 +8,8 @@
 
 namespace modnorm::detail {
 
-Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options) {
+Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options,
+               const StepPlan& plan, std::size_t i) {
   Tensor& row_second_moment = atom.row_second_moment;
   const std::int64_t rows = O.dim(0);
   // v <- beta2 * v + (1 - beta2) * mean_j O_ij^2, one entry per row (neuron).
@@ -17,13 +18,10 @@ Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options) 
   // O' = O / (sqrt(v) + eps), broadcast [rows x cols] / [rows x 1].
   const Tensor normalized =
       div(O, add(sqrt(row_second_moment), scalar_like(options.eps, row_second_moment)));
-  // Rescale so that ||O'||_F = ||O||_F (normuon.py); a zero O stays zero.
-  double before = frobenius_norm(O);
-  double after = frobenius_norm(normalized);
-  if (is_split(atom)) {  // O is this rank's rows: the norms are over every owner's
-    before = std::sqrt(sum_over_rows(atom, before * before));
-    after = std::sqrt(sum_over_rows(atom, after * after));
-  }
+  // Rescale so that ||O'||_F = ||O||_F (normuon.py); a zero O stays zero. O may be this rank's
+  // rows of a split atom: the norms are over every owner's.
+  const double before = plan.norm_over_rows(i, frobenius_norm(O));
+  const double after = plan.norm_over_rows(i, frobenius_norm(normalized));
   if (after == 0.0) return normalized;
   return scale(normalized, before / after);
 }

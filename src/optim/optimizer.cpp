@@ -1,7 +1,7 @@
-// modnorm::Optimizer: construction (state allocated once, overrides resolved by name) and the
-// step of docs/theory.md ("The optimizer"), which checks the whole tree first, then forms every
-// atom's momentum, the tree's duality map of them and every atom's direction, then (after the
-// global dual norm correction, which needs all of them) every update, applied once all are finite.
+// modnorm::Optimizer: construction (groups resolved, state allocated once, overrides resolved by
+// name) and the step of docs/theory.md ("The optimizer"), which checks the whole tree first, then
+// runs each group's pipeline (momentum -> the tree's duality map -> NorMuon / correction -> lr ->
+// weight decay) and applies every update once all are formed and finite.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -39,40 +39,121 @@ std::map<std::string, const ParameterOverride*> overrides_by_name(
 
 }  // namespace
 
+namespace detail {
+namespace {
+
+// One group's pipeline (optim.hpp, Optimizer::step): momentum -> direction (the tree's duality
+// map) -> NorMuon / correction (or the baselines' rule) -> scale by the lr -> weight decay, into
+// `updates` (not applied). `params`, `atoms` and `updates` are the whole tree's; the plan numbers
+// the group's atoms 0, 1, ...
+void form_group_updates(const char* op, GroupState& g, const std::vector<Parameter>& params,
+                        std::vector<AtomState>& atoms, std::vector<Tensor>& updates,
+                        std::int64_t steps, double lr, double beta) {
+  const StepRule& o = g.rule;
+  const StepPlan& plan = *g.plan;
+  const std::size_t n = g.atoms.size();
+  std::vector<Parameter> mine;  // the group's parameters, in the plan's numbering
+  for (const std::size_t i : g.atoms) mine.push_back(params[i]);
+  // The atoms this rank steps (all of them with one process; docs/distributed.md), from the
+  // gradients summed over the ranks.
+  std::vector<std::size_t> stepped;
+  for (std::size_t k = 0; k < n; ++k)
+    if (!frozen(mine[k]) && plan.owns(k)) stepped.push_back(k);
+  const std::vector<Tensor> grads = plan.gradients(mine);
+
+  // 1. Momentum.
+  std::vector<Tensor> u(n);
+  const bool optax = o.algorithm == Algorithm::modular && o.convention == Convention::optax;
+  if (o.algorithm == Algorithm::modular || o.algorithm == Algorithm::sgd)
+    for (const std::size_t k : stepped)
+      u[k] = momentum_step(atoms[g.atoms[k]].momentum, grads[k], beta, o.nesterov,
+                           optax ? steps + 1 : 0);
+  // 2. Direction: the tree's duality map of the momenta (modular), all atoms at once.
+  std::vector<Tensor> dualized;
+  if (o.algorithm == Algorithm::modular) dualized = plan.dualize(mine, u, stepped, o.orthogonalize);
+
+  // 3. NorMuon and the correction (modular), or the baselines' own rule. The global correction
+  // needs every pairing before any step.
+  std::vector<Direction> directions(n);
+  double modular_dual_norm = 0.0;  // sum_l <u_l, dualize_l(u_l)> / c_l (docs/modules.md)
+  for (const std::size_t k : stepped) {
+    const Parameter& p = mine[k];
+    AtomState& a = atoms[g.atoms[k]];
+    directions[k] = for_parameter(op, p.name, [&]() -> Direction {
+      switch (o.algorithm) {
+        case Algorithm::modular:
+          return modular_direction(a, p, u[k], dualized[k], o, plan, k);
+        case Algorithm::sgd:
+          return {u[k], 1.0, 0.0};
+        case Algorithm::adamw:
+        case Algorithm::adaptive_adam:
+          return adam_direction(a, grads[k], steps + 1, o);
+      }
+      fail(op, "unknown algorithm");
+    });
+    if (plan.counts(k)) modular_dual_norm += directions[k].pairing / p.coefficient;
+  }
+  const double global = o.correction.mode == CorrectionMode::global
+                            ? std::clamp(plan.sum_over_ranks(modular_dual_norm),
+                                         correction_lo(o.correction.range), 1.0)
+                            : 1.0;
+
+  // 4-5. Scale by the learning rate, then weight decay.
+  std::vector<Tensor> formed(n), group_updates;
+  for (const std::size_t i : g.atoms) group_updates.push_back(updates[i]);
+  for (const std::size_t k : stepped) {
+    const double atom_lr = lr * atoms[g.atoms[k]].lr_multiplier;
+    formed[k] = plan.update_buffer(k, group_updates[k]);
+    form_update(formed[k], plan.rows(k, mine[k].weight), directions[k].direction,
+                atom_lr * directions[k].scale * global, atom_lr * o.weight_decay.coefficient,
+                o.weight_decay.mode);
+  }
+  plan.gather_updates(formed, group_updates);  // every rank gets every update
+  check_updates(op, mine, group_updates, lr);
+}
+
+}  // namespace
+}  // namespace detail
+
 Optimizer::Optimizer(const Module& module, OptimizerOptions options, distributed::Group group)
-    : impl_(std::make_unique<Impl>(Impl{module, std::move(options), {}, {}, 0, {}})) {
+    : impl_(std::make_unique<Impl>(Impl{module, std::move(options), {}, {}, 0, {}, {}})) {
   constexpr const char* op = "Optimizer";
   Impl& s = *impl_;
   const OptimizerOptions& o = s.options;
   detail::validate(op, o);
   const std::vector<Parameter> params = s.module.parameters();
   const auto overrides = overrides_by_name(op, o.overrides, params);
-  if (o.algorithm == Algorithm::modular)
-    for (const Parameter& p : params) detail::check_coefficient(op, p);
-  const auto owners = detail::assign_owners(op, group, params, o);
+  s.groups = detail::make_groups(op, o, params);
+  s.place.resize(params.size());
+  for (std::size_t g = 0; g < s.groups.size(); ++g) {
+    detail::GroupState& gs = s.groups[g];
+    std::vector<Parameter> mine;
+    for (const std::size_t i : gs.atoms) {
+      s.place[i] = {g, mine.size()};
+      mine.push_back(params[i]);
+    }
+    gs.plan = detail::make_step_plan(op, group, mine, gs.rule);
+  }
 
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Tensor& w = params[i].weight;
-    detail::AtomState a{params[i].name, w.shape(), w.dtype(), w.device(), 1.0, {}, {}, {},
-                        owners[i],      {}};
+    const auto [g, k] = s.place[i];
+    const StepRule& rule = s.groups[g].rule;
+    detail::AtomState a{params[i].name, w.shape(), w.dtype(), w.device(), 1.0, {}, {}, {}};
     if (const auto it = overrides.find(a.name); it != overrides.end())
       a.lr_multiplier = it->second->lr_multiplier;
-    const distributed::RowBlock* mine = detail::block_on(a, group.rank());
-    // The owners of a split atom share its Newton-Schulz sums (a collective, in atom order).
-    if (detail::is_split(a)) a.rows_group = group.split(mine ? 0 : 1);
     // State only where it is used: on the atom's owners (optimizer-state sharding).
-    if (mine) {
-      const Shape shape = detail::block_shape(a, *mine);
+    if (s.groups[g].plan->owns(k)) {
+      const Shape shape = s.groups[g].plan->local_shape(k);
       a.momentum = Tensor::zeros(shape, w.dtype(), w.device());
-      if (detail::uses_row_second_moment(o, a.shape))
-        a.row_second_moment = Tensor::zeros({mine->rows, 1}, w.dtype(), w.device());
-      if (detail::uses_adam(o.algorithm))
+      if (detail::uses_row_second_moment(rule, a.shape))
+        a.row_second_moment = Tensor::zeros({shape[0], 1}, w.dtype(), w.device());
+      if (detail::uses_adam(rule.algorithm))
         a.second_moment = Tensor::zeros(shape, w.dtype(), w.device());
     }
     s.atoms.push_back(std::move(a));
     s.updates.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));
   }
-  s.shards = detail::make_shards(std::move(group), s.atoms, params);
 }
 
 Optimizer::~Optimizer() = default;
@@ -82,89 +163,20 @@ Optimizer& Optimizer::operator=(Optimizer&&) noexcept = default;
 void Optimizer::step() {
   constexpr const char* op = "Optimizer.step";
   Impl& s = impl();
-  const OptimizerOptions& o = s.options;
   const std::vector<Parameter> params = s.module.parameters();
-  // Everything is checked, on every rank, before anything changes.
-  detail::check_everywhere(op, s.shards, s.atoms, [&] {
+  // Everything is checked, on every rank, before anything changes (every group's plan spans the
+  // same ranks).
+  s.groups.front().plan->check_everywhere(op, [&] {
     detail::check_tree(op, params, s.atoms);
     detail::check_finite_inputs(op, params);
   });
-  // Each rank forms the steps of the atoms it owns (all of them with one process) from the
-  // gradients summed over the group (docs/distributed.md).
-  const std::vector<Tensor> grads = detail::reduce_gradients(s.shards, s.atoms, params);
-  const auto mine = [&](std::size_t i) { return !frozen(params[i]) && s.owns(i); };
-
-  // Momenta of every atom, then (modular) the tree's duality map of all of them at once.
-  std::vector<Tensor> u(params.size());
-  const bool optax = o.algorithm == Algorithm::modular && o.convention == Convention::optax;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!mine(i)) continue;
-    if (o.algorithm == Algorithm::modular || o.algorithm == Algorithm::sgd)
-      u[i] = detail::momentum_step(s.atoms[i].momentum, grads[i], o.beta, o.nesterov,
-                                   optax ? s.steps + 1 : 0);
-  }
-  std::vector<Tensor> dualized;
-  if (o.algorithm == Algorithm::modular) {
-    DualizeOptions dualize_options;
-    dualize_options.orthogonalize = o.orthogonalize;
-    std::vector<Tensor> whole = u;  // a split atom's rows are dualized with its other owners
-    for (std::size_t i = 0; i < params.size(); ++i)
-      if (detail::is_split(s.atoms[i])) whole[i] = Tensor();
-    dualized = s.module.dualize(whole, dualize_options);
-    for (std::size_t i = 0; i < params.size(); ++i)
-      if (mine(i) && detail::is_split(s.atoms[i]))
-        dualized[i] = detail::for_parameter(op, params[i].name, [&] {
-          return detail::dualize_rows(s.atoms[i], params[i], u[i], o.orthogonalize);
-        });
-  }
-
-  // Directions of every atom: the global correction needs all pairings before any step.
-  std::vector<detail::Direction> directions(params.size());
-  double modular_dual_norm = 0.0;  // sum_l <u_l, dualize_l(u_l)> / c_l (docs/modules.md)
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const Parameter& p = params[i];
-    detail::AtomState& a = s.atoms[i];
-    if (!mine(i)) continue;
-    directions[i] = detail::for_parameter(op, p.name, [&]() -> detail::Direction {
-      switch (o.algorithm) {
-        case Algorithm::modular:
-          return detail::modular_direction(a, p, u[i], dualized[i], o);
-        case Algorithm::sgd:
-          return {u[i], 1.0, 0.0};
-        case Algorithm::adamw:
-        case Algorithm::adaptive_adam:
-          return detail::adam_direction(a, grads[i], s.steps + 1, o);
-      }
-      fail(op, "unknown algorithm");
-    });
-    if (a.blocks.front().rank == s.shards.group.rank())  // a split atom's pairing counts once
-      modular_dual_norm += directions[i].pairing / p.coefficient;
-  }
-  const double global =
-      o.correction.mode == CorrectionMode::global
-          ? std::clamp(detail::sum_over_ranks(s.shards, s.atoms, modular_dual_norm),
-                       detail::correction_lo(o.correction.range), 1.0)
-          : 1.0;
-
-  // Every Delta W first, checked finite, then applied: a step never writes a non-finite weight.
-  // A split atom's owner forms the update of its rows.
-  const double base_lr = lr();
-  std::vector<Tensor> formed(params.size());
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!mine(i)) continue;
-    const detail::AtomState& a = s.atoms[i];
-    const distributed::RowBlock* rows = detail::block_on(a, s.shards.group.rank());
-    const bool split = detail::is_split(a);
-    formed[i] =
-        split ? Tensor::zeros(detail::block_shape(a, *rows), a.dtype, a.device) : s.updates[i];
-    const double atom_lr = base_lr * a.lr_multiplier;
-    detail::form_update(formed[i],
-                        split ? detail::rows_of(params[i].weight, *rows) : params[i].weight,
-                        directions[i].direction, atom_lr * directions[i].scale * global,
-                        atom_lr * o.weight_decay.coefficient, o.weight_decay.mode);
-  }
-  detail::gather_updates(s.shards, s.atoms, params, formed, s.updates);  // every rank, every one
-  detail::check_updates(op, params, s.updates, base_lr);
+  // Every group's updates first, checked finite, then applied: a step never writes a
+  // non-finite weight.
+  for (detail::GroupState& g : s.groups)
+    detail::form_group_updates(op, g, params, s.atoms, s.updates, s.steps,
+                               scheduled_lr(g.rule.lr, s.options.schedule, s.steps),
+                               scheduled_beta(g.rule.beta, s.options.momentum_warmup, s.steps));
+  // 6. Apply.
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (frozen(params[i])) continue;
     Tensor weight = params[i].weight;
@@ -188,6 +200,22 @@ std::int64_t Optimizer::steps() const {
 
 const std::vector<Tensor>& Optimizer::last_updates() const {
   return impl().updates;
+}
+
+std::vector<AtomStep> Optimizer::atom_steps() const {
+  const Impl& s = impl();
+  const std::vector<Parameter> params = s.module.parameters();
+  std::vector<AtomStep> out;
+  for (std::size_t i = 0; i < s.atoms.size() && i < params.size(); ++i) {
+    const detail::GroupState& g = s.groups[s.place[i].group];
+    double rate = scheduled_lr(g.rule.lr, s.options.schedule, s.steps) * s.atoms[i].lr_multiplier;
+    if (g.rule.algorithm == Algorithm::modular)
+      rate *= g.rule.lr_rule == LrRule::modular
+                  ? 1.0 / params[i].coefficient
+                  : detail::lr_rule_factor(g.rule.lr_rule, params[i].weight.shape());
+    out.push_back({g.name, to_string(g.rule.algorithm), rate});
+  }
+  return out;
 }
 
 const OptimizerOptions& Optimizer::options() const {

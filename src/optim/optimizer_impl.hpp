@@ -5,22 +5,22 @@
 // options are validated at construction and the tree and gradients at the start of every step.
 
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "fail.hpp"
-#include "modnorm/distributed.hpp"
 #include "modnorm/module.hpp"
 #include "modnorm/optim.hpp"
 #include "modnorm/tensor.hpp"
+#include "optim/step_plan.hpp"
 #include "parameter_checks.hpp"
 
 namespace modnorm {
 namespace detail {
 
-/// One atom as the optimizer was built for it, and its state buffers (weight's dtype/device): of
-/// the whole atom on its owner, of its rows on each owner of an atom split by rows (shard.cpp).
+/// One atom as the optimizer was built for it, and its state buffers (weight's dtype/device), of
+/// this rank's part of the atom (StepPlan: the whole atom here with one process).
 struct AtomState {
   std::string name;          ///< Parameter::name
   Shape shape;               ///< the weight's shape
@@ -30,10 +30,6 @@ struct AtomState {
   Tensor momentum;           ///< EMA of the gradient (Adam's first moment)
   Tensor row_second_moment;  ///< NorMuon's v, [d_out x 1]; empty unless used
   Tensor second_moment;      ///< Adam's v, the weight's shape; empty unless used
-  /// The ranks that keep this state and form the update, and their rows (plan_shards): one
-  /// block for an atom owned whole (a frozen one: rank 0's, which keeps its zero state).
-  std::vector<distributed::RowBlock> blocks;
-  distributed::Group rows_group;  ///< a split atom's owners, which share its Newton-Schulz sums
 };
 
 /// A step before the learning rate: Delta W = -lr * scale * direction.
@@ -47,11 +43,16 @@ struct Direction {
 /// Whether the algorithm keeps Adam's second moment.
 bool uses_adam(Algorithm algorithm);
 /// Whether an atom of `shape` has NorMuon's row second moment under `options`.
-bool uses_row_second_moment(const OptimizerOptions& options, const Shape& shape);
-/// Throws `[op] <field> must ..., got <value>` on the first invalid field (optim.hpp lists them).
+bool uses_row_second_moment(const StepRule& options, const Shape& shape);
+/// Throws `[op] <field> must ..., got <value>` on the first invalid field of a rule.
+void validate_rule(const char* op, const StepRule& rule);
+/// Throws `[op] <field> must ..., got <value>` on the first invalid field (optim.hpp lists them),
+/// the rule's and every group's (`[op] group 'x': ...`).
 void validate(const char* op, const OptimizerOptions& options);
 /// Throws unless the schedule is usable (ScheduleOptions).
 void validate_schedule(const char* op, const ScheduleOptions& schedule);
+/// Throws unless beta and the momentum warmup are usable (MomentumWarmup).
+void validate_momentum_warmup(const char* op, double beta, const MomentumWarmup& warmup);
 
 // ---- tree_checks.cpp ---------------------------------------------------------------------------
 /// Throws unless `params` is the parameter list `atoms` were built for (count, names, shapes,
@@ -79,20 +80,27 @@ Tensor momentum_step(Tensor& momentum, const Tensor& grad, double beta, bool nes
 /// dualized = dualize(u, norm_l) / c_l (Module::dualize): NorMuon, then the per-layer
 /// correction and optax's shape factor as the scale; the pairing <u, dualize(u, norm_l)> is
 /// recorded for the corrections (docs/theory.md, "The optimizer").
+/// `plan` sums over the owners of a split atom (atom i of the plan).
 Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u,
-                            const Tensor& dualized, const OptimizerOptions& options);
+                            const Tensor& dualized, const StepRule& options, const StepPlan& plan,
+                            std::size_t i);
+
+/// The factor an lr rule multiplies O by for a d_out x d_in matrix (LrRule): sqrt(max(1, d_out /
+/// d_in)) for muon, 0.2 sqrt(max(d_out, d_in)) for rms_match; 1 for modular (which uses 1 / c_l).
+double lr_rule_factor(LrRule rule, const Shape& shape);
 
 // ---- normuon.cpp -------------------------------------------------------------------------------
 /// NorMuon (NorMuonOptions): updates the atom's `row_second_moment` in place, returns the
-/// row-normalised O rescaled to ||O||_F (O: this rank's rows of the atom's direction; the norms
-/// of a split atom are over all its rows).
-Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options);
+/// row-normalised O rescaled to ||O||_F (O: this rank's rows of atom i's direction; the norms
+/// of a split atom are over all its rows, StepPlan::norm_over_rows).
+Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options,
+               const StepPlan& plan, std::size_t i);
 
 // ---- adam.cpp ----------------------------------------------------------------------------------
 /// AdamW's u = m_hat / (sqrt(v_hat) + eps) for 1-based step t, updating both moments in place;
 /// scale is clamp(<m_hat, u>, -1, 1) for adaptive_adam, 1 for adamw.
 Direction adam_direction(AtomState& atom, const Tensor& grad, std::int64_t t,
-                         const OptimizerOptions& options);
+                         const StepRule& options);
 
 // ---- apply.cpp ---------------------------------------------------------------------------------
 /// update = -step * direction, plus weight decay at rate `decay` (lr * coefficient) per `mode`,
@@ -103,75 +111,40 @@ void form_update(Tensor& update, const Tensor& weight, const Tensor& direction, 
 /// A [1] tensor holding `value`, broadcastable against `like` (same dtype and device).
 Tensor scalar_like(double value, const Tensor& like);
 
-}  // namespace detail
-
-namespace detail {
-
-/// How the step is shared between the ranks of a group (shard.cpp).
-struct Shards {
-  distributed::Group group;          ///< the ranks that share the step
-  std::vector<std::int64_t> counts;  ///< elements each rank owns (the messages' block lengths)
-  std::int64_t total_elements = 0;   ///< elements of every non-frozen parameter
+/// One parameter group as the optimizer runs it (a group is data: its atoms and its rule).
+struct GroupState {
+  std::string name;                ///< ParameterGroup::name; "all" without groups
+  StepRule rule;                   ///< validated
+  std::vector<std::size_t> atoms;  ///< indices into parameters(), increasing
+  /// Which rank forms which update, over the group's atoms numbered 0, 1, ... in `atoms` order.
+  std::unique_ptr<StepPlan> plan;
 };
 
-// ---- shard.cpp ---------------------------------------------------------------------------------
-/// Every atom's owners (distributed::plan_shards, which sees spectral atoms as such only for the
-/// modular algorithm, the one that orthogonalizes; frozen atoms: rank 0, which keeps their zero
-/// state). With several ranks, also checks that the parameters share one dtype and device and
-/// gives every rank rank 0's weights (a collective).
-std::vector<std::vector<distributed::RowBlock>> assign_owners(const char* op,
-                                                              const distributed::Group& group,
-                                                              const std::vector<Parameter>& params,
-                                                              const OptimizerOptions& options);
-/// The block of `atom` that `rank` owns; nullptr if none.
-const distributed::RowBlock* block_on(const AtomState& atom, int rank);
-/// Whether `atom` is split by rows between several ranks.
-bool is_split(const AtomState& atom);
-/// The shape of a block's rows of `atom`.
-Shape block_shape(const AtomState& atom, const distributed::RowBlock& block);
-/// Rows [block.begin, block.begin + block.rows) of t (a new tensor).
-Tensor rows_of(const Tensor& t, const distributed::RowBlock& block);
-/// The sum of `value` over the owners of a split atom; `value` itself for an atom owned whole.
-double sum_over_rows(const AtomState& atom, double value);
-/// This rank's rows of the modular duality map of a split atom from its rows `u` of the momentum:
-/// sqrt(d_out / d_in) orthogonalize(u) / c_l as Module::dualize, by distributed::orthogonalize_rows
-/// among the atom's owners.
-Tensor dualize_rows(const AtomState& atom, const Parameter& p, const Tensor& u,
-                    const OrthogonalizeOptions& options);
-/// The shards of atoms whose owners are set: elements per rank (non-frozen atoms only).
-Shards make_shards(distributed::Group group, const std::vector<AtomState>& atoms,
-                   const std::vector<Parameter>& params);
-/// Runs `checks` on every rank; if any rank's throws, every rank throws (the rank's own message
-/// where its checks failed, otherwise one naming the rank that refused), before anything changes.
-void check_everywhere(const char* op, const Shards& shards, const std::vector<AtomState>& atoms,
-                      const std::function<void()>& checks);
-/// The gradient of every atom this rank owns (of its rows for a split atom), summed over the
-/// group (reduce-scatter); an empty Tensor for the others. With one process, the gradients.
-std::vector<Tensor> reduce_gradients(const Shards& shards, const std::vector<AtomState>& atoms,
-                                     const std::vector<Parameter>& params);
-/// Every non-frozen atom's update from its owners' `mine` (this rank's: the updates of the atoms,
-/// or rows, it owns), into `updates` (all-gather). With one process, `mine` are `updates`.
-void gather_updates(const Shards& shards, const std::vector<AtomState>& atoms,
-                    const std::vector<Parameter>& params, const std::vector<Tensor>& mine,
-                    std::vector<Tensor>& updates);
-/// The sum of `value` over the group.
-double sum_over_ranks(const Shards& shards, const std::vector<AtomState>& atoms, double value);
+// ---- groups.cpp --------------------------------------------------------------------------------
+/// The groups of `options` over `params` (plans not built yet): one group "all" of every
+/// parameter with the options' own rule when there are none. Throws unless every parameter is
+/// in exactly one group, every pattern matches a parameter, every atom of a modular group has a
+/// positive coefficient and every atom of a group with an lr rule is a spectral matrix.
+std::vector<GroupState> make_groups(const char* op, const OptimizerOptions& options,
+                                    const std::vector<Parameter>& params);
+
+/// Where parameter i lives: its group and its number in that group's plan.
+struct Place {
+  std::size_t group = 0;  ///< index into Optimizer::Impl::groups
+  std::size_t index = 0;  ///< number in the group's plan
+};
 
 }  // namespace detail
 
 /// The optimizer's data (optim.hpp keeps it out of the public header).
 struct Optimizer::Impl {
-  Module module;                         ///< the tree
-  OptimizerOptions options;              ///< validated
-  std::vector<detail::AtomState> atoms;  ///< one per parameters() entry, same order
-  std::vector<Tensor> updates;           ///< last Delta W per atom
-  std::int64_t steps = 0;                ///< steps taken
-  detail::Shards shards;                 ///< the group and the owners' shares
-
-  /// Whether this rank keeps atom i's state and forms its update (of some of its rows if split).
-  bool owns(std::size_t i) const {
-    return detail::block_on(atoms[i], shards.group.rank()) != nullptr;
-  }
+  Module module;                           ///< the tree
+  OptimizerOptions options;                ///< validated
+  std::vector<detail::AtomState> atoms;    ///< one per parameters() entry, same order
+  std::vector<Tensor> updates;             ///< last Delta W per atom
+  std::int64_t steps = 0;                  ///< steps taken
+  std::vector<detail::GroupState> groups;  ///< one pipeline each
+  std::vector<detail::Place> place;        ///< per parameter, its group
 };
 
 }  // namespace modnorm

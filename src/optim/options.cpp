@@ -1,5 +1,6 @@
 // Validation of OptimizerOptions at the public boundary (check once at the boundary, then trust),
 // and the names of the option enums.
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -38,9 +39,34 @@ void require_nonnegative(const char* op, const std::string& field, double value)
 
 // An option that only `modular` reads must be left at its default by the other algorithms
 // (a silently ignored option is a silent fallback).
-void require_modular(const char* op, const OptimizerOptions& o, bool set, const std::string& what) {
+void require_modular(const char* op, const StepRule& o, bool set, const std::string& what) {
   if (set && o.algorithm != Algorithm::modular)
     fail(op, what + " applies to the modular algorithm only, not to " + to_string(o.algorithm));
+}
+
+// With groups, the options' own rule is not used: it must keep its defaults.
+void require_default_rule(const char* op, const StepRule& o) {
+  const StepRule d;
+  const std::pair<bool, const char*> fields[] = {
+      {o.algorithm != d.algorithm, "algorithm"},
+      {o.lr_rule != d.lr_rule, "lr_rule"},
+      {o.lr != d.lr, "lr"},
+      {o.beta != d.beta, "beta"},
+      {o.nesterov != d.nesterov, "nesterov"},
+      {o.orthogonalize.method != d.orthogonalize.method, "orthogonalize.method"},
+      {o.correction.mode != d.correction.mode, "correction.mode"},
+      {o.normuon.enabled != d.normuon.enabled, "normuon.enabled"},
+      {o.weight_decay.mode != d.weight_decay.mode, "weight_decay.mode"},
+      {o.weight_decay.coefficient != d.weight_decay.coefficient, "weight_decay.coefficient"},
+      {o.adam.beta2 != d.adam.beta2, "adam.beta2"},
+      {o.adam.eps != d.adam.eps, "adam.eps"},
+      {o.convention != d.convention, "convention"},
+  };
+  for (const auto& [changed, field] : fields)
+    if (changed)
+      fail(op, std::string(field) +
+                   " is set on the options, which have groups: with groups, set it on each "
+                   "group's rule (ParameterGroup::rule)");
 }
 
 }  // namespace
@@ -59,6 +85,7 @@ void validate_schedule(const char* op, const ScheduleOptions& s) {
       return;
     case Schedule::cosine:
     case Schedule::linear_decay:
+    case Schedule::warmup_stable_decay:
       if (s.warmup_steps < 0)
         fail(op, kind + ": warmup_steps must be >= 0, got " + std::to_string(s.warmup_steps));
       if (s.total_steps <= s.warmup_steps)
@@ -66,14 +93,30 @@ void validate_schedule(const char* op, const ScheduleOptions& s) {
                      std::to_string(s.warmup_steps) + "), got " + std::to_string(s.total_steps));
       require(op, s.final_fraction >= 0.0 && s.final_fraction <= 1.0, kind + ": final_fraction",
               "in [0, 1]", s.final_fraction);
+      if (s.kind != Schedule::warmup_stable_decay) return;
+      require(op, s.cooldown_fraction > 0.0 && s.cooldown_fraction <= 1.0,
+              kind + ": cooldown_fraction", "in (0, 1]", s.cooldown_fraction);
+      if ((1.0 - s.cooldown_fraction) * static_cast<double>(s.total_steps) <
+          static_cast<double>(s.warmup_steps))
+        fail(op, kind + ": the cooldown (the last " + show(s.cooldown_fraction) + " of " +
+                     std::to_string(s.total_steps) + " steps) must start after the " +
+                     std::to_string(s.warmup_steps) + " warmup steps");
+      if (s.cooldown != Cooldown::linear && s.cooldown != Cooldown::one_minus_sqrt)
+        fail(op, kind + ": unknown cooldown " + std::to_string(static_cast<int>(s.cooldown)));
       return;
   }
   fail(op, "unknown schedule kind " + std::to_string(static_cast<int>(s.kind)));
 }
 
-void validate(const char* op, const OptimizerOptions& o) {
+void validate_momentum_warmup(const char* op, double beta, const MomentumWarmup& warmup) {
+  require_decay(op, "beta", beta);
+  require_decay(op, "momentum_warmup.start", warmup.start);
+  if (warmup.steps < 0)
+    fail(op, "momentum_warmup.steps must be >= 0, got " + std::to_string(warmup.steps));
+}
+
+void validate_rule(const char* op, const StepRule& o) {
   require_positive(op, "lr", o.lr);
-  validate_schedule(op, o.schedule);
   require_decay(op, "beta", o.beta);
   require_decay(op, "adam.beta2", o.adam.beta2);
   require_positive(op, "adam.eps", o.adam.eps);
@@ -85,6 +128,8 @@ void validate(const char* op, const OptimizerOptions& o) {
   require_modular(op, o, o.correction.mode != CorrectionMode::off, "correction");
   require_modular(op, o, o.normuon.enabled, "normuon");
   require_modular(op, o, o.convention != Convention::modular, "convention optax");
+  require_modular(op, o, o.lr_rule != LrRule::modular,
+                  std::string("lr_rule ") + to_string(o.lr_rule));
   if (o.convention == Convention::optax && o.correction.mode == CorrectionMode::global)
     fail(op,
          "correction.mode global has no optax counterpart (optax's adaptive=True is "
@@ -96,15 +141,47 @@ void validate(const char* op, const OptimizerOptions& o) {
     fail(op,
          "correction.pairing orthogonalized is what convention optax already does (it pairs "
          "with the unscaled O); leave correction.pairing at its default with convention optax");
+}
+
+void validate(const char* op, const OptimizerOptions& o) {
+  validate_rule(op, o);
+  validate_schedule(op, o.schedule);
+  validate_momentum_warmup(op, o.beta, o.momentum_warmup);
   for (const ParameterOverride& ov : o.overrides)
     require_nonnegative(op, "override '" + ov.name + "': lr_multiplier", ov.lr_multiplier);
+  const auto steps_momentum = [](const StepRule& r) {
+    return r.algorithm == Algorithm::modular || r.algorithm == Algorithm::sgd;
+  };
+  const bool ramped =
+      o.groups.empty()
+          ? steps_momentum(o)
+          : std::any_of(o.groups.begin(), o.groups.end(),
+                        [&](const ParameterGroup& g) { return steps_momentum(g.rule); });
+  if (o.momentum_warmup.steps > 0 && !ramped)
+    fail(op, "momentum_warmup applies to the modular and sgd algorithms, and no group uses either");
+  if (o.groups.empty()) return;
+  require_default_rule(op, o);
+  for (std::size_t g = 0; g < o.groups.size(); ++g) {
+    const ParameterGroup& group = o.groups[g];
+    if (group.name.empty()) fail(op, "group " + std::to_string(g) + " has no name");
+    for (std::size_t h = 0; h < g; ++h)
+      if (o.groups[h].name == group.name) fail(op, "two groups are named '" + group.name + "'");
+    const std::string prefix = "[" + std::string(op) + "] group '" + group.name + "': ";
+    try {
+      validate_rule(op, group.rule);
+    } catch (const Error& e) {
+      // "[op] group 'x': <the rule's message without its [op]>"
+      const std::string what = e.what();
+      throw Error(prefix + what.substr(what.find("] ") + 2));
+    }
+  }
 }
 
 bool uses_adam(Algorithm algorithm) {
   return algorithm == Algorithm::adamw || algorithm == Algorithm::adaptive_adam;
 }
 
-bool uses_row_second_moment(const OptimizerOptions& options, const Shape& shape) {
+bool uses_row_second_moment(const StepRule& options, const Shape& shape) {
   return options.algorithm == Algorithm::modular && options.normuon.enabled && shape.size() == 2;
 }
 
@@ -127,6 +204,18 @@ const char* to_string(Algorithm algorithm) {
   return "unknown";
 }
 
+const char* to_string(LrRule rule) {
+  switch (rule) {
+    case LrRule::modular:
+      return "modular";
+    case LrRule::muon:
+      return "muon";
+    case LrRule::rms_match:
+      return "rms_match";
+  }
+  return "unknown";
+}
+
 const char* to_string(Schedule schedule) {
   switch (schedule) {
     case Schedule::constant:
@@ -137,6 +226,18 @@ const char* to_string(Schedule schedule) {
       return "cosine";
     case Schedule::linear_decay:
       return "linear_decay";
+    case Schedule::warmup_stable_decay:
+      return "warmup_stable_decay";
+  }
+  return "unknown";
+}
+
+const char* to_string(Cooldown cooldown) {
+  switch (cooldown) {
+    case Cooldown::linear:
+      return "linear";
+    case Cooldown::one_minus_sqrt:
+      return "one_minus_sqrt";
   }
   return "unknown";
 }

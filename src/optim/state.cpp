@@ -17,24 +17,33 @@ using Entries = std::vector<std::pair<std::string, Tensor>>;
 
 constexpr const char* kStep = "step";
 
-// One state buffer: its entry name, the tensor (this rank's rows of it, empty on ranks that own
-// none), its whole shape and the atom it belongs to.
+// One state buffer: its entry name, the tensor (this rank's part of it, empty on ranks that own
+// none), its whole shape, and the plan of its atom's group with the atom's number there.
 struct Buffer {
   std::string name;
   Tensor* tensor;
   Shape shape;
-  const detail::AtomState* atom;
+  const detail::StepPlan* plan;
+  std::size_t index;
 };
 
-// The named state buffers, in state() order (the step count comes first, separately).
-std::vector<Buffer> buffers(std::vector<detail::AtomState>& atoms, const OptimizerOptions& o) {
+// The named state buffers, in state() order (the step count comes first, separately): per
+// parameter, the buffers its group's rule keeps.
+std::vector<Buffer> buffers(std::vector<detail::AtomState>& atoms,
+                            const std::vector<detail::GroupState>& groups,
+                            const std::vector<detail::Place>& place) {
   std::vector<Buffer> out;
-  for (detail::AtomState& a : atoms) {
-    out.push_back({a.name + ".momentum", &a.momentum, a.shape, &a});
-    if (detail::uses_row_second_moment(o, a.shape))
-      out.push_back({a.name + ".row_second_moment", &a.row_second_moment, {a.shape[0], 1}, &a});
-    if (detail::uses_adam(o.algorithm))
-      out.push_back({a.name + ".second_moment", &a.second_moment, a.shape, &a});
+  for (std::size_t i = 0; i < atoms.size(); ++i) {
+    detail::AtomState& a = atoms[i];
+    const detail::GroupState& g = groups[place[i].group];
+    const detail::StepPlan* plan = g.plan.get();
+    const std::size_t k = place[i].index;
+    out.push_back({a.name + ".momentum", &a.momentum, a.shape, plan, k});
+    if (detail::uses_row_second_moment(g.rule, a.shape))
+      out.push_back(
+          {a.name + ".row_second_moment", &a.row_second_moment, {a.shape[0], 1}, plan, k});
+    if (detail::uses_adam(g.rule.algorithm))
+      out.push_back({a.name + ".second_moment", &a.second_moment, a.shape, plan, k});
   }
   return out;
 }
@@ -55,29 +64,8 @@ Entries Optimizer::state() const {
   Impl& s = impl();
   Entries out;
   out.emplace_back(kStep, Tensor::from_vector_f64({static_cast<double>(s.steps)}, {}));
-  for (const Buffer& b : buffers(s.atoms, s.options)) {
-    if (s.shards.group.size() == 1) {
-      out.emplace_back(b.name, b.tensor->clone());
-      continue;
-    }
-    // Each buffer lives on its atom's owner, which sends it to every rank; a split atom's rows
-    // on its owners, whose blocks every rank gathers in row order.
-    const detail::AtomState& a = *b.atom;
-    const int rank = s.shards.group.rank();
-    const distributed::RowBlock* mine = detail::block_on(a, rank);
-    if (!detail::is_split(a)) {
-      const Tensor local = mine ? *b.tensor : Tensor::zeros(b.shape, a.dtype, a.device);
-      out.emplace_back(b.name, distributed::broadcast(local, a.blocks[0].rank, s.shards.group));
-      continue;
-    }
-    std::vector<std::int64_t> counts(static_cast<std::size_t>(s.shards.group.size()), 0);
-    for (const distributed::RowBlock& block : a.blocks)
-      counts[static_cast<std::size_t>(block.rank)] = block.rows;
-    Shape none = b.shape;
-    none[0] = 0;
-    const Tensor local = mine ? *b.tensor : Tensor::zeros(none, a.dtype, a.device);
-    out.emplace_back(b.name, distributed::all_gather(local, s.shards.group, counts));
-  }
+  for (const Buffer& b : buffers(s.atoms, s.groups, s.place))
+    out.emplace_back(b.name, b.plan->whole(b.index, *b.tensor, b.shape));
   return out;
 }
 
@@ -88,7 +76,7 @@ void Optimizer::load_state(const Entries& state) {
     if (!given.emplace(name, &tensor).second) fail(op, "entry '" + name + "' is given twice");
 
   // Check everything before changing anything.
-  const auto targets = buffers(impl().atoms, impl().options);
+  const auto targets = buffers(impl().atoms, impl().groups, impl().place);
   const auto step_entry = given.find(kStep);
   if (step_entry == given.end()) fail(op, std::string("entry '") + kStep + "' is missing");
   const std::int64_t steps = step_count(op, *step_entry->second);
@@ -117,14 +105,12 @@ void Optimizer::load_state(const Entries& state) {
     }
 
   // Copy into the existing buffers (exact: a conversion to their dtype, then y = 1 * x); each
-  // rank keeps the state of the atoms, or rows, it owns.
+  // rank keeps its part of the state (StepPlan).
   for (const Buffer& target : targets) {
-    const distributed::RowBlock* mine = detail::block_on(*target.atom, impl().shards.group.rank());
-    if (!mine) continue;
+    if (!target.plan->owns(target.index)) continue;
     Tensor& buffer = *target.tensor;
     const Tensor source = given.at(target.name)->to(buffer.dtype()).to(buffer.device());
-    axpy(1.0, detail::is_split(*target.atom) ? detail::rows_of(source, *mine) : source, buffer,
-         0.0);
+    axpy(1.0, target.plan->rows(target.index, source), buffer, 0.0);
   }
   impl().steps = steps;
 }

@@ -1,4 +1,4 @@
-// distributed::orthogonalize_rows against orthogonalize() of the whole matrix, run as one process
+// orthogonalize_rows against orthogonalize() of the whole matrix, run as one process
 // by CTest (the rows cut into several pieces of one rank) and under mpirun -np 2 and 3 (each
 // rank its share of the rows, in pieces): random, ill-conditioned, rank-deficient, tiny, square,
 // one-column and zero tall matrices; and its errors, on every rank alike.
@@ -39,7 +39,7 @@ std::pair<std::vector<double>, std::vector<double>> split_and_whole(
     const Tensor& x, const OrthogonalizeOptions& options) {
   const dist::Share part = dist::share(x.dim(0), world());
   std::vector<double> split;
-  for (const Tensor& piece : dist::orthogonalize_rows(my_pieces(x), world(), options)) {
+  for (const Tensor& piece : modnorm::orthogonalize_rows(my_pieces(x), world(), options)) {
     const std::vector<double> v = piece.to_vector_f64();
     split.insert(split.end(), v.begin(), v.end());
   }
@@ -88,12 +88,13 @@ BOOST_AUTO_TEST_CASE(equals_orthogonalize_of_the_whole_matrix) {
 BOOST_AUTO_TEST_CASE(bad_input_is_an_error_on_every_rank) {
   const auto fails_with = [](const std::vector<Tensor>& pieces, const OrthogonalizeOptions& o,
                              const std::string& text) {
-    BOOST_CHECK_EXCEPTION(dist::orthogonalize_rows(pieces, world(), o), Error, [&](const Error& e) {
-      const std::string what = e.what();
-      BOOST_TEST_INFO(what);
-      return what.find("[orthogonalize_rows]") != std::string::npos &&
-             what.find(text) != std::string::npos;
-    });
+    BOOST_CHECK_EXCEPTION(modnorm::orthogonalize_rows(pieces, world(), o), Error,
+                          [&](const Error& e) {
+                            const std::string what = e.what();
+                            BOOST_TEST_INFO(what);
+                            return what.find("[orthogonalize_rows]") != std::string::npos &&
+                                   what.find(text) != std::string::npos;
+                          });
   };
   // Wide in all: every rank holds 2 of the rows of a [2 W, 3 W] matrix.
   const std::int64_t w = world().size();

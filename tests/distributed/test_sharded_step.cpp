@@ -214,11 +214,7 @@ std::vector<std::pair<std::string, OptimizerOptions>> variants() {
 
 // Ranks 0 and 1 train the first half of the run and write a checkpoint, which one process and
 // the whole world resume: both end with the weights of one process trained all along.
-void check_resume(const Task& t, std::uint64_t seed) {
-  OptimizerOptions o;
-  o.nesterov = true;
-  o.normuon.enabled = true;
-  o.orthogonalize.compute_dtype = DType::f64;
+void check_resume(const Task& t, std::uint64_t seed, const OptimizerOptions& o) {
   Module reference = initialized(t, seed);
   Optimizer single(reference, o);
   train(t, reference, single, dist::Group(), 0, kSteps);
@@ -298,9 +294,9 @@ BOOST_AUTO_TEST_CASE(gpt_trains_as_one_process_on_the_whole_batch) {
 BOOST_AUTO_TEST_CASE(a_matrix_split_by_rows_trains_as_one_process) {
   const std::uint64_t seed = shared_seed();
   const Task t = split_task(seed);
-  std::vector<dist::PlanItem> items;
+  std::vector<modnorm::PlanItem> items;
   for (const Parameter& p : t.make().parameters()) items.push_back({p.weight.shape(), p.norm});
-  const std::size_t owners = dist::plan_shards(items, world().size(), {}).owners[0].size();
+  const std::size_t owners = modnorm::plan_shards(items, world().size(), {}).owners[0].size();
   BOOST_TEST((world().size() == 1 ? owners == 1 : owners >= 2));
   for (auto [name, options] : variants()) {
     BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name);
@@ -309,14 +305,64 @@ BOOST_AUTO_TEST_CASE(a_matrix_split_by_rows_trains_as_one_process) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(parameter_groups_train_as_one_process_on_the_whole_batch) {
+  // Each group has its own step plan: the hybrid on the GPT (Muon with NorMuon on the hidden
+  // matrices, AdamW on the rest), and a split first layer alone in its modular group.
+  const std::uint64_t seed = shared_seed();
+  OptimizerOptions hybrid;
+  ParameterGroup muon{"muon", {}, {Role::hidden}, {}};
+  muon.rule.lr_rule = LrRule::muon;
+  muon.rule.lr = 0.02;
+  muon.rule.nesterov = true;
+  muon.rule.normuon.enabled = true;
+  muon.rule.orthogonalize.compute_dtype = DType::f64;
+  ParameterGroup adam{"adam", {}, {}, {}};  // the rest
+  adam.rule.algorithm = Algorithm::adamw;
+  adam.rule.lr = 3e-3;
+  adam.rule.weight_decay.mode = WeightDecay::decoupled;
+  hybrid.groups = {muon, adam};
+  hybrid.schedule.kind = Schedule::warmup_stable_decay;
+  hybrid.schedule.total_steps = kSteps;
+  hybrid.momentum_warmup = {kSteps / 2, 0.85};
+  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, GPT hybrid");
+  check_equivalence(gpt_task(seed), hybrid, seed);
+
+  OptimizerOptions split;
+  ParameterGroup first{"first", {"0"}, {}, {}};
+  first.rule.nesterov = true;
+  first.rule.correction.mode = CorrectionMode::global;
+  first.rule.orthogonalize.compute_dtype = DType::f64;
+  ParameterGroup rest{"rest", {}, {}, {}};
+  rest.rule.algorithm = Algorithm::sgd;
+  rest.rule.lr = 0.5;
+  split.groups = {first, rest};
+  BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, split layer in a group");
+  check_equivalence(split_task(seed), split, seed);
+}
+
 BOOST_AUTO_TEST_CASE(checkpoint_of_two_ranks_resumes_with_any_world) {
   const std::uint64_t seed = shared_seed();
   const std::vector<std::pair<std::string, Task>> tasks = {{"gpt", gpt_task(seed)},
                                                            {"split", split_task(seed)}};
-  for (const auto& [name, t] : tasks) {
-    BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name);
-    check_resume(t, seed);
-  }
+  OptimizerOptions o;
+  o.nesterov = true;
+  o.normuon.enabled = true;
+  o.orthogonalize.compute_dtype = DType::f64;
+  // Each group's state too: the first layer (split in the split task) alone in a modular group
+  // with NorMuon, AdamW on the rest.
+  OptimizerOptions grouped;
+  ParameterGroup first{"first", {}, {Role::hidden, Role::embedding}, {}};
+  first.rule = o;
+  ParameterGroup rest{"rest", {}, {}, {}};
+  rest.rule.algorithm = Algorithm::adamw;
+  rest.rule.lr = 1e-3;
+  grouped.groups = {first, rest};
+  for (const auto& [name, t] : tasks)
+    for (const OptimizerOptions& options : {o, grouped}) {
+      BOOST_TEST_INFO("seed " << seed << ", " << world().size() << " ranks, " << name << ", "
+                              << options.groups.size() << " groups");
+      check_resume(t, seed, options);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_rank_with_bad_gradients_stops_every_rank,
@@ -359,8 +405,8 @@ BOOST_AUTO_TEST_SUITE(shard_plan)
 namespace {
 
 // A GPT-2-small-shaped list (12 blocks of d 768, vocab 50257) and a frozen vector.
-std::vector<dist::PlanItem> gpt2_small() {
-  std::vector<dist::PlanItem> items{{{768, 50257}, Norm::column}};
+std::vector<modnorm::PlanItem> gpt2_small() {
+  std::vector<modnorm::PlanItem> items{{{768, 50257}, Norm::column}};
   for (int b = 0; b < 12; ++b) {
     for (int k = 0; k < 4; ++k) items.push_back({{768, 768}, Norm::spectral});
     items.push_back({{3072, 768}, Norm::spectral});
@@ -373,7 +419,7 @@ std::vector<dist::PlanItem> gpt2_small() {
 
 // Quintic, 5 steps, for r rows of a rows x cols item: 5 (4 m^2 n + 2 m^3) whole, m = min, n =
 // max; a block of r rows of a split (tall) one: 5 (4 r cols^2 + 2 cols^3).
-double cost(const dist::PlanItem& item, std::int64_t r, bool split) {
+double cost(const modnorm::PlanItem& item, std::int64_t r, bool split) {
   if (item.norm != Norm::spectral) return 0.0;
   const Shape& s = item.shape;
   const double m = static_cast<double>(std::min(s[0], s[1]));
@@ -390,25 +436,25 @@ double cost(const dist::PlanItem& item, std::int64_t r, bool split) {
 // target) no rank does more than 1.25x the mean work and the bytes sent (ring model, with the
 // split matrix's Gram sums) stay within 1.05x of the all-reduce bound.
 BOOST_AUTO_TEST_CASE(owners_balance_newton_schulz_work) {
-  const std::vector<dist::PlanItem> items = gpt2_small();
+  const std::vector<modnorm::PlanItem> items = gpt2_small();
   std::int64_t parameters = 0;
   for (std::size_t i = 0; i + 1 < items.size(); ++i)
     parameters += items[i].shape[0] * items[i].shape[1];
   for (const int w : {1, 2, 3, 8, 64, 512}) {
     BOOST_TEST_INFO(w << " ranks");
-    const dist::ShardPlan plan = dist::plan_shards(items, w, {});
-    const dist::ShardPlan again = dist::plan_shards(items, w, {});
+    const modnorm::ShardPlan plan = modnorm::plan_shards(items, w, {});
+    const modnorm::ShardPlan again = modnorm::plan_shards(items, w, {});
     BOOST_TEST(plan.flops == again.flops, boost::test_tools::per_element());
     BOOST_TEST(plan.owners.back().empty());
     std::vector<double> flops(static_cast<std::size_t>(w), 0.0), gram(flops);
     std::vector<std::int64_t> elements(static_cast<std::size_t>(w), 0);
     for (std::size_t i = 0; i + 1 < items.size(); ++i) {
-      const std::vector<dist::RowBlock>& blocks = plan.owners[i];
+      const std::vector<modnorm::RowBlock>& blocks = plan.owners[i];
       BOOST_REQUIRE(!blocks.empty());
       const bool split = blocks.size() > 1;
       std::int64_t next_row = 0;
       int last_rank = -1;
-      for (const dist::RowBlock& b : blocks) {
+      for (const modnorm::RowBlock& b : blocks) {
         BOOST_TEST(b.rank == again.owners[i][&b - blocks.data()].rank);
         BOOST_TEST((b.rank > last_rank && b.rank < w));
         BOOST_TEST(b.begin == next_row);
@@ -438,26 +484,26 @@ BOOST_AUTO_TEST_CASE(owners_balance_newton_schulz_work) {
       }
     }
   }
-  BOOST_CHECK_THROW(dist::plan_shards(items, 0, {}), Error);
+  BOOST_CHECK_THROW(modnorm::plan_shards(items, 0, {}), Error);
 }
 
 // Small matrices, wide ones, svd and bf16 iterates are never split; one process splits nothing.
 BOOST_AUTO_TEST_CASE(only_large_tall_matrices_are_split) {
-  const std::vector<dist::PlanItem> small{{{100, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
-  const std::vector<dist::PlanItem> wide{{{16, 4096}, Norm::spectral}, {{8, 8}, Norm::spectral}};
-  const std::vector<dist::PlanItem> tall{{{4096, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
+  const std::vector<modnorm::PlanItem> small{{{100, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
+  const std::vector<modnorm::PlanItem> wide{{{16, 4096}, Norm::spectral}, {{8, 8}, Norm::spectral}};
+  const std::vector<modnorm::PlanItem> tall{{{4096, 16}, Norm::spectral}, {{8, 8}, Norm::spectral}};
   OrthogonalizeOptions svd, bf16;
   svd.method = OrthogonalizeMethod::svd;
   bf16.compute_dtype = DType::bf16;
   for (const int w : {2, 3, 8}) {
     BOOST_TEST_INFO(w << " ranks");
-    BOOST_TEST(dist::plan_shards(small, w, {}).owners[0].size() == 1U);  // under 128 rows
-    BOOST_TEST(dist::plan_shards(wide, w, {}).owners[0].size() == 1U);
-    BOOST_TEST(dist::plan_shards(tall, w, svd).owners[0].size() == 1U);
-    BOOST_TEST(dist::plan_shards(tall, w, bf16).owners[0].size() == 1U);
-    BOOST_TEST(dist::plan_shards(tall, w, {}).owners[0].size() == static_cast<std::size_t>(w));
+    BOOST_TEST(modnorm::plan_shards(small, w, {}).owners[0].size() == 1U);  // under 128 rows
+    BOOST_TEST(modnorm::plan_shards(wide, w, {}).owners[0].size() == 1U);
+    BOOST_TEST(modnorm::plan_shards(tall, w, svd).owners[0].size() == 1U);
+    BOOST_TEST(modnorm::plan_shards(tall, w, bf16).owners[0].size() == 1U);
+    BOOST_TEST(modnorm::plan_shards(tall, w, {}).owners[0].size() == static_cast<std::size_t>(w));
   }
-  BOOST_TEST(dist::plan_shards(tall, 1, {}).owners[0].size() == 1U);
+  BOOST_TEST(modnorm::plan_shards(tall, 1, {}).owners[0].size() == 1U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,12 @@
 // Learning-rate schedules (optim.hpp, scheduled_lr) at a few steps against hand values, the
 // optimizer following them step by step, and invalid schedules.
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "modnorm/modnorm.hpp"
 #include "modnorm/optim.hpp"
@@ -106,6 +109,103 @@ BOOST_AUTO_TEST_CASE(optimizer_steps_with_the_scheduled_lr) {
     // c = 1: the update has norm lr_t in the atom's (spectral) norm
     BOOST_TEST(modnorm::norm(opt.last_updates()[0], modnorm::Norm::spectral, exact) == expected,
                tt::tolerance(1e-5));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(warmup_stable_decay_follows_its_closed_form) {
+  // W = 3, T = 20, cooldown over the last 0.4 (from S = 12), floor 0.1: ramp (t + 1) / 3, 1 up
+  // to S, then 0.1 + 0.9 w(q), q = (t - 12) / 8, w = 1 - q or 1 - sqrt(q); 0.1 from T on.
+  for (const modnorm::Cooldown shape :
+       {modnorm::Cooldown::linear, modnorm::Cooldown::one_minus_sqrt}) {
+    BOOST_TEST_INFO(modnorm::to_string(shape));
+    auto s = schedule(Schedule::warmup_stable_decay, 3, 20, 0.1);
+    s.cooldown_fraction = 0.4;
+    s.cooldown = shape;
+    for (int t = 0; t < 25; ++t) {
+      BOOST_TEST_INFO("step " << t);
+      double f = 1.0;
+      if (t < 3) {
+        f = (t + 1) / 3.0;
+      } else if (t >= 12) {
+        const double q = std::min(1.0, (t - 12) / 8.0);
+        f = 0.1 + 0.9 * (shape == modnorm::Cooldown::linear ? 1.0 - q : 1.0 - std::sqrt(q));
+      }
+      BOOST_TEST(scheduled_lr(0.02, s, t) == 0.02 * f, tt::tolerance(1e-14));
+    }
+  }
+  // modded-nanogpt's: no warmup, cooldown over the last half to 0.1 (step 75 of 100: w = 0.5).
+  auto m = schedule(Schedule::warmup_stable_decay, 0, 100, 0.1);
+  BOOST_TEST(scheduled_lr(1.0, m, 49) == 1.0);
+  BOOST_TEST(scheduled_lr(1.0, m, 75) == 0.55, tt::tolerance(1e-14));
+  BOOST_TEST(std::string(modnorm::to_string(Schedule::warmup_stable_decay)) ==
+             "warmup_stable_decay");
+}
+
+BOOST_AUTO_TEST_CASE(warmup_stable_decay_refuses_a_cooldown_inside_the_warmup) {
+  auto s = schedule(Schedule::warmup_stable_decay, 60, 100, 0.0);
+  BOOST_CHECK_EXCEPTION(scheduled_lr(0.1, s, 0), modnorm::Error, [](const auto& e) {
+    return message_has(e, "must start after the 60 warmup steps");
+  });
+  for (const double fraction : {0.0, 1.5}) {
+    s.warmup_steps = 0;
+    s.cooldown_fraction = fraction;
+    BOOST_CHECK_EXCEPTION(scheduled_lr(0.1, s, 0), modnorm::Error, [](const auto& e) {
+      return message_has(e, "cooldown_fraction must be in (0, 1]");
+    });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(momentum_warmup_ramps_beta_linearly) {
+  const modnorm::MomentumWarmup ramp{300, 0.85};
+  for (const std::int64_t t : {0, 1, 150, 299, 300, 1000}) {
+    BOOST_TEST_INFO("step " << t);
+    const double frac = std::min(1.0, static_cast<double>(t) / 300.0);
+    BOOST_TEST(modnorm::scheduled_beta(0.95, ramp, t) == (1 - frac) * 0.85 + frac * 0.95,
+               tt::tolerance(1e-14));
+  }
+  BOOST_TEST(modnorm::scheduled_beta(0.9, {}, 7) == 0.9);  // off: beta itself
+  BOOST_CHECK_EXCEPTION(modnorm::scheduled_beta(0.9, {5, 1.0}, 0), modnorm::Error,
+                        [](const auto& e) { return message_has(e, "momentum_warmup.start"); });
+  BOOST_CHECK_EXCEPTION(modnorm::scheduled_beta(0.9, {-1, 0.5}, 0), modnorm::Error,
+                        [](const auto& e) { return message_has(e, "momentum_warmup.steps"); });
+}
+
+BOOST_AUTO_TEST_CASE(every_group_follows_the_schedule_with_its_own_rate_and_ramped_beta) {
+  MODNORM_FRESH_GENERATOR(gen);
+  // Linear(4 -> 3) >> Linear(3 -> 2): two SGD groups of base rates 0.3 and 0.05, one schedule;
+  // the momentum ramps 0.5 -> 0.9 over 4 steps: m_t = b_t m + (1 - b_t) g, Delta W = -lr_t m_t.
+  modnorm::Module net = modnorm::Linear(4, 3) >> modnorm::Linear(3, 2);
+  net.initialize(gen);
+  modnorm::OptimizerOptions o;
+  o.schedule = schedule(Schedule::warmup_stable_decay, 2, 8, 0.2);
+  o.momentum_warmup = {4, 0.5};
+  for (const auto& [name, lr] : {std::pair{"first", 0.3}, std::pair{"second", 0.05}}) {
+    modnorm::ParameterGroup g{name, {name == std::string("first") ? "0" : "1"}, {}, {}};
+    g.rule.algorithm = modnorm::Algorithm::sgd;
+    g.rule.lr = lr;
+    g.rule.beta = 0.9;
+    o.groups.push_back(g);
+  }
+  modnorm::Optimizer opt(net, o);
+  std::vector<std::vector<double>> m(2);
+  for (std::int64_t t = 0; t < 10; ++t) {
+    const auto params = net.parameters();
+    const double beta = modnorm::scheduled_beta(0.9, o.momentum_warmup, t);
+    for (std::size_t l = 0; l < 2; ++l) {
+      modnorm::Tensor grad = params[l].grad;
+      modnorm::axpy(1.0, modnorm::Tensor::randn(grad.shape(), gen), grad, 0.0);
+      const std::vector<double> g = grad.to_vector_f64();
+      m[l].resize(g.size(), 0.0);
+      for (std::size_t k = 0; k < g.size(); ++k) m[l][k] = beta * m[l][k] + (1 - beta) * g[k];
+    }
+    opt.step();
+    for (std::size_t l = 0; l < 2; ++l) {
+      BOOST_TEST_INFO("step " << t << ", group " << o.groups[l].name);
+      const double lr = scheduled_lr(o.groups[l].rule.lr, o.schedule, t);
+      const std::vector<double> got = opt.last_updates()[l].to_vector_f64();
+      for (std::size_t k = 0; k < got.size(); ++k)
+        BOOST_TEST(std::abs(got[k] + lr * m[l][k]) <= 1e-6);  // f32 steps
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 // orthogonalize() of a tall matrix whose row blocks are spread over the ranks of a group
-// (distributed.hpp): the sharded optimizer's way to split one large matrix's Newton-Schulz
+// (optim.hpp): the sharded optimizer's way to split one large matrix's Newton-Schulz
 // iteration between several ranks (docs/distributed.md, "What is sharded").
 //
 // For X = [X_1; X_2; ...] (row blocks) the small Gram matrix is a sum over the blocks,
@@ -12,16 +12,17 @@
 
 #include "dualize_detail.hpp"
 #include "fail.hpp"
-#include "modnorm/distributed.hpp"
 #include "modnorm/ops.hpp"
+#include "modnorm/optim.hpp"
 
-namespace modnorm::distributed {
+namespace modnorm {
 
-std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces, const Group& group,
+std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces,
+                                       const distributed::Group& group,
                                        const OrthogonalizeOptions& options) {
   constexpr const char* op = "orthogonalize_rows";
-  using modnorm::detail::fail;
-  modnorm::detail::check_options(op, options);
+  using detail::fail;
+  detail::check_options(op, options);
   if (options.method == OrthogonalizeMethod::svd || options.compute_dtype == DType::bf16)
     fail(op, std::string("needs a Newton-Schulz method with f32 or f64 iterates, got method ") +
                  to_string(options.method) + " with " + to_string(options.compute_dtype) +
@@ -33,7 +34,7 @@ std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces, const 
         p.device() != first.device())
       fail(op, "pieces must be matrices of one width, dtype and device, got " + first.describe() +
                    " and " + p.describe());
-    modnorm::detail::check_finite(op, p);
+    detail::check_finite(op, p);
   }
   const std::int64_t cols = first.dim(1);
   const int ranks = group.size();
@@ -50,7 +51,7 @@ std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces, const 
   slots[static_cast<std::size_t>(group.rank())] = local_max;
   slots.back() = static_cast<double>(local_rows);
   const Tensor local = Tensor::from_vector_f64(slots, {ranks + 1}).to(first.device());
-  const std::vector<double> summed = all_sum(local, group).to_vector_f64();
+  const std::vector<double> summed = distributed::all_sum(local, group).to_vector_f64();
   const double rows = summed.back();
   if (rows < static_cast<double>(cols) || cols == 0)
     fail(op, "the matrix must be tall (rows >= cols >= 1); its pieces have " +
@@ -67,19 +68,19 @@ std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces, const 
     const double norm = x.back().numel() > 0 ? frobenius_norm(x.back()) : 0.0;
     squares += norm * norm;
   }
-  const double norm =
-      std::sqrt(all_sum(Tensor::from_vector_f64({squares}, {1}).to(first.device()), group).item());
+  const double norm = std::sqrt(
+      distributed::all_sum(Tensor::from_vector_f64({squares}, {1}).to(first.device()), group)
+          .item());
   const double factor =
-      norm == 0.0 ? 1.0
-                  : 1.0 / (modnorm::detail::norm_safety(options) * norm + options.epsilon / m);
+      norm == 0.0 ? 1.0 : 1.0 / (detail::norm_safety(options) * norm + options.epsilon / m);
   for (Tensor& piece : x) piece = scale(piece, factor);
 
   // X_k <- X_k (a I + b A + c A A), A = sum over every rank's blocks of X_k^T X_k.
-  for (const auto& [a, b, c] : modnorm::detail::newton_schulz_steps(options)) {
+  for (const auto& [a, b, c] : detail::newton_schulz_steps(options)) {
     Tensor gram = Tensor::zeros({cols, cols}, work, first.device());
     for (const Tensor& piece : x)
       if (piece.numel() > 0) gemm(1.0, piece, true, piece, false, 1.0, gram);
-    const Tensor A = all_sum(gram, group);
+    const Tensor A = distributed::all_sum(gram, group);
     Tensor B = scale(Tensor::eye(cols, work, first.device()), a);
     axpy(b, A, B);
     if (c != 0.0) gemm(c, A, false, A, false, 1.0, B);
@@ -90,4 +91,4 @@ std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces, const 
   return x;
 }
 
-}  // namespace modnorm::distributed
+}  // namespace modnorm

@@ -1,15 +1,15 @@
-// Who does what in data parallelism: share() cuts a global batch, plan_shards() gives every
-// parameter its owner ranks (one, or several for a large matrix split by rows), balancing the
-// Newton-Schulz work (distributed.hpp).
+// The optimizer's step plan over a process group: plan_shards() gives every parameter its owner
+// ranks (one, or several for a large matrix split by rows), balancing the Newton-Schulz work
+// (optim.hpp).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "dualize_detail.hpp"
 #include "fail.hpp"
-#include "modnorm/distributed.hpp"
+#include "modnorm/optim.hpp"
 
-namespace modnorm::distributed {
+namespace modnorm {
 namespace {
 
 // Flops of orthogonalizing a rows x cols matrix (or a batch of them, [batch, rows, cols]) with
@@ -24,7 +24,7 @@ double newton_schulz_flops(const Shape& shape, const OrthogonalizeOptions& optio
   const auto m = static_cast<double>(std::min(rows, cols));
   const auto n = static_cast<double>(std::max(rows, cols));
   double flops = 0.0;
-  for (const auto& step : modnorm::detail::newton_schulz_steps(counted))
+  for (const auto& step : detail::newton_schulz_steps(counted))
     flops += 4.0 * m * m * n + (step[2] != 0.0 ? 2.0 * m * m * m : 0.0);
   return matrices * flops;
 }
@@ -49,18 +49,11 @@ bool splits(const PlanItem& item, double cost, double mean, int world_size,
 
 }  // namespace
 
-Share share(std::int64_t n, const Group& group) {
-  if (n < 0) modnorm::detail::fail("share", "n must be >= 0, got " + std::to_string(n));
-  const std::int64_t w = group.size(), r = group.rank();
-  const std::int64_t base = n / w, extra = n % w;
-  return {r * base + std::min(r, extra), base + (r < extra ? 1 : 0)};
-}
-
 ShardPlan plan_shards(const std::vector<PlanItem>& items, int world_size,
                       const OrthogonalizeOptions& orthogonalize) {
   constexpr const char* op = "plan_shards";
   if (world_size < 1)
-    modnorm::detail::fail(op, "world_size must be >= 1, got " + std::to_string(world_size));
+    detail::fail(op, "world_size must be >= 1, got " + std::to_string(world_size));
   const auto ranks = static_cast<std::size_t>(world_size);
   ShardPlan plan{std::vector<std::vector<RowBlock>>(items.size()), std::vector<double>(ranks, 0.0),
                  std::vector<std::int64_t>(ranks, 0)};
@@ -152,4 +145,4 @@ ShardPlan plan_shards(const std::vector<PlanItem>& items, int world_size,
   return plan;
 }
 
-}  // namespace modnorm::distributed
+}  // namespace modnorm
