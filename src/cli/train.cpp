@@ -255,6 +255,7 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
       within("Mini-batch size (default 256 for the MLP, 128 for the CNN, 12 windows for the GPT)",
              1, kMaxBatch));
   cmd.add_option("--seed", c.seed, "Seed of the initialisation and the batch order")
+      ->check(seed_range())
       ->capture_default_str();
   cmd.add_option("--limit", c.limit,
                  within("mlp, cnn: train on the first N examples only (0: all)", 0, kMaxCount))
@@ -324,6 +325,7 @@ int run_train(TrainConfig c) {
   c.optimizer.lr = c.lr.value_or(default_lr(c.optimizer.algorithm));
   c.optimizer.nesterov = c.nesterov.value_or(default_nesterov(c.optimizer.algorithm));
   const Ranks ranks(c.device);
+  ranks.check_same_flags(c.given, c.device);
   if (!ranks.writes()) c.json = false, c.log.clear();  // rank 0 alone prints and logs
   if (c.batch < ranks.group.size())
     throw Error("[train] --batch " + std::to_string(c.batch) + " is smaller than the " +
