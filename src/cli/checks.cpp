@@ -123,6 +123,16 @@ std::ofstream open_log(const std::string& path, const std::string& columns,
   return log;
 }
 
+void check_holds(const SafetensorsFile& file, const std::string& path, double weights,
+                 const std::string& model) {
+  double stored = 0;
+  for (const auto& [name, t] : file.tensors)
+    if (name.compare(0, 6, "optim.") != 0) stored += static_cast<double>(t.numel());
+  if (stored < weights)
+    throw Error("[checkpoint] " + path + ": its metadata describes a model of " + show(weights) +
+                " weights (" + model + "), the file holds " + show(stored));
+}
+
 void load_weights(const SafetensorsFile& file, const Module& net) {
   for (const Parameter& p : net.parameters()) {
     const Tensor& saved = file.at(p.name);

@@ -65,6 +65,13 @@ const std::string& metadata_text(const SafetensorsFile& file, const std::string&
 std::ofstream open_log(const std::string& path, const std::string& columns,
                        const std::vector<Parameter>& params, const std::string& trailing);
 
+// Throws modnorm::Error, naming the file and `model` (its sizes), unless the checkpoint's
+// tensors other than the "optim." ones hold at least `weights` numbers, the weights of the model
+// its metadata describes: checked before that model is built, so that a few bytes claiming a
+// large model allocate nothing.
+void check_holds(const SafetensorsFile& file, const std::string& path, double weights,
+                 const std::string& model);
+
 // Copies the checkpoint's weights into the net (same names and shapes required), each checked
 // finite and with a norm its dtype can represent (NaN, Inf, or entries so large that the norm
 // overflows, make the outputs NaN): the one check of loaded weights, for inspect, sample and

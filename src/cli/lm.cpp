@@ -42,13 +42,7 @@ GptShape checkpoint_gpt(const SafetensorsFile& file, const std::string& path) {
   s.heads = metadata_int(file, path, "heads", 1, kMaxFeatures);
   s.context = metadata_int(file, path, "context", 1, kMaxContext);
   naming_checkpoint(path, [&] { check_size(s); });
-  double stored = 0;
-  for (const auto& [name, t] : file.tensors)
-    if (name.compare(0, 6, "optim.") != 0) stored += static_cast<double>(t.numel());
-  if (stored < parameter_count(s))
-    throw Error("[checkpoint] " + path + ": its metadata describes a GPT of " +
-                show(parameter_count(s)) + " weights (" + describe(s) + "), the file holds " +
-                show(stored));
+  check_holds(file, path, parameter_count(s), describe(s));
   return s;
 }
 

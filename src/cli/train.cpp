@@ -135,6 +135,7 @@ CnnShape checkpoint_cnn(const SafetensorsFile& file, const std::string& path) {
     throw Error("[checkpoint] " + path + ": metadata 'conv_norm' must be per_tap or flattened");
   s.conv_norm = it->second == "per_tap" ? ConvNorm::per_tap : ConvNorm::flattened;
   naming_checkpoint(path, [&] { check_size(s); });
+  check_holds(file, path, parameter_count(s), describe(s));
   return s;
 }
 
@@ -170,6 +171,7 @@ Module load_classifier(const SafetensorsFile& file, const std::string& path,
   const auto model = file.metadata.find("model");
   const bool cnn = model != file.metadata.end() && model->second == to_string(Model::cnn);
   const MlpShape shape = checkpoint_shape(file, path);
+  if (!cnn) check_holds(file, path, parameter_count(shape), "MLP " + layer_sizes(shape));
   Module net = cnn ? make_cnn(checkpoint_cnn(file, path)) : make_mlp(shape);
   naming_checkpoint(path, [&] { load_weights(file, net); });
   description = cnn ? describe(checkpoint_cnn(file, path)) : "MLP " + layer_sizes(shape);
@@ -345,7 +347,10 @@ int run_train(TrainConfig c) {
       throw Error("[checkpoint] " + c.resume + ": a checkpoint of model '" + it->second +
                   "'; resume it with --model " + it->second);
     c.shape = checkpoint_shape(*checkpoint, c.resume);
-    if (c.model == Model::cnn) c.conv_norm = checkpoint_cnn(*checkpoint, c.resume).conv_norm;
+    if (c.model == Model::cnn)
+      c.conv_norm = checkpoint_cnn(*checkpoint, c.resume).conv_norm;
+    else
+      check_holds(*checkpoint, c.resume, parameter_count(c.shape), "MLP " + layer_sizes(c.shape));
     epochs_done = metadata_int(*checkpoint, c.resume, "epochs_done", 0, kMaxEpochs);
   }
   const FashionMnist data = load_fashion_mnist(c.data);

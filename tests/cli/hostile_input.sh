@@ -96,6 +96,7 @@ rewrite depth_spaced "m['depth'] = ' 2'"
 rewrite no_width "del m['width']"
 rewrite too_big "m['width'] = '16384'; m['depth'] = '5'"
 rewrite no_step "del h['optim.step']"
+rewrite claims_more "m['width'] = '4096'"
 rewrite descriptive_gone "del m['optimizer']; del m['epochs_done']"
 
 ck="$work"
@@ -113,6 +114,11 @@ refused "$ck/depth_spaced.safetensors: metadata 'depth' is ' 2', not an integer"
   train "${tiny[@]}" --epochs 2 --resume "$ck/depth_spaced.safetensors"
 refused "$ck/no_width.safetensors: metadata has no 'width'" inspect "$ck/no_width.safetensors"
 refused "$ck/too_big.safetensors: .*more than 268435456 weights" inspect "$ck/too_big.safetensors"
+# A few KB that claim a model of 2^28 weights: refused before that model is built.
+refused "$ck/claims_more.safetensors: its metadata describes a model of 2.*e+07 weights (MLP 784-4096-4096-10), the file holds 6416$" \
+  inspect "$ck/claims_more.safetensors"
+refused "$ck/claims_more.safetensors: its metadata describes a model of" \
+  train "${tiny[@]}" --epochs 2 --resume "$ck/claims_more.safetensors"
 refused "$ck/no_step.safetensors: .*entry 'step' is missing" \
   train "${tiny[@]}" --epochs 2 --resume "$ck/no_step.safetensors"
 # Another --batch than the checkpoint's: its step count is not where this run's epoch 1 ends.
