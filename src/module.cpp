@@ -67,6 +67,25 @@ void check_once(const char* op, const ModuleImpl& module, const std::string& pat
     check_once(op, child.module.impl(), join(path, child.name), seen);
 }
 
+// Each child's name is its path component: distinct and without the '.' that joins components,
+// so that no two places in a tree share a path (an unnamed child is named by its position, which
+// a given name may already hold: {{"1", a}, {"", b}}).
+void check_names(const char* op, const std::vector<Child>& children) {
+  std::map<std::string, std::size_t> index;
+  for (std::size_t k = 0; k < children.size(); ++k) {
+    const std::string& name = children[k].name;
+    if (name.find('.') != std::string::npos)
+      fail(op, "child " + std::to_string(k) + " is named '" + name +
+                   "', but '.' separates the names of a path");
+    const auto [first, fresh] = index.emplace(name, k);
+    if (!fresh)
+      fail(op, "children " + std::to_string(first->second) + " and " + std::to_string(k) +
+                   " are both named '" + name +
+                   "' (an unnamed child is named by its position); "
+                   "each child's parameters are registered under its own name");
+  }
+}
+
 void print(std::ostream& os, const ModuleImpl& module, const std::string& name, int depth) {
   os << std::string(2 * depth, ' ');
   if (!name.empty()) os << '(' << name << ") ";
@@ -170,6 +189,7 @@ CompoundImpl::CompoundImpl(const char* type, std::vector<Child> children)
     : children_(std::move(children)) {
   for (std::size_t k = 0; k < children_.size(); ++k)
     if (children_[k].name.empty()) children_[k].name = std::to_string(k);
+  check_names(type, children_);
   std::map<const ModuleImpl*, std::string> seen;
   for (const Child& child : children_) check_once(type, child.module.impl(), child.name, seen);
   set_path("");

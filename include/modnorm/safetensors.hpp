@@ -27,7 +27,9 @@ namespace modnorm {
 /// The file is written to a temporary file next to it, `<path>.tmp.<process id>.<n>` (unique
 /// per process and call, so concurrent saves to one path from threads or processes do not
 /// collide: the last rename wins), flushed to disk, and renamed over `path`, so `path` is
-/// either its old self or a complete new file; on failure the temporary file is removed.
+/// either its old self or a complete new file; on failure the temporary file is removed. A
+/// save that was killed cannot remove its own: after a successful save, the temporary files
+/// of `path` (that pattern exactly) whose process no longer exists are removed too.
 /// When `path` is a symbolic link (or a chain of them), the save writes through it: the
 /// temporary file is made next to the file the links end at and renamed onto that file, so
 /// the links stay links and the file they point to (created if missing) gets the data.

@@ -58,11 +58,17 @@ struct TextCorpus {
   std::vector<std::int32_t> validation;  ///< ids of the validation part
 };
 
+/// The largest text load_text reads, in bytes (256 MiB; the corpus then takes about 9 bytes of
+/// memory per byte: its code points and its ids).
+constexpr std::int64_t kMaxTextBytes = std::int64_t{1} << 28;
+
 /// Reads the UTF-8 (or ASCII) file at `path` and splits it: the last `validation_fraction` of
 /// its characters (rounded down) are the validation part. The vocabulary is that of the
-/// training part. Throws modnorm::Error, `[load_text] <path>: ...`, for a file that cannot be
-/// read, an empty file, invalid UTF-8, a fraction outside [0, 1), a part shorter than
-/// `min_part` characters, or a validation character that the training part lacks (named).
+/// training part. Throws modnorm::Error, `[load_text] <path>: ...`, naming the reason, for a
+/// directory, a file that cannot be opened or read, one over kMaxTextBytes (a regular file by
+/// its size, before reading; a device or stream once that much was read without an end), an
+/// empty file, invalid UTF-8, a fraction outside [0, 1), a part shorter than `min_part`
+/// characters, or a validation character that the training part lacks (named).
 ///
 /// Example:
 ///   modnorm::TextCorpus kjv = modnorm::load_text(modnorm::default_kjv_path());

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 #include <system_error>
 
@@ -40,6 +41,20 @@ void check_range(const std::string& what, std::int64_t value, std::int64_t lo, s
 void check_positive(const std::string& what, double value) {
   if (!(value > 0.0 && std::isfinite(value)))
     throw Error(what + " is " + show(value) + ", must be a finite number > 0");
+}
+
+CLI::Validator seed_range() {
+  const std::string range = "[0, " + std::to_string(UINT64_MAX) + "]";
+  return CLI::Validator(
+      [range](std::string& text) {
+        std::uint64_t value = 0;
+        const char* end = text.data() + text.size();
+        const auto parsed = std::from_chars(text.data(), end, value);
+        if (text.empty() || parsed.ec != std::errc() || parsed.ptr != end)
+          return "'" + text + "' is not an integer in " + range;
+        return std::string();
+      },
+      "in " + range);
 }
 
 void check_writable(const std::string& command, const std::string& flag, const std::string& path) {
@@ -95,14 +110,27 @@ const std::string& metadata_text(const SafetensorsFile& file, const std::string&
 
 std::ofstream open_log(const std::string& path, const std::string& columns,
                        const std::vector<Parameter>& params, const std::string& trailing) {
+  std::string header = columns;
+  for (const Parameter& p : params) header += "," + p.name + "_norm";
+  header += trailing;
+  std::string existing;
+  if (std::ifstream old(path); old && std::getline(old, existing) && existing != header)
+    throw Error("[train] --log " + path + ": the file's header is '" + existing +
+                "', this run's is '" + header + "'; log to a new file");
   std::ofstream log(path, std::ios::app);
   if (!log) throw Error("[train] cannot open the log file " + path);
-  if (log.tellp() == 0) {
-    log << columns;
-    for (const Parameter& p : params) log << "," << p.name << "_norm";
-    log << trailing << "\n";
-  }
+  if (log.tellp() == 0) log << header << "\n";
   return log;
+}
+
+void check_holds(const SafetensorsFile& file, const std::string& path, double weights,
+                 const std::string& model) {
+  double stored = 0;
+  for (const auto& [name, t] : file.tensors)
+    if (name.compare(0, 6, "optim.") != 0) stored += static_cast<double>(t.numel());
+  if (stored < weights)
+    throw Error("[checkpoint] " + path + ": its metadata describes a model of " + show(weights) +
+                " weights (" + model + "), the file holds " + show(stored));
 }
 
 void load_weights(const SafetensorsFile& file, const Module& net) {
@@ -113,6 +141,14 @@ void load_weights(const SafetensorsFile& file, const Module& net) {
                   ", the model expects " + to_string(p.weight.shape()));
     Tensor w = p.weight;
     axpy(1.0, saved.to(w.dtype()).to(w.device()), w, 0.0);
+    if (!all_finite(w))
+      throw Error("[load_weights] '" + p.name + "' holds NaN or Inf (as " + to_string(w.dtype()) +
+                  ")");
+    const double largest = w.dtype() == DType::f64 ? std::numeric_limits<double>::max()
+                                                   : std::numeric_limits<float>::max();
+    if (const double n = norm(w, p.norm); !(n <= largest))
+      throw Error("[load_weights] '" + p.name + "' has " + to_string(p.norm) + " norm " + show(n) +
+                  ", beyond " + to_string(w.dtype()) + "'s largest number " + show(largest));
   }
 }
 

@@ -33,6 +33,10 @@ void check_range(const std::string& what, std::int64_t value, std::int64_t lo, s
 // A finite real > 0 (NaN fails the comparison).
 void check_positive(const std::string& what, double value);
 
+// The check of a --seed flag: decimal digits of a value in [0, 2^64 - 1]. (CLI11 reads "-1" and
+// numbers past 2^64 - 1 as 2^64 - 1, and "0x10" as hexadecimal, without a word.)
+CLI::Validator seed_range();
+
 // A file the run will create or replace (save_safetensors writes a temporary file and renames
 // it; a log appends): its directory exists and is writable, and the path is not a directory or
 // another non-regular file. Checked up front so that a typo costs no training. `flag` is the
@@ -54,13 +58,24 @@ std::int64_t metadata_int(const SafetensorsFile& file, const std::string& path,
 const std::string& metadata_text(const SafetensorsFile& file, const std::string& path,
                                  const std::string& key);
 
-// Opens the CSV log at `path` for appending. A new (empty) file gets the header: `columns`, a
-// "<name>_norm" column per parameter, then `trailing` (the ranks' columns). Throws
-// modnorm::Error when the file cannot be opened.
+// Opens the CSV log at `path` for appending. Its header is `columns`, a "<name>_norm" column per
+// parameter, then `trailing` (the ranks' columns): a new (empty) file gets it, an existing one
+// must start with it. Throws modnorm::Error naming the file when it cannot be opened, and the
+// file and both headers when an existing file has another header (another model's log).
 std::ofstream open_log(const std::string& path, const std::string& columns,
                        const std::vector<Parameter>& params, const std::string& trailing);
 
-// Copies the checkpoint's weights into the net (same names and shapes required).
+// Throws modnorm::Error, naming the file and `model` (its sizes), unless the checkpoint's
+// tensors other than the "optim." ones hold at least `weights` numbers, the weights of the model
+// its metadata describes: checked before that model is built, so that a few bytes claiming a
+// large model allocate nothing.
+void check_holds(const SafetensorsFile& file, const std::string& path, double weights,
+                 const std::string& model);
+
+// Copies the checkpoint's weights into the net (same names and shapes required), each checked
+// finite and with a norm its dtype can represent (NaN, Inf, or entries so large that the norm
+// overflows, make the outputs NaN): the one check of loaded weights, for inspect, sample and
+// train --resume.
 void load_weights(const SafetensorsFile& file, const Module& net);
 
 // The optimizer state of a checkpoint: its "optim.<name>" entries, under <name>.

@@ -33,8 +33,19 @@ inline std::string describe(const CnnShape& s) {
          std::to_string(s.classes) + " classes";
 }
 
+// Number of weights (3x3 kernels: the stem, each stage's blocks and its widening convolution,
+// then the head), in double so that no shape can overflow it.
+inline double parameter_count(const CnnShape& s) {
+  double weights = 9.0 * static_cast<double>(s.width);  // the stem
+  for (int k = 0; k < kCnnStages; ++k) {
+    const double w = static_cast<double>(s.width) * (1 << k);
+    weights += 9.0 * w * w * s.depth + (k > 0 ? 9.0 * (w / 2) * w : 0.0);
+  }
+  return weights + static_cast<double>(s.width) * (1 << (kCnnStages - 1)) * s.classes;  // head
+}
+
 // Throws modnorm::Error naming the sizes unless they make the network: sizes >= 1, images of at
-// least 4x4 (two halvings), and the weights (3x3 kernels) within kMaxParameters.
+// least 4x4 (two halvings), and the weights within kMaxParameters.
 inline void check_size(const CnnShape& s) {
   const std::string sizes = "width " + std::to_string(s.width) + ", depth " +
                             std::to_string(s.depth) + ", " + std::to_string(s.rows) + "x" +
@@ -42,13 +53,7 @@ inline void check_size(const CnnShape& s) {
                             " classes";
   if (s.width < 1 || s.depth < 1 || s.classes < 1 || s.rows < 4 || s.cols < 4)
     throw Error("[cnn] the CNN needs sizes >= 1 and images of at least 4x4, got " + sizes);
-  double weights = 9.0 * static_cast<double>(s.width);  // the stem
-  for (int k = 0; k < kCnnStages; ++k) {
-    const double w = static_cast<double>(s.width) * (1 << k);
-    weights += 9.0 * w * w * s.depth + (k > 0 ? 9.0 * (w / 2) * w : 0.0);
-  }
-  weights += static_cast<double>(s.width) * (1 << (kCnnStages - 1)) * s.classes;  // the head
-  if (weights > static_cast<double>(kMaxParameters))
+  if (parameter_count(s) > static_cast<double>(kMaxParameters))
     throw Error("[cnn] " + sizes + ": more than " + std::to_string(kMaxParameters) +
                 " weights (the limit, 1 GiB in f32)");
 }

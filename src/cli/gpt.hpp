@@ -28,6 +28,13 @@ inline std::string describe(const GptShape& s) {
          std::to_string(s.vocab);
 }
 
+// Number of weights: embedding and output (vocab x width each) and 12 width^2 per block (the
+// attention's four, the MLP's two of 4 width^2), in double so that no shape can overflow it.
+inline double parameter_count(const GptShape& s) {
+  const auto w = static_cast<double>(s.width);
+  return 2.0 * w * static_cast<double>(s.vocab) + 12.0 * w * w * s.depth;
+}
+
 // Throws modnorm::Error naming the sizes unless they make a GPT: every size >= 1, heads dividing
 // the width into heads of even size (Rope rotates pairs), and the weights (embedding, output and
 // 12 width^2 per block) within kMaxParameters.
@@ -40,9 +47,7 @@ inline void check_size(const GptShape& s) {
                 std::to_string(s.context));
   if (s.width % s.heads != 0 || (s.width / s.heads) % 2 != 0)
     throw Error("[gpt] " + sizes + ": the heads must split the width into heads of even size");
-  const auto w = static_cast<double>(s.width);
-  if (2.0 * w * static_cast<double>(s.vocab) + 12.0 * w * w * s.depth >
-      static_cast<double>(kMaxParameters))
+  if (parameter_count(s) > static_cast<double>(kMaxParameters))
     throw Error("[gpt] " + sizes + ": more than " + std::to_string(kMaxParameters) +
                 " weights (the limit, 1 GiB in f32)");
 }

@@ -1,6 +1,8 @@
 // `modnorm train --model gpt`, `modnorm sample` and `inspect` of a GPT checkpoint (lm.hpp).
 #include "cli/lm.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -31,7 +33,8 @@ GptShape shape_of(const TrainConfig& c, std::int64_t vocab) {
   return s;
 }
 
-// The shape a checkpoint was trained with, within the command line's limits.
+// The shape a checkpoint was trained with, within the command line's limits, and no larger than
+// the weights the file holds (so that a few bytes claiming a large model allocate nothing).
 GptShape checkpoint_gpt(const SafetensorsFile& file, const std::string& path) {
   GptShape s;
   s.vocab = metadata_int(file, path, "vocab", 1, kMaxVocabulary);
@@ -40,6 +43,7 @@ GptShape checkpoint_gpt(const SafetensorsFile& file, const std::string& path) {
   s.heads = metadata_int(file, path, "heads", 1, kMaxFeatures);
   s.context = metadata_int(file, path, "context", 1, kMaxContext);
   naming_checkpoint(path, [&] { check_size(s); });
+  check_holds(file, path, parameter_count(s), describe(s));
   return s;
 }
 
@@ -85,6 +89,40 @@ double validation_loss(Module& net, const std::vector<std::int32_t>& ids, const 
            static_cast<double>(n);
   }
   return sum / static_cast<double>(static_cast<std::int64_t>(offsets.size()) * s.context);
+}
+
+// The seed of step `step`'s batch order: each step draws its windows from a Generator of its
+// own, seeded from the run's seed and the step (as JAX's fold_in), so that a resumed run starts
+// at any step at once instead of replaying the draws of the steps done. MurmurHash3's 64-bit
+// finaliser mixes; it is a bijection, so distinct steps get distinct seeds.
+std::uint64_t step_seed(std::uint64_t seed, std::int64_t step) {
+  const auto mix = [](std::uint64_t h) {
+    h = (h ^ (h >> 33)) * 0xFF51AFD7ED558CCDull;
+    h = (h ^ (h >> 33)) * 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 33);
+  };
+  return mix(mix(seed) + static_cast<std::uint64_t>(step));
+}
+
+// Refuses a step that cannot fit in this machine's memory, before anything of it is allocated:
+// a lower bound of one rank's step, its windows' ids and targets, the logits and their gradient
+// (vocab per position) and each block's attention scores (heads x context^2 per window), in
+// doubles so that no product of the flags overflows.
+void check_step_memory(const TrainConfig& c, const GptShape& s, const Ranks& ranks) {
+  const auto windows = std::ceil(static_cast<double>(c.batch) / ranks.group.size());
+  const auto positions = windows * static_cast<double>(s.context);
+  const double bytes = positions * (4 + 8) + 2.0 * 4 * positions * static_cast<double>(s.vocab) +
+                       4.0 * s.depth * positions * static_cast<double>(s.heads * s.context);
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) *
+                        static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  constexpr double kGiB = 1 << 30;
+  if (bytes > memory)
+    throw Error("[train] --batch " + std::to_string(c.batch) + " x --context " +
+                std::to_string(s.context) + ": one step needs at least " + show(bytes / kGiB) +
+                " GiB per process (window ids, logits over " + std::to_string(s.vocab) +
+                " characters, attention scores of " + std::to_string(s.heads) + " heads in " +
+                std::to_string(s.depth) + " blocks), more than this machine's " +
+                show(memory / kGiB) + " GiB; lower --batch or --context");
 }
 
 // Checkpoint layout (docs/checkpoints.md): weights, "optim.<name>" state, and in __metadata__
@@ -148,6 +186,10 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
                   std::to_string(corpus.vocabulary.size()) +
                   "); resume with the --text it was trained on");
   } else {
+    if (corpus.vocabulary.size() > kMaxVocabulary)
+      throw Error("[train] --text " + c.text + ": its training part has " +
+                  std::to_string(corpus.vocabulary.size()) + " distinct characters, more than " +
+                  std::to_string(kMaxVocabulary) + " (the most a checkpoint holds)");
     s = shape_of(c, corpus.vocabulary.size());
     check_size(s);
   }
@@ -157,11 +199,11 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
                 std::to_string(corpus.train.size()) + " characters) and validation part (" +
                 std::to_string(corpus.validation.size()) + ") must each be longer than --context " +
                 std::to_string(s.context));
+  check_step_memory(c, s, ranks);
 
   Generator gen(c.seed);
   Module net = make_gpt(s);
   net.initialize(gen);
-  Generator order(c.seed + 1);  // the batch order: random_offsets, one call per step
   if (c.device != Device::cpu) net.to(c.device);
   c.optimizer.schedule.total_steps = c.steps;
   Optimizer opt(net, with_groups(c.optimizer, c.groups, c.hybrid), ranks.group);
@@ -175,8 +217,6 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
       throw Error("[checkpoint] " + c.resume + ": the optimizer took " +
                   std::to_string(opt.steps()) + " steps, metadata 'steps_done' says " +
                   std::to_string(steps_done));
-    for (std::int64_t k = 0; k < std::min(steps_done, c.steps); ++k)
-      random_offsets(n_train, c.batch, s.context, order);  // the same batch order
     out << "resumed from " << c.resume << " after step " << steps_done << "\n";
   }
 
@@ -194,6 +234,7 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
   double train_sum = 0, train_loss = NAN, val_loss = NAN;
   std::int64_t train_count = 0;
   for (std::int64_t step = steps_done; step < c.steps; ++step) {
+    Generator order(step_seed(c.seed, step));
     const std::vector<std::int64_t> offsets = random_offsets(n_train, c.batch, s.context, order);
     const std::vector<std::int64_t> mine = ranks.mine(offsets);  // this rank's share
     const auto rows = static_cast<std::int64_t>(mine.size());
@@ -292,7 +333,9 @@ void add_sample_flags(CLI::App& cmd, SampleConfig& c) {
   cmd.add_option("--temperature", c.temperature,
                  "Softmax temperature, finite and >= 0 (0: always the most likely character)")
       ->capture_default_str();
-  cmd.add_option("--seed", c.seed, "Seed of the sampling")->capture_default_str();
+  cmd.add_option("--seed", c.seed, "Seed of the sampling")
+      ->check(seed_range())
+      ->capture_default_str();
   cmd.add_option("--device", c.device, "Where to run")
       ->transform(one_of({Device::cpu, Device::cuda}))
       ->capture_default_str();
@@ -322,6 +365,10 @@ int run_sample(const SampleConfig& c) {
     const std::vector<float> logits =
         net.forward(Tensor::from_vector_i32(window, {1, t}).to(c.device)).to_vector();
     const float* last = logits.data() + (t - 1) * s.vocab;
+    // Finite weights of finite norm can still overflow f32 on the way: never draw from NaN.
+    if (!std::all_of(last, last + s.vocab, [](float v) { return std::isfinite(v); }))
+      throw Error("[sample] " + c.checkpoint + ": the logits of character " + std::to_string(k) +
+                  " are not finite (the weights overflow f32 in the forward pass)");
     auto next = static_cast<std::int32_t>(std::max_element(last, last + s.vocab) - last);
     if (c.temperature > 0) {  // softmax(logits / T), max-subtracted, then one uniform draw
       double total = 0;

@@ -1,8 +1,13 @@
 // The `modnorm` command: train (the default job), sample (text from a GPT checkpoint), inspect
 // (a checkpoint's per-layer table) and demo (a tiny tour of the tensor layer).
+#if MODNORM_WITH_MPI
+#include <mpi.h>
+#endif
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/checks.hpp"
 #include "cli/lm.hpp"
 #include "cli/train.hpp"
 #include "modnorm/modnorm.hpp"
@@ -29,7 +34,21 @@ int run_demo(std::uint64_t seed) {
 }  // namespace
 
 // Every failure, a usage error, a bad value, a bad file or an exhausted machine, ends in the
-// one handler below: `modnorm: <message>` on stderr and exit status 1, never an abort.
+// one handler below: `modnorm: <message>` on stderr and exit status 1, never an abort (but the
+// MPI_Abort that ends the other ranks of a run under mpirun).
+// In a run of several MPI ranks the failing one ends them all (MPI_Abort): a peer waiting for
+// it in a collective would otherwise wait until the collective's timeout. A rank of a one-process
+// run, or one that failed before MPI started, just returns.
+void end_every_rank() {
+#if MODNORM_WITH_MPI
+  int started = 0, finished = 0, size = 1;
+  MPI_Initialized(&started);
+  if (started) MPI_Finalized(&finished);
+  if (started && !finished && MPI_Comm_size(MPI_COMM_WORLD, &size) == MPI_SUCCESS && size > 1)
+    MPI_Abort(MPI_COMM_WORLD, 1);
+#endif
+}
+
 int main(int argc, char** argv) {
   try {
     CLI::App app{"modnorm: modular-norm composition and steepest descent"};
@@ -53,7 +72,9 @@ int main(int argc, char** argv) {
 
     std::uint64_t seed = 0;
     auto* demo = app.add_subcommand("demo", "Multiply two random matrices and print their norms");
-    demo->add_option("--seed", seed, "Random seed")->capture_default_str();
+    demo->add_option("--seed", seed, "Random seed")
+        ->check(modnorm::cli::seed_range())
+        ->capture_default_str();
 
     try {
       app.parse(argc, argv);
@@ -63,7 +84,12 @@ int main(int argc, char** argv) {
     }
     if (*train) {
       for (const CLI::Option* option : train->get_options())
-        if (option->count() > 0) train_config.given.insert(option->get_name());
+        if (option->count() > 0) {
+          std::string value;
+          for (const std::string& result : option->results())
+            value += (value.empty() ? "" : " ") + result;
+          train_config.given[option->get_name()] = value;
+        }
       return modnorm::cli::run_train(train_config);
     }
     if (*sample) return modnorm::cli::run_sample(sample_config);
@@ -72,9 +98,10 @@ int main(int argc, char** argv) {
     std::cout << app.help();
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "modnorm: " << e.what() << "\n";
+    std::cerr << "modnorm: " + std::string(e.what()) + "\n";  // one write: ranks interleave
   } catch (...) {
     std::cerr << "modnorm: unknown error\n";
   }
+  end_every_rank();
   return 1;
 }

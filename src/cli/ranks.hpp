@@ -4,12 +4,17 @@
 // checkpoints. Without mpirun the world is one process and nothing changes.
 
 #include <cstdio>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "modnorm/modnorm.hpp"
 
 namespace modnorm::cli {
+
+// The flags that only rank 0 uses (the outputs), which the other ranks may be given otherwise.
+inline const std::set<std::string> kRankZeroFlags = {"--json", "--log", "--save"};
 
 class Ranks {
  public:
@@ -24,6 +29,12 @@ class Ranks {
     if (!writes() && std::freopen("/dev/null", "w", stdout) == nullptr)
       throw Error("[train] rank " + std::to_string(group.rank()) + ": cannot silence stdout");
   }
+
+  // Throws modnorm::Error on every rank, naming the first flag that differs and its values,
+  // unless every rank runs the same modnorm with the same `flags` (given flag -> its value, as
+  // TrainConfig::given) but for the ones only rank 0 uses (kRankZeroFlags). One collective;
+  // call it before the first step, on every rank.
+  void check_same_flags(const std::map<std::string, std::string>& flags, Device device) const;
 
   // Whether this rank prints, logs and writes checkpoints.
   bool writes() const { return group.rank() == 0; }

@@ -136,6 +136,7 @@ CnnShape checkpoint_cnn(const SafetensorsFile& file, const std::string& path) {
     throw Error("[checkpoint] " + path + ": metadata 'conv_norm' must be per_tap or flattened");
   s.conv_norm = it->second == "per_tap" ? ConvNorm::per_tap : ConvNorm::flattened;
   naming_checkpoint(path, [&] { check_size(s); });
+  check_holds(file, path, parameter_count(s), describe(s));
   return s;
 }
 
@@ -171,6 +172,7 @@ Module load_classifier(const SafetensorsFile& file, const std::string& path,
   const auto model = file.metadata.find("model");
   const bool cnn = model != file.metadata.end() && model->second == to_string(Model::cnn);
   const MlpShape shape = checkpoint_shape(file, path);
+  if (!cnn) check_holds(file, path, parameter_count(shape), "MLP " + layer_sizes(shape));
   Module net = cnn ? make_cnn(checkpoint_cnn(file, path)) : make_mlp(shape);
   naming_checkpoint(path, [&] { load_weights(file, net); });
   description = cnn ? describe(checkpoint_cnn(file, path)) : "MLP " + layer_sizes(shape);
@@ -256,6 +258,7 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
       within("Mini-batch size (default 256 for the MLP, 128 for the CNN, 12 windows for the GPT)",
              1, kMaxBatch));
   cmd.add_option("--seed", c.seed, "Seed of the initialisation and the batch order")
+      ->check(seed_range())
       ->capture_default_str();
   cmd.add_option("--limit", c.limit,
                  within("mlp, cnn: train on the first N examples only (0: all)", 0, kMaxCount))
@@ -335,6 +338,7 @@ int run_train(TrainConfig c) {
   c.optimizer.nesterov = c.nesterov.value_or(default_nesterov(c.optimizer.algorithm));
   with_groups(c.optimizer, c.groups, c.hybrid);  // refuses a bad --group before anything loads
   const Ranks ranks(c.device);
+  ranks.check_same_flags(c.given, c.device);
   if (!ranks.writes()) c.json = false, c.log.clear();  // rank 0 alone prints and logs
   if (c.batch < ranks.group.size())
     throw Error("[train] --batch " + std::to_string(c.batch) + " is smaller than the " +
@@ -354,7 +358,10 @@ int run_train(TrainConfig c) {
       throw Error("[checkpoint] " + c.resume + ": a checkpoint of model '" + it->second +
                   "'; resume it with --model " + it->second);
     c.shape = checkpoint_shape(*checkpoint, c.resume);
-    if (c.model == Model::cnn) c.conv_norm = checkpoint_cnn(*checkpoint, c.resume).conv_norm;
+    if (c.model == Model::cnn)
+      c.conv_norm = checkpoint_cnn(*checkpoint, c.resume).conv_norm;
+    else
+      check_holds(*checkpoint, c.resume, parameter_count(c.shape), "MLP " + layer_sizes(c.shape));
     epochs_done = metadata_int(*checkpoint, c.resume, "epochs_done", 0, kMaxEpochs);
   }
   const FashionMnist data = load_fashion_mnist(c.data);

@@ -6,8 +6,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -54,9 +54,10 @@ struct TrainConfig {
   std::int64_t steps = 2000;
   std::int64_t eval_every = 100;
   std::int64_t eval_tokens = 32768;
-  // The flags given on the command line ("--width", ...), for the per-model defaults and for
-  // refusing a flag that the chosen model does not use.
-  std::set<std::string> given;
+  // The flags given on the command line and their values as typed ("--width" -> "64"), for the
+  // per-model defaults, for refusing a flag that the chosen model does not use, and for
+  // comparing the ranks' flags.
+  std::map<std::string, std::string> given;
 
   // The library's defaults with a linear decay to zero.
   static OptimizerOptions defaults() {

@@ -4,11 +4,13 @@
 #include "modnorm/safetensors.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -141,6 +143,34 @@ class PendingFile {
   bool committed_ = false;
 };
 
+// Removes the temporary files that killed saves to `target` left: names
+// `<target>.tmp.<process id>.<n>` (PendingFile's, nothing else) whose process no longer exists.
+// A live process's files, this one's included, may be saves in progress and are kept. Best
+// effort: a file that cannot be removed stays.
+void remove_stale_temporaries(const std::string& target) {
+  namespace fs = std::filesystem;
+  const fs::path path(target);
+  const std::string prefix = path.filename().string() + ".tmp.";
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    // "<pid>.<n>": two runs of decimal digits, the pid a positive int.
+    const char* first = name.data() + prefix.size();
+    const char* last = name.data() + name.size();
+    pid_t pid = 0;
+    std::uint64_t n = 0;
+    const auto p = std::from_chars(first, last, pid);
+    if (p.ec != std::errc() || p.ptr == last || *p.ptr != '.' || pid <= 0) continue;
+    const auto q = std::from_chars(p.ptr + 1, last, n);
+    if (q.ec != std::errc() || q.ptr != last) continue;
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    fs::remove(it->path(), ignored);
+  }
+}
+
 // ---- load ---------------------------------------------------------------------------------------
 
 [[noreturn]] void fail_load(const std::string& path, const std::string& what) {
@@ -271,11 +301,13 @@ void save_safetensors(const std::string& path,
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
 
-  PendingFile file(path, link_target(path));
+  const std::string target = link_target(path);
+  PendingFile file(path, target);
   file.write(length, sizeof length);
   file.write(text.data(), text.size());
   for (const Tensor& t : host) file.write(t.raw(), t.nbytes());
   file.commit();
+  remove_stale_temporaries(target);
 }
 
 const Tensor& SafetensorsFile::at(const std::string& name) const {

@@ -2,11 +2,16 @@
 #include "modnorm/text.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <system_error>
+#include <vector>
 
 #include "modnorm/error.hpp"
 
@@ -19,6 +24,35 @@ std::string describe(char32_t c) {
   std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(c));
   if (c < 0x20 || c == 0x7f) return code;
   return "'" + encode_utf8(std::u32string(1, c)) + "' (" + code + ")";
+}
+
+// The bytes of the file at `path`, at most kMaxTextBytes of them. A directory is refused by its
+// status; a regular file by its size, before it is read; anything else (a pipe, a device such as
+// /dev/zero) is read up to the limit, so that a stream without an end is refused too.
+std::string read_text_file(const std::string& path, const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (fs::is_directory(status)) throw Error(what + ": is a directory, not a text file");
+  const std::string limit = std::to_string(kMaxTextBytes) + " bytes (the limit of a text file)";
+  if (fs::is_regular_file(status)) {
+    const std::uintmax_t size = fs::file_size(path, ec);
+    if (!ec && size > static_cast<std::uintmax_t>(kMaxTextBytes))
+      throw Error(what + ": the file has " + std::to_string(size) + " bytes, more than " + limit);
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(what + ": cannot open the file (" + std::strerror(errno) + ")");
+  std::string bytes;
+  std::vector<char> chunk(1 << 20);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    bytes.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+    if (static_cast<std::int64_t>(bytes.size()) > kMaxTextBytes)
+      throw Error(what + ": not a regular file, and more than " + limit +
+                  " without an end (a device or a stream that never ends?)");
+  }
+  if (in.bad()) throw Error(what + ": read error (" + std::strerror(errno) + ")");
+  return bytes;
 }
 
 bool scalar_value(char32_t c) {
@@ -141,10 +175,7 @@ TextCorpus load_text(const std::string& path, double validation_fraction, std::i
   if (!(validation_fraction >= 0.0 && validation_fraction < 1.0))
     throw Error(what + ": the validation fraction is " + std::to_string(validation_fraction) +
                 ", must be in [0, 1)");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(what + ": cannot open the file");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(what + ": read error");
+  const std::string bytes = read_text_file(path, what);
   if (bytes.empty()) throw Error(what + ": the file is empty");
   const std::u32string text = decode_utf8(bytes, what);
   const auto n = static_cast<std::int64_t>(text.size());

@@ -72,24 +72,21 @@ refused "--save $work: is a directory" train "${nodata[@]}" --save "$work"
 refused "--save $work/: names a directory" train "${nodata[@]}" --save "$work/"
 refused "--save /dev/null: exists and is not a regular file" train "${nodata[@]}" --save /dev/null
 refused "--log $work/nowhere/log.csv" train "${nodata[@]}" --log "$work/nowhere/log.csv"
+# Seeds outside [0, 2^64 - 1] (CLI11 alone reads them all as 2^64 - 1), and not in decimal.
+for seed in 18446744073709551616 99999999999999999999999 -1 0x10 " 7" ""; do
+  refused "--seed: '$seed' is not an integer in \[0, 18446744073709551615\]" \
+    train "${nodata[@]}" --seed "$seed"
+  refused "--seed: '$seed' is not an integer" sample "$work/none.safetensors" --prompt a --seed "$seed"
+  refused "--seed: '$seed' is not an integer" demo --seed "$seed"
+done
+"$modnorm" demo --seed 18446744073709551615 > /dev/null
 
 # A real checkpoint, then copies with one thing broken.
 "$modnorm" train "${tiny[@]}" --width 8 --epochs 1 --save "$work/ck.safetensors" > /dev/null
 # rewrite NAME PYTHON: a copy of ck.safetensors as NAME.safetensors with its JSON header `h`
-# edited by PYTHON (safetensors: 8-byte little-endian header length, JSON header, data).
+# (metadata `m`) edited by PYTHON (edit_checkpoint.py).
 rewrite() {
-  python3 - "$work/ck.safetensors" "$work/$1.safetensors" "$2" <<'EOF'
-import json, struct, sys
-source, target, edit = sys.argv[1:4]
-data = open(source, "rb").read()
-n = struct.unpack("<Q", data[:8])[0]
-h = json.loads(data[8:8 + n])
-m = h["__metadata__"]
-exec(edit)
-header = json.dumps(h).encode()
-header += b" " * (-(8 + len(header)) % 8)
-open(target, "wb").write(struct.pack("<Q", len(header)) + header + data[8 + n:])
-EOF
+  python3 "$(dirname "$0")/edit_checkpoint.py" "$work/ck.safetensors" "$work/$1.safetensors" "$2"
 }
 rewrite depth_wraps "m['depth'] = '4294967299'"
 rewrite epochs_huge "m['epochs_done'] = '1000000000'"
@@ -99,6 +96,7 @@ rewrite depth_spaced "m['depth'] = ' 2'"
 rewrite no_width "del m['width']"
 rewrite too_big "m['width'] = '16384'; m['depth'] = '5'"
 rewrite no_step "del h['optim.step']"
+rewrite claims_more "m['width'] = '4096'"
 rewrite descriptive_gone "del m['optimizer']; del m['epochs_done']"
 
 ck="$work"
@@ -116,11 +114,29 @@ refused "$ck/depth_spaced.safetensors: metadata 'depth' is ' 2', not an integer"
   train "${tiny[@]}" --epochs 2 --resume "$ck/depth_spaced.safetensors"
 refused "$ck/no_width.safetensors: metadata has no 'width'" inspect "$ck/no_width.safetensors"
 refused "$ck/too_big.safetensors: .*more than 268435456 weights" inspect "$ck/too_big.safetensors"
+# A few KB that claim a model of 2^28 weights: refused before that model is built.
+refused "$ck/claims_more.safetensors: its metadata describes a model of 2.*e+07 weights (MLP 784-4096-4096-10), the file holds 6416$" \
+  inspect "$ck/claims_more.safetensors"
+refused "$ck/claims_more.safetensors: its metadata describes a model of" \
+  train "${tiny[@]}" --epochs 2 --resume "$ck/claims_more.safetensors"
 refused "$ck/no_step.safetensors: .*entry 'step' is missing" \
   train "${tiny[@]}" --epochs 2 --resume "$ck/no_step.safetensors"
 # Another --batch than the checkpoint's: its step count is not where this run's epoch 1 ends.
 refused "$ck/ck.safetensors: the optimizer took 4 steps, but epochs_done 1 x 2 batches" \
   train --data "$work/data" --batch 64 --schedule constant --epochs 2 --resume "$ck/ck.safetensors"
+
+# --log of another header (here another depth's norms) is refused, the file untouched; the
+# same header appends.
+"$modnorm" train "${tiny[@]}" --width 8 --epochs 1 --log "$work/log.csv" > /dev/null
+cp "$work/log.csv" "$work/log_before.csv"
+refused "--log $work/log.csv: the file's header is 'step,epoch,loss,accuracy,lr,0.weight_norm,2.weight_norm,4.weight_norm,ranks,comm_bytes,comm_seconds', this run's is 'step,epoch,loss,accuracy,lr,0.weight_norm,2.weight_norm,ranks" \
+  train "${tiny[@]}" --width 8 --depth 2 --epochs 1 --log "$work/log.csv"
+cmp "$work/log.csv" "$work/log_before.csv"
+"$modnorm" train "${tiny[@]}" --width 8 --epochs 1 --log "$work/log.csv" > /dev/null
+if [ "$(grep -c '^step,' "$work/log.csv")" != 1 ] ||
+  [ "$(wc -l < "$work/log.csv")" -le "$(wc -l < "$work/log_before.csv")" ]; then
+  echo "FAIL: the same header did not append: $(cat "$work/log.csv")"; exit 1
+fi
 
 # inspect prints what it has.
 "$modnorm" inspect "$ck/descriptive_gone.safetensors" > "$work/inspect.txt"

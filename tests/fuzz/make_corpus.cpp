@@ -1,7 +1,7 @@
 // Writes the seed corpus of the fuzz targets with the library's own writers:
 //   fuzz_make_corpus tests/fuzz/corpus
-// fills corpus/safetensors/, corpus/checkpoint/ and corpus/idx/ (each file well under 20 KB).
-// The committed seeds were made by this program; rerun it after a format change.
+// fills corpus/safetensors/, corpus/checkpoint/, corpus/gpt_checkpoint/ and corpus/idx/ (each file
+// well under 20 KB). The committed seeds were made by this program; rerun it after a format change.
 #include <zlib.h>
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/gpt.hpp"
 #include "cli/mlp.hpp"
 #include "modnorm/modnorm.hpp"
 
@@ -80,6 +81,38 @@ void checkpoint_seeds(const fs::path& dir) {
   }
 }
 
+// A GPT of 3 characters after one step, saved as lm.cpp's save_gpt does (fuzz_gpt_checkpoint).
+void gpt_checkpoint_seeds(const fs::path& dir) {
+  const modnorm::cli::GptShape shape{3, 4, 1, 2, 4};
+  modnorm::Generator gen(3);
+  modnorm::Module net = modnorm::cli::make_gpt(shape);
+  net.initialize(gen);
+  modnorm::Optimizer opt(net, modnorm::OptimizerOptions{});
+  const Tensor ids = Tensor::from_vector_i32({0, 1, 2, 1, 2, 0, 0, 2}, {2, 4});
+  const modnorm::Tensor logits = net.forward(ids).reshape({8, 3});
+  net.zero_grad();
+  net.backward(
+      modnorm::softmax_cross_entropy(logits, {1, 2, 1, 2, 0, 0, 2, 1}).grad.reshape({2, 4, 3}),
+      false);
+  opt.step();
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const modnorm::Parameter& p : net.parameters()) tensors.emplace_back(p.name, p.weight);
+  for (const auto& [name, t] : opt.state()) tensors.emplace_back("optim." + name, t);
+  modnorm::save_safetensors((dir / "gpt.safetensors").string(), tensors,
+                            {{"format", "pt"},
+                             {"model", "gpt"},
+                             {"vocab", "3"},
+                             {"vocabulary", "abc"},
+                             {"width", "4"},
+                             {"depth", "1"},
+                             {"heads", "2"},
+                             {"context", "4"},
+                             {"optimizer", "modular"},
+                             {"seed", "3"},
+                             {"batch", "2"},
+                             {"steps_done", "1"}});
+}
+
 std::vector<std::uint8_t> big_endian(std::uint32_t v) {
   return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
           static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
@@ -138,10 +171,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path root = argv[1];
-  for (const char* target : {"safetensors", "checkpoint", "idx"})
+  for (const char* target : {"safetensors", "checkpoint", "gpt_checkpoint", "idx"})
     fs::create_directories(root / target);
   safetensors_seeds(root / "safetensors");
   checkpoint_seeds(root / "checkpoint");
+  gpt_checkpoint_seeds(root / "gpt_checkpoint");
   idx_seeds(root / "idx");
   std::printf("seeds written under %s\n", root.string().c_str());
   return 0;

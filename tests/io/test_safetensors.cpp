@@ -157,6 +157,31 @@ BOOST_AUTO_TEST_CASE(saving_again_replaces_the_file) {
   BOOST_TEST(file.metadata.at("step") == "2");
 }
 
+// A killed save cannot remove its temporary file; the next save to the path removes those of
+// processes that are gone, and nothing else: not a live process's (a save in progress), not
+// another file's, not names that only resemble the pattern.
+BOOST_AUTO_TEST_CASE(a_save_removes_the_temporary_files_of_killed_saves) {
+  TempDir dir;
+  const std::string path = dir.file("ck.safetensors");
+  const pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  BOOST_REQUIRE(::waitpid(child, nullptr, 0) == child);  // a process id that is gone
+  const std::string dead = std::to_string(child), live = std::to_string(::getppid());
+  const std::vector<std::string> stale = {path + ".tmp." + dead + ".0",
+                                          path + ".tmp." + dead + ".41"};
+  const std::vector<std::string> kept = {
+      path + ".tmp." + live + ".0",     path + ".tmp." + dead,
+      path + ".tmp." + dead + ".0.bak", path + ".tmp.x" + dead + ".0",
+      path + ".tmp.-" + dead + ".0",    dir.file("other.safetensors.tmp." + dead + ".0")};
+  for (const auto& names : {stale, kept})
+    for (const std::string& name : names) std::ofstream(name) << "partial";
+  save_safetensors(path, {{"a", Tensor::full({2}, 1.0)}});
+  for (const std::string& name : stale) BOOST_TEST(!fs::exists(name), name << " was kept");
+  for (const std::string& name : kept) BOOST_TEST(fs::exists(name), name << " was removed");
+  BOOST_TEST(load_safetensors(path).tensors.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(at_finds_a_tensor_by_name_or_lists_the_names) {
   SafetensorsFile file;
   file.tensors = {{"0.weight", Tensor::zeros({2, 2})}, {"2.weight", Tensor::zeros({1, 2})}};

@@ -1,6 +1,7 @@
 // Character-level text data: UTF-8 both ways, the vocabulary, the corpus split, windows.
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -95,6 +96,23 @@ BOOST_AUTO_TEST_CASE(load_text_refuses_what_it_cannot_use) {
   expect_error([&] { load_text(write(dir, "z.txt", "abababababababababababababzz")); },
                {"z.txt", "validation part", "'z'"});
   expect_error([&] { load_text(write(dir, "f.txt", "abab"), 1.0); }, {"fraction"});
+}
+
+// What is not a text file of a bounded size is named with the reason, before it fills memory: a
+// directory, a regular file over kMaxTextBytes (by its size, unread: a sparse file here), a
+// device without an end.
+BOOST_AUTO_TEST_CASE(load_text_names_a_directory_a_huge_file_and_an_endless_device) {
+  TempDir dir;
+  expect_error([&] { load_text(dir.file("")); }, {"[load_text]", "is a directory"});
+  const std::string huge = dir.file("huge.txt");
+  std::ofstream(huge, std::ios::binary) << "ab";
+  std::filesystem::resize_file(huge, kMaxTextBytes + 1);
+  expect_error([&] { load_text(huge); },
+               {"huge.txt", "the file has " + std::to_string(kMaxTextBytes + 1) + " bytes",
+                "more than " + std::to_string(kMaxTextBytes) + " bytes"});
+  expect_error([&] { load_text("/dev/zero"); },
+               {"[load_text] /dev/zero", "not a regular file",
+                "more than " + std::to_string(kMaxTextBytes) + " bytes", "without an end"});
 }
 
 BOOST_AUTO_TEST_CASE(windows_hold_inputs_and_their_next_ids) {

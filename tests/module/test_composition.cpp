@@ -299,6 +299,24 @@ BOOST_AUTO_TEST_CASE(a_module_appears_once_in_a_tree) {
   // Nested: a subtree placed twice.
   Module block = Linear(4, 4) >> ReLU();
   mt::expect_error([&] { Sequential{block, block}; }, {"appears twice", "'0'", "'1'"});
+  // Each place has its own path: a given name that an unnamed child's position would take, or
+  // one with the '.' of a path, is refused before the twice-used module could be named twice
+  // by one path ('1' and '1', 'a.b' and 'a.b').
+  mt::expect_error(
+      [&] {
+        Sequential({{"1", l}, {"", l}});
+      },
+      {"[Sequential]", "children 0 and 1", "both named '1'"});
+  mt::expect_error(
+      [&] {
+        Sequential({{"x", Linear(4, 4)}, {"x", Linear(4, 4)}});
+      },
+      {"children 0 and 1", "both named 'x'"});
+  mt::expect_error(
+      [&] {
+        Sequential({{"a.b", l}, {"a", Sequential({{"b", l}})}});
+      },
+      {"child 0 is named 'a.b'", "'.'"});
 }
 
 BOOST_AUTO_TEST_CASE(clone_is_a_deep_copy_with_the_same_structure) {
