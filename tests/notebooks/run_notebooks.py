@@ -24,12 +24,11 @@ libmodnorm (the implicit destructor of a defaulted options argument, e.g.
 
 A notebook fails when: its file is not a stripped nbformat-4 notebook whose metadata names the
 installed kernelspec (its name, display_name and language); a cell breaks a rule of
-notebook_rules.py; any diagnostic (error or warning),
-uncaught exception, JIT error or `Not implement yet.` appears in a cell's output; clang-repl
-dies (naming the cell it died in, and the signal), times out, or does not reach the end; or a
-cell's output lacks one of the substrings listed in that cell's metadata
-`{"modnorm": {"expected_output": ["...", ...]}}` (every notebook lists some; list the numbers a
-cell prints, so that a wrong number fails).
+notebook_rules.py; any diagnostic (error or warning), uncaught exception, JIT error or
+`Not implement yet.` appears in a cell's output; clang-repl dies (naming the cell it died in,
+and the signal), times out, or does not reach the end; or a cell's output lacks one of the
+substrings listed in that cell's metadata `{"modnorm": {"expected_output": ["...", ...]}}` (every
+notebook lists some; list the numbers a cell prints, so that a wrong number fails).
 
 Usage:
   run_notebooks.py --kernelspec PREFIX/share/jupyter/kernels/modnorm-xcpp17/kernel.json \
