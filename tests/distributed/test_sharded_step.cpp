@@ -1,6 +1,6 @@
 // The optimizer over a process group (optim.hpp, "Data parallelism"), run as one process by
 // CTest and as 2 and 3 ranks under mpirun (3: uneven shares of the batch and of the atoms):
-// 20 steps with each rank on its share of every global batch give the weights of one process
+// 10 steps with each rank on its share of every global batch give the weights of one process
 // on the whole batch, for every algorithm and option family, for the default MLP of
 // `modnorm train`, a small GPT and an MLP whose first layer is split by rows between the ranks;
 // a checkpoint written by 2 ranks resumes with 1 and with the whole world; and the owner plan
@@ -18,7 +18,7 @@ using modnorm::test::world;
 
 namespace {
 
-constexpr int kSteps = 20;
+constexpr int kSteps = 10;
 
 // A model and its data: global batch k of the run is input(k) with labels(k), one row (or one
 // sequence) per item.

@@ -8,6 +8,10 @@ what they prevent shows only in the other kernel, or only as a silently wrong nu
   includes  A cell with an #include holds only preprocessor lines and `using` declarations:
             clang 19 crashes (IncrementalParser::CleanUpPTU) when a cell that includes headers
             also fails to compile, which kills the kernel.
+  checked   A header that is not a standard one (its name has a '.' or a '/') is looked for
+            with `__has_include` in an earlier cell, which prints what is missing: an #include
+            of a missing header fails its cell, and the crash above kills the kernel with the
+            message unseen (check_includes, over a whole notebook).
   order     Definitions (functions, types, templates, namespaces, `using`) open a cell, before
             any statement: xeus-cling wraps a cell from its first statement on into a function,
             where a definition is not allowed.
@@ -23,6 +27,8 @@ Python 3 standard library only.
 
 import re
 
+INCLUDE = re.compile(r"^\s*#\s*include\s*<([^>]+)>", re.MULTILINE)
+HAS_INCLUDE = re.compile(r"__has_include\s*\(\s*<([^>]+)>\s*\)")
 PRAGMA = re.compile(r'^\s*#\s*pragma\s+cling\s+(\w+)\s*\(\s*"([^"]*)"\s*\)\s*$')
 PRAGMA_NAMES = ("add_include_path", "add_library_path", "load")
 WORD = re.compile(r"[A-Za-z_]\w*")
@@ -158,7 +164,7 @@ def check_cell(index, source, first_code_cell):
         return problems
 
     pieces = split_statements(source)
-    if any(p.startswith("#") for p, _ in pieces):
+    if any(INCLUDE.match(p) for p, _ in pieces):
         others = [text for p, text in pieces if not p.startswith(("#", "using"))]
         if others:
             problems.append(where + "a cell with #include holds only preprocessor lines and "
@@ -181,8 +187,26 @@ def check_cell(index, source, first_code_cell):
             problems.append(where + "%r is a namespace-scope const/static variable: clang-repl "
                             "19 may construct it before the statements above it run; drop the "
                             "const (or use constexpr)" % name)
-    if pieces and not pieces[-1][0].endswith((";", "}")):
+    code = [(p, text) for p, text in pieces if not p.startswith("#")]
+    if code and not code[-1][0].endswith((";", "}")):
         problems.append(where + "ends in an expression without ';' (%r): xeus-cpp does not "
                         "display it; write xcpp::display(x); instead"
-                        % pieces[-1][1].split("\n")[-1])
+                        % code[-1][1].split("\n")[-1])
+    return problems
+
+
+def check_includes(cells):
+    """The `checked` rule over a notebook's code cells, given as (index, source) in order: the
+    #include <...> of a header that is not a standard one, without a `__has_include` of it in
+    an earlier cell, as messages."""
+    checked, problems = set(), []
+    for index, source in cells:
+        code = mask(source, blank_literals=False)
+        for header in INCLUDE.findall(code):
+            if ("." in header or "/" in header) and header not in checked:
+                problems.append("cells[%d]: <%s> is included before any cell checks for it: "
+                                "look for it with __has_include in an earlier cell and print "
+                                "what is missing (a failed #include kills a xeus-cpp kernel "
+                                "unseen)" % (index, header))
+        checked.update(HAS_INCLUDE.findall(code))
     return problems

@@ -4,14 +4,17 @@
 CTest test `notebooks` (tests/CMakeLists.txt, docs/notebooks.md). Python 3 standard library only.
 xeus-cpp (and xeus-cling) send each code cell to the interpreter as ONE input; xeus-cpp's
 interpreter is clang's incremental compiler, the one behind clang-repl. So this driver starts one
-`clang-repl-19` per notebook with the interpreter flags of an installed xeus-cpp kernelspec
-(share/jupyter/kernels/modnorm-xcpp17/kernel.json: modnorm's include directory, and the library
-loaded at start by `-Xclang -load`), and feeds it every whole cell, in order, as one input
-(`#include "<tmp>/<notebook>.cellNN.cpp"`: clang-repl reads one line per input). The cling
+`clang-repl-19` per notebook with the interpreter flags of an installed modnorm-xcpp17
+kernelspec (share/jupyter/kernels/modnorm-xcpp17/kernel.json, which `cmake --install` writes
+from xeus-cpp's own xcpp17 kernelspec: xcpp17's flags, then modnorm's include directory and the
+library loaded at start by `-Xclang -load`), and feeds it every whole cell, in order, as one
+input (`#include "<tmp>/<notebook>.cellNN.cpp"`: clang-repl reads one line per input). The cling
 pragmas of the loading cell reach clang-repl unchanged, which ignores them, as xeus-cpp does.
-`<xcpp/xdisplay.hpp>` comes from tests/notebooks/include: its `xcpp::display(x)` looks the
-mime bundle up as xeus-cpp does and prints the bundle's text/plain, so that expected outputs can
-be checked, or an error line when the bundle has no text/html.
+CTest installs against a stand-in xcpp17 (tests/install/xcpp17_standin.cmake) whose include
+directory is tests/notebooks/include, so `<xcpp/xdisplay.hpp>` is found only through the
+kernelspec's flags, as in xeus-cpp: its `xcpp::display(x)` looks the mime bundle up as xeus-cpp
+does and prints the bundle's text/plain, so that expected outputs can be checked, or an error
+line when the bundle has no text/html.
 
 Before the notebooks, one more session with the kernelspec's flags evaluates FINAL_EXPRESSIONS,
 each as a whole input without ';' (how a cell's last line reaches the interpreter): clang-repl
@@ -19,13 +22,13 @@ each as a whole input without ';' (how a cell's last line reaches the interprete
 libmodnorm (the implicit destructor of a defaulted options argument, e.g.
 `modnorm::ReportOptions`), so they must be exported.
 
-A notebook fails when: its file is not a stripped nbformat-4 notebook with the xcpp17
-kernelspec; a cell breaks a rule of notebook_rules.py; any diagnostic (error or warning),
-uncaught exception, JIT error or `Not implement yet.` appears in a cell's output; clang-repl
-dies (naming the cell it died in, and the signal), times out, or does not reach the end; or a
-cell's output lacks one of the substrings listed in that cell's metadata
-`{"modnorm": {"expected_output": ["...", ...]}}` (every notebook lists some; list the numbers a
-cell prints, so that a wrong number fails).
+A notebook fails when: its file is not a stripped nbformat-4 notebook whose metadata names the
+installed kernelspec (its name, display_name and language); a cell breaks a rule of
+notebook_rules.py; any diagnostic (error or warning), uncaught exception, JIT error or
+`Not implement yet.` appears in a cell's output; clang-repl dies (naming the cell it died in,
+and the signal), times out, or does not reach the end; or a cell's output lacks one of the
+substrings listed in that cell's metadata `{"modnorm": {"expected_output": ["...", ...]}}` (every
+notebook lists some; list the numbers a cell prints, so that a wrong number fails).
 
 Usage:
   run_notebooks.py --kernelspec PREFIX/share/jupyter/kernels/modnorm-xcpp17/kernel.json \
@@ -46,9 +49,7 @@ import time
 import notebook_rules
 
 INSTALL_HINT = "apt-get install clang-tools-19 (scripts/setup installs it)"
-NOTEBOOK_KERNELSPEC = {"name": "xcpp17", "display_name": "C++17", "language": "C++17"}
 KERNEL_ARGV_HEAD = ["xcpp", "-f", "{connection_file}"]
-DISPLAY_INCLUDE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 MARKER = "@@modnorm-notebook-cell-end@@"
 # One printf with no header needed (clang's builtin), after each input: splits the output.
 MARK = '__builtin_printf("\\n%s\\n");' % MARKER
@@ -80,15 +81,16 @@ class NotebookError(Exception):
 def load_kernelspec(path):
     """The clang-repl arguments that stand for the kernelspec's interpreter flags (every argv
     entry after xcpp's `-f {connection_file}`, each passed on with -Xcc, as xcpp passes them to
-    clang); checks the kernelspec's form."""
+    clang), and the kernelspec as a notebook's metadata names it; checks the kernelspec's
+    form."""
     try:
         with open(path, encoding="utf-8") as f:
             spec = json.load(f)
     except (OSError, ValueError) as e:
         raise NotebookError("cannot read the kernelspec %s: %s" % (path, e))
     argv = spec.get("argv")
-    if not isinstance(argv, list) or argv[:3] != KERNEL_ARGV_HEAD or \
-            not all(isinstance(a, str) for a in argv):
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv) or \
+            [os.path.basename(a) for a in argv[:1]] + argv[1:3] != KERNEL_ARGV_HEAD:
         raise NotebookError("%s: argv must start with %r, got %r" % (path, KERNEL_ARGV_HEAD, argv))
     if spec.get("language") != "cpp" or not spec.get("display_name"):
         raise NotebookError("%s: needs language 'cpp' and a display_name" % path)
@@ -98,15 +100,17 @@ def load_kernelspec(path):
     if "-load" not in flags:
         raise NotebookError("%s: argv does not load libmodnorm (-Xclang -load -Xclang LIB)" % path)
     for k, flag in enumerate(flags):
-        value = {"-I": k + 1, "-load": k + 2}.get(flag)  # -Xclang -load -Xclang LIB
+        value = {"-I": k + 1, "-resource-dir": k + 1, "-load": k + 2}.get(flag)
         if value is not None and (value >= len(flags) or not os.path.exists(flags[value])):
             raise NotebookError("%s: %s names no existing path: %r" % (path, flag, flags[k:]))
-    return [x for flag in flags for x in ("-Xcc", flag)]
+    name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    metadata = {"name": name, "display_name": spec["display_name"], "language": spec["language"]}
+    return [x for flag in flags for x in ("-Xcc", flag)], metadata
 
 
-def load_notebook(path):
+def load_notebook(path, kernelspec):
     """The notebook's code cells as (index, source, expected substrings), and the rule
-    violations found in them; checks the format."""
+    violations found in them; checks the format, and that the metadata names `kernelspec`."""
     try:
         with open(path, encoding="utf-8") as f:
             nb = json.load(f)
@@ -115,9 +119,9 @@ def load_notebook(path):
     if nb.get("nbformat") != 4:
         raise NotebookError("nbformat is %r, expected 4" % nb.get("nbformat"))
     meta = nb.get("metadata", {})
-    if meta.get("kernelspec") != NOTEBOOK_KERNELSPEC:
-        raise NotebookError("kernelspec is %r, expected %r"
-                            % (meta.get("kernelspec"), NOTEBOOK_KERNELSPEC))
+    if meta.get("kernelspec") != kernelspec:
+        raise NotebookError("metadata.kernelspec is %r, expected the installed kernelspec %r"
+                            % (meta.get("kernelspec"), kernelspec))
     if meta.get("language_info", {}).get("name") != "c++":
         raise NotebookError("language_info.name must be 'c++'")
     cells, problems, expected_total = [], [], 0
@@ -134,6 +138,7 @@ def load_notebook(path):
         cells.append((k, source, expected))
     if not cells:
         raise NotebookError("no code cells")
+    problems += notebook_rules.check_includes([(k, source) for k, source, _ in cells])
     if expected_total == 0:
         raise NotebookError("no cell lists metadata.modnorm.expected_output: nothing is checked")
     return cells, problems
@@ -200,9 +205,9 @@ def check_final_expressions(flags, args):
     return len(FINAL_EXPRESSIONS)
 
 
-def run_notebook(path, flags, args):
+def run_notebook(path, flags, kernelspec, args):
     name = os.path.splitext(os.path.basename(path))[0]
-    cells, problems = load_notebook(path)
+    cells, problems = load_notebook(path, kernelspec)
     workdir = tempfile.mkdtemp(prefix="modnorm_nb_")
     try:
         inputs = []
@@ -262,7 +267,7 @@ def main():
         return 1
     failed = 0
     try:
-        flags = load_kernelspec(args.kernelspec) + ["-Xcc", "-I" + DISPLAY_INCLUDE]
+        flags, kernelspec = load_kernelspec(args.kernelspec)
         n = check_final_expressions(flags, args)
         print("PASS %s: %d final expressions evaluated" % (args.kernelspec, n))
     except NotebookError as e:
@@ -270,7 +275,7 @@ def main():
         return 1
     for path in notebooks:
         try:
-            n, seconds = run_notebook(path, flags, args)
+            n, seconds = run_notebook(path, flags, kernelspec, args)
             print("PASS %s: %d code cells in %.1f s" % (path, n, seconds))
         except NotebookError as e:
             failed += 1

@@ -3,7 +3,7 @@ the shapes the notebooks use (python3 -m unittest, from tests/notebooks)."""
 
 import unittest
 
-from notebook_rules import check_cell, split_statements
+from notebook_rules import check_cell, check_includes, split_statements
 
 LOADING = '// where modnorm is\n#pragma cling add_include_path("/opt/modnorm/include")\n' \
           '#pragma cling load("libmodnorm")\n'
@@ -30,7 +30,8 @@ class NotebookRules(unittest.TestCase):
                 "for (double x : {0.1, 0.2}) print(\"%g\", f(x));\nif (true) {\n} else {\n}\n",
                 "Tensor G = Tensor::from_vector({1, 2}, {1, 2});\nxcpp::display(G);\n",
                 "constexpr int checkpoints[] = {0, 10};\nstatic_assert(sizeof(int) == 4);\n",
-                "for (int i = 0; i < 3; ++i) {\n  const double y = i;\n}\n"]:
+                "for (int i = 0; i < 3; ++i) {\n  const double y = i;\n}\n",
+                "#if !__has_include(<modnorm/modnorm.hpp>)\nstd::cout << \"MISSING\";\n#endif\n"]:
             self.assertEqual(problems(source, first=source is LOADING), [], source)
 
     def test_loading_cell(self):
@@ -40,6 +41,17 @@ class NotebookRules(unittest.TestCase):
 
     def test_includes_stand_alone(self):
         self.assert_refused('#include <string>\nprint("x");\n', "move 'print(\"x\");'")
+
+    def test_headers_checked_before_they_are_included(self):
+        check = "#if !__has_include(<modnorm/modnorm.hpp>)\nstd::cout << \"MISSING\";\n#endif\n"
+        include = "#include <cmath>\n#include <modnorm/modnorm.hpp>\n"
+        self.assertEqual(check_includes([(3, check), (4, include)]), [])
+        for cells in ([(4, include)], [(4, include), (5, check)],
+                      [(3, "// __has_include(<modnorm/modnorm.hpp>)\n"), (4, include)]):
+            found = check_includes(cells)
+            self.assertEqual(len(found), 1, found)
+            self.assertTrue(found[0].startswith("cells[4]: <modnorm/modnorm.hpp> is included "
+                                                "before any cell checks for it"), found)
 
     def test_definitions_before_statements(self):
         self.assert_refused("int n = 1;\ndouble twice(double x) {\n  return 2 * x;\n}\n",
