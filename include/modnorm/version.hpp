@@ -20,9 +20,9 @@ MODNORM_API const char* cpu_gemm();
 /// Which of the provider's kernels run on this CPU: oneDNN's instruction set ("avx2",
 /// "avx512_core", "avx512_core_bf16", ...), OpenBLAS's core type ("Haswell", "SkylakeX",
 /// "Zen", or "Prescott", its generic fallback for a CPU model it does not know), BLIS's
-/// configuration ("zen3", "skx", "generic", ...) or the instruction sets Eigen was compiled for.
-/// When the provider runs generic kernels on a CPU with AVX2 or AVX-512, modnorm also prints a
-/// warning on stderr, once, at its first product.
+/// configuration ("zen3", "skx", "generic", ...) or the widest instruction set Eigen was compiled
+/// for ("AVX512", "AVX2", "SSE2", ...). When the provider runs generic kernels on a CPU with AVX2
+/// or AVX-512, modnorm also prints a warning on stderr, once, at its first product.
 MODNORM_API const char* cpu_gemm_kernels();
 
 /// What runs Conv2D on f32 CPU tensors: "oneDNN" (built with `MODNORM_DNNL`: oneDNN's

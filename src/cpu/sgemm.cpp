@@ -100,10 +100,11 @@ GemmKernels detect() {
 }
 #else
 GemmKernels detect() {
+  // "AVX512, FMA, AVX2, ...": the widest first, which names the kernels.
   const std::string isa = Eigen::SimdInstructionSetsInUse();
   return {"Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." +
               std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION),
-          isa, isa.find("AVX2") == std::string::npos && cpu_has_avx2()};
+          isa.substr(0, isa.find(',')), isa.find("AVX2") == std::string::npos && cpu_has_avx2()};
 }
 #endif
 
