@@ -164,8 +164,7 @@ void eigen_sgemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, 
 
 // Products of at most this many multiply-adds (m n k) run on Eigen's kernels whatever the
 // provider: a provider call costs microseconds before any arithmetic (oneDNN's sgemm took 16 us
-// for a 16x16x16 product that Eigen does in 0.2 us; docs/benchmarks.md, "GEMM providers"), and
-// the per-tap Newton-Schulz of a CNN is thousands of such products per step.
+// for a 16x16x16 product that Eigen does in 0.2 us; docs/benchmarks.md, "GEMM providers").
 constexpr Index kSmall = 32 * 32 * 32;
 
 }  // namespace
