@@ -4,12 +4,12 @@
 
 #include <omp.h>
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cctype>
 #include <iostream>
 #include <string>
 
+#include "cpu/eigen_gemm.hpp"
 #include "cpu/lower_tiles.hpp"
 #include "fail.hpp"
 
@@ -30,11 +30,13 @@ namespace {
 
 using Index = std::int64_t;
 
+#if MODNORM_GEMM_OPENBLAS || MODNORM_GEMM_BLIS
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
+#endif
 
 // Whether the CPU has AVX2 (then a provider's pre-AVX2 kernels are a fallback, not a choice).
 bool cpu_has_avx2() {
@@ -134,34 +136,6 @@ void warn_if_generic() {
   (void)warned;
 }
 
-using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Stride = Eigen::OuterStride<>;
-using Map = Eigen::Map<Matrix, Eigen::Unaligned, Stride>;
-using ConstMap = Eigen::Map<const Matrix, Eigen::Unaligned, Stride>;
-
-template <class A, class B>
-void eigen_gemm(Map& c, float alpha, const A& a, const B& b, float beta) {
-  if (beta == 0.0f)
-    c.noalias() = alpha * a * b;
-  else {
-    if (beta != 1.0f) c *= beta;
-    c.noalias() += alpha * a * b;
-  }
-}
-
-// Row-major C = alpha op(A) op(B) + beta C on Eigen's kernels (compiled for the build machine).
-void eigen_sgemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, float alpha,
-                 const float* a, Index lda, const float* b, Index ldb, float beta, float* c,
-                 Index ldc) {
-  const ConstMap A(a, transpose_a ? k : m, transpose_a ? m : k, Stride(lda));
-  const ConstMap B(b, transpose_b ? n : k, transpose_b ? k : n, Stride(ldb));
-  Map C(c, m, n, Stride(ldc));
-  if (!transpose_a && !transpose_b) eigen_gemm(C, alpha, A, B, beta);
-  if (!transpose_a && transpose_b) eigen_gemm(C, alpha, A, B.transpose(), beta);
-  if (transpose_a && !transpose_b) eigen_gemm(C, alpha, A.transpose(), B, beta);
-  if (transpose_a && transpose_b) eigen_gemm(C, alpha, A.transpose(), B.transpose(), beta);
-}
-
 // Products of at most this many multiply-adds (m n k) run on Eigen's kernels whatever the
 // provider: a provider call costs microseconds before any arithmetic (oneDNN's sgemm took 16 us
 // for a 16x16x16 product that Eigen does in 0.2 us; docs/benchmarks.md, "GEMM providers").
@@ -184,7 +158,7 @@ void sgemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, float 
   }
   warn_if_generic();
   if (m * n * k <= kSmall) {
-    eigen_sgemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    eigen_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
 #if MODNORM_GEMM_ONEDNN
@@ -203,7 +177,7 @@ void sgemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, float 
               static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
               c, static_cast<int>(ldc));
 #else
-  eigen_sgemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  eigen_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
 }
 
