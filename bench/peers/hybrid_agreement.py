@@ -35,7 +35,10 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 TOLERANCE = 1e-5
-TOLERANCE_BF16 = 1e-2  # torch.optim.Muon as shipped, whose Newton-Schulz runs in bfloat16
+# torch.optim.Muon as shipped, whose Newton-Schulz runs in bfloat16 (8 significant bits): its
+# weights drift from the f32 iteration's by 2.5e-3 to 3.6e-3 over the 20 steps; swapping the lr
+# rules (the nearest wrong mapping) differs by 7e-2.
+TOLERANCE_BF16 = 1e-2
 # torch.optim.Muon's adjust_lr_fn for each of our lr rules.
 TORCH_ADJUST_LR = {"muon": "original", "rms_match": "match_rms_adamw"}
 
