@@ -265,6 +265,9 @@ struct AtomOptions {
   std::optional<Norm> norm;
   /// Dtype of the weight and its gradient.
   DType dtype = DType::f32;
+  /// initialize() sets the weight to zero instead of a norm-1 tensor (modded-nanogpt's
+  /// zero-initialised output projections: a residual branch starts as the identity's no-op).
+  bool zero_init = false;
 };
 
 /// An atom: one weight, its gradient and its norm; sensitivity 1 (Large et al. 2024: atoms
@@ -280,7 +283,8 @@ class MODNORM_API AtomImpl : public ModuleImpl {
   AtomImpl* atom() override { return this; }
 
   /// Sets the weight to a norm-1 tensor in the atom's norm (default: dualize(randn, norm)
-  /// with the exact polar factor for spectral) and zeroes the gradient.
+  /// with the exact polar factor for spectral), or to zero when options.zero_init was set, and
+  /// zeroes the gradient.
   virtual void initialize(Generator& gen);
 
   Tensor& weight() { return weight_; }
@@ -298,6 +302,7 @@ class MODNORM_API AtomImpl : public ModuleImpl {
  private:
   double mass_;
   Norm norm_;
+  bool zero_init_;
   Tensor weight_;
   Tensor grad_;
 };
