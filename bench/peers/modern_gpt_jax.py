@@ -13,7 +13,7 @@ RMSNorm has no weights: x / sqrt(mean(x^2) + eps) over the last axis, eps 1e-6 (
 default; F.rms_norm's is the dtype's epsilon). The Rope and the weight layout are modnorm's
 (gpt_jax.rope as modula computes it; a Linear weight is [d_out, d_in], the embedding
 [d_embed, vocab]); the parameter dict is gpt_jax's (flatten, unflatten). The coefficients c_l
-come from the composition rules (gpt_jax's modula-rules tree), not from modnorm.
+come from the composition rules (gpt_rules's modula-rules tree), not from modnorm.
 """
 
 import math
@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 
 import gpt_jax
-from gpt_jax import _Atom, _Bond, _Compose, _Tuple, merge_heads, rope, split_heads
+from gpt_jax import merge_heads, rope, split_heads
+from gpt_rules import _Atom, _Bond, _Compose, _Tuple
 
 EPS = 1e-6
 
