@@ -179,14 +179,16 @@ def jax_side(a):
     flat = {role_of(k[len("weight."):]): jnp.asarray(v) for k, v in weights.items()
             if k.startswith("weight.")}
     cfg = {"heads": c["heads"], "blocks": c["depth"]}
-    if a.optimizer == "hybrid":
-        flat, state, step, layout = hybrid_step(flat, cfg, a)
+    if a.optimizer == "hybrid":  # the schedule is optax's, from its step count
+        flat, state, hybrid, layout = hybrid_step(flat, cfg, a)
+        step = lambda p, opt_state, x, y, s: hybrid(p, opt_state, x, y)  # noqa: E731
     else:
         state = {k: jnp.zeros_like(v) for k, v in flat.items()}  # the momenta
         modular = jax.jit(functools.partial(gpt_jax.modular_step, cfg=cfg,
                                             coefficient=gpt_jax.coefficients(c["depth"]),
                                             beta=c["beta"]), donate_argnums=(0, 1))
-        step = lambda p, m, x, y, s: modular(p, m, x, y, lr=c["lr"] * (1.0 - s / a.steps))  # noqa: E731
+        step = lambda p, m, x, y, s: modular(  # noqa: E731
+            p, m, x, y, lr=c["lr"] * (1.0 - s / a.steps))
         layout = lambda p: p  # noqa: E731
     params = lambda p: gpt_jax.unflatten(layout(p), c["depth"])  # noqa: E731
     eval_loss = jax.jit(lambda p, x, y: gpt_jax.loss(params(p), x, y, cfg))
@@ -209,10 +211,7 @@ def jax_side(a):
     for s in range(a.steps):
         order = Generator(step_seed(c["seed"], s))
         x, y = windows(train, [order.below(len(train) - t) for _ in range(a.batch)])
-        if a.optimizer == "hybrid":
-            flat, state, value = step(flat, state, x, y)
-        else:
-            flat, state, value = step(flat, state, x, y, s)
+        flat, state, value = step(flat, state, x, y, s)
         if (s + 1) % a.eval_every == 0 or s + 1 == a.steps:
             rows.append({"step": s + 1, "train_loss": float(value),
                          "val_loss": validation_loss(flat),
