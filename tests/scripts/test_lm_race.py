@@ -20,6 +20,9 @@ OPTIMUM = {"adamw": 4e-3, "muon_hybrid": 0.02 * 8, "normuon_hybrid": 0.02,
            "modula": 0.05 / 8, "sgd": 30.0}
 PER_STEP = {"adamw": 0.1, "muon_hybrid": 0.125, "normuon_hybrid": 0.125, "modula": 0.15,
             "sgd": 0.09}
+# CPU time per step, not proportional to the wall time (a machine whose load varies)
+CPU_PER_STEP = {"adamw": 0.05, "muon_hybrid": 0.1, "normuon_hybrid": 0.1, "modula": 0.04,
+                "sgd": 0.05}
 STEPS = 100
 
 
@@ -28,7 +31,8 @@ def fake_run(search, lr, steps, seed):
     linearly in the step; diverged above 64x the optimum. The hybrids' loss also pays for an
     AdamW group away from AdamW's optimum."""
     if lr > 64 * OPTIMUM[search.arm]:
-        return {"val_loss": math.inf, "seconds": math.nan, "steps": steps, "rows": []}
+        return {"val_loss": math.inf, "seconds": math.nan, "cpu_seconds": 1.0, "steps": steps,
+                "rows": []}
     final = 1.0 + 0.01 * math.log2(lr / OPTIMUM[search.arm]) ** 2 + 0.002 * seed
     final += 0.03 * (search.arm == "sgd")  # never reaches AdamW's loss
     if search.arm in race.HYBRIDS:
@@ -36,8 +40,8 @@ def fake_run(search, lr, steps, seed):
     rows = [{"step": s, "tokens": s * search.tokens_per_step,
              "val_loss": final + 0.5 * (1 - s / steps), "seconds": s * PER_STEP[search.arm]}
             for s in range(10, steps + 1, 10)]
-    return {"val_loss": final, "seconds": steps * PER_STEP[search.arm], "steps": steps,
-            "rows": rows}
+    return {"val_loss": final, "seconds": steps * PER_STEP[search.arm],
+            "cpu_seconds": steps * CPU_PER_STEP[search.arm], "steps": steps, "rows": rows}
 
 
 def run(max_extensions):
@@ -107,9 +111,9 @@ class LmRaceProtocol(unittest.TestCase):
         self.assertAlmostEqual(hybrid["token_ratio"], 0.9)
         self.assertAlmostEqual(hybrid["time_ratio"], 90 * 0.125 / (100 * 0.1))
         self.assertIsNone(race.summary(arms["sgd"], target, adamw_hit)["tokens_to_target"])
-        # Equal wall time: AdamW's 10 s at 0.125 s per step.
-        self.assertEqual(hybrid["wall"]["steps"], 80)
-        self.assertEqual(race.summary(arms["modula"], target, adamw_hit)["wall"]["steps"], 67)
+        # Equal wall time, as CPU time: AdamW's 5 s at 0.1 and 0.04 s per step.
+        self.assertEqual(hybrid["wall"]["steps"], 50)
+        self.assertEqual(race.summary(arms["modula"], target, adamw_hit)["wall"]["steps"], 125)
 
 
 if __name__ == "__main__":
