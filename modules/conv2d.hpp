@@ -13,7 +13,9 @@
 namespace modnorm {
 
 /// How a Conv2D weight is stored and measured (docs/theory.md, "Convolutions"); both are the
-/// `spectral` norm of dualize.hpp, on a batch of matrices or on one.
+/// `spectral` norm rule (norm.hpp), on a batch of matrices or on one. This is a choice of the
+/// weight's layout and of the forward's factor, which only Conv2D knows, not a norm of its own:
+/// the module core, the optimizer and the report see a spectral atom either way.
 enum class ConvNorm : std::uint8_t {
   /// The weight is k*k matrices [c_out x c_in], one per tap (kernel position), stored
   /// [k*k, c_out, c_in]; the forward averages the taps' products (a factor 1/k^2); each tap is

@@ -76,10 +76,10 @@ class MODNORM_API Module {
   std::vector<Tensor> dualize(const DualizeOptions& options = {}) const;
   /// The modular duality map of any tensors `g`, one per parameters() entry with that
   /// parameter's shape (the optimizer passes its momenta): dualize(g_l, norm_l, options) / c_l,
-  /// zeros for atoms of zero mass (whose entry is not read). Spectral atoms of one shape, dtype
-  /// and device are orthogonalized as one batch (orthogonalize() of a rank-3 tensor; each
-  /// matrix its own normalisation). Throws modnorm::Error on a count or shape mismatch, and as
-  /// modnorm::dualize, naming the parameter.
+  /// zeros for atoms of zero mass (whose entry is not read). Atoms of one norm, shape, dtype and
+  /// device are mapped as one batch (NormRule::dualize_batch: spectral atoms by one
+  /// orthogonalize() of a rank-3 tensor, each matrix its own normalisation). Throws modnorm::Error
+  /// on a count or shape mismatch, and as modnorm::dualize, naming the parameter.
   ///
   /// Example: auto steps = net.dualize(momenta);   // momenta[l] shaped like parameter l
   std::vector<Tensor> dualize(const std::vector<Tensor>& g,
