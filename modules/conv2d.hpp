@@ -37,8 +37,12 @@ MODNORM_API const char* to_string(ConvNorm norm);
 /// The atom options of a Conv2D and the choice of its norm.
 ///
 /// Example: modnorm::Conv2DOptions o;  o.conv_norm = modnorm::ConvNorm::flattened;  o.mass = 2;
-struct Conv2DOptions : AtomOptions {
+struct MODNORM_API Conv2DOptions : AtomOptions {
   ConvNorm conv_norm = ConvNorm::per_tap;  ///< how the weight is stored and measured
+
+  /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
+  /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
+  ~Conv2DOptions();
 };
 
 /// A Conv2D atom: mass options.mass (1), sensitivity 1, norm `spectral` (per tap or flattened,

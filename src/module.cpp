@@ -142,6 +142,9 @@ void require_forward(const char* op, const ModuleImpl& module, bool forwarded) {
 // ---- AtomImpl
 // ------------------------------------------------------------------------------------
 
+// Out of line: exported for interpreters (module.hpp).
+AtomOptions::~AtomOptions() = default;
+
 AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const AtomOptions& options)
     : mass_(options.mass),
       norm_(options.norm.value_or(own_norm)),

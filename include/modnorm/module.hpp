@@ -257,7 +257,7 @@ class Cloneable : public Base {
 MODNORM_API std::vector<Child> unnamed_children(std::initializer_list<Module> modules);
 
 /// Options every atom takes.
-struct AtomOptions {
+struct MODNORM_API AtomOptions {
   /// Mass m_l >= 0: the atom's share m_l / M of the modular step. 0 freezes the atom.
   double mass = 1.0;
   /// Override of the atom's norm (e.g. Norm::sign for an Adam-like layer); unset keeps the
@@ -265,6 +265,10 @@ struct AtomOptions {
   std::optional<Norm> norm;
   /// Dtype of the weight and its gradient.
   DType dtype = DType::f32;
+
+  /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
+  /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
+  ~AtomOptions();
 };
 
 /// An atom: one weight, its gradient and its norm; sensitivity 1 (Large et al. 2024: atoms

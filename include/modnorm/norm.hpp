@@ -5,7 +5,7 @@
 /// of that map and its cost, and `Norm` is the handle atoms, parameters, reports and the
 /// optimizer hold. The library's own rules are `Norm::spectral`, `Norm::column`, `Norm::sign`
 /// and `Norm::euclidean` (their formulas are at the Norm class); a new norm is one class
-/// derived from NormRule, wrapped by `Norm(std::make_shared<MyRule>())` (docs/theory.md,
+/// derived from NormRule, wrapped by `Norm(std::make_shared<MyRule>())` (docs/architecture.md,
 /// "Adding a norm"). Nothing outside a rule asks which norm it is.
 
 #include <memory>

@@ -160,6 +160,15 @@ BOOST_AUTO_TEST_CASE(module_with_a_custom_norm_trains) {
   BOOST_TEST(last < 0.5 * first);
 }
 
+BOOST_AUTO_TEST_CASE(lr_rules_that_resize_orthogonalized_matrices_refuse_it) {
+  // LrRule::muon replaces the shape factor of U V^T; the row norm's map is no U V^T.
+  const Module net = modnorm::Linear(8, 16, row_atom());
+  modnorm::OptimizerOptions options;
+  options.lr_rule = modnorm::LrRule::muon;
+  mt::expect_error([&] { modnorm::Optimizer opt(net, options); },
+                   {"[Optimizer]", "lr_rule muon sizes orthogonalized", "'weight'", "norm row"});
+}
+
 BOOST_AUTO_TEST_CASE(shard_planner_asks_the_rule_for_its_cost) {
   const Norm costly(std::make_shared<CostlyRowNorm>());
   const modnorm::ShardPlan plan =

@@ -549,9 +549,9 @@ BOOST_AUTO_TEST_CASE(cautious_decay_touches_exactly_the_masked_entries) {
       BOOST_TEST_INFO(to_string(dtype) << ", " << to_string(algorithm));
       // Two identical nets, one without decay; beta = 0, so sign(-Delta W) = sign(g) for sgd
       // and, with the sign norm, for modular too.
-      // Modular: the sign norm, so that the step's sign is the gradient's entrywise.
-      const std::optional<Norm> sign =
-          algorithm == Algorithm::modular ? std::optional<Norm>(Norm::sign) : std::nullopt;
+      // Modular: the sign norm, so that the step's sign is the gradient's entrywise (sgd ignores
+      // the norm: Linear's own).
+      const Norm sign = algorithm == Algorithm::modular ? Norm::sign : Norm::spectral;
       Module plain = modnorm::Linear(6, 5, atom(dtype, 1.0, sign));
       Module decayed = modnorm::Linear(6, 5, atom(dtype, 1.0, sign));
       plain.initialize(gen);
