@@ -1,6 +1,7 @@
 # Writes the Jupyter kernelspec modnorm-xcpp17 ("C++17 (xeus-cpp, modnorm)", docs/notebooks.md):
 # xeus-cpp's own xcpp17 kernelspec (its xcpp, its -resource-dir, its -I <xeus-cpp>/include, its
-# env) with modnorm's include directory added and libmodnorm loaded at start. Run by
+# env) with modnorm's include directory added, libmodnorm loaded at start and
+# OMP_WAIT_POLICY=passive in env. Run by
 # `cmake --install` (CMakeLists.txt) with:
 #   MODNORM_KERNEL_DIR          where to write kernel.json (under $DESTDIR)
 #   MODNORM_KERNEL_INCLUDE_DIR  modnorm's installed include directory
@@ -78,6 +79,16 @@ foreach(_arg IN ITEMS -I "${MODNORM_KERNEL_INCLUDE_DIR}" -Xclang -load -Xclang
   math(EXPR _argc "${_argc} + 1")
 endforeach()
 string(JSON _spec SET "${_spec}" display_name "\"C++17 (xeus-cpp, modnorm)\"")
+# OpenMP workers that sleep between operations (docs/benchmarks.md, "Threads between
+# operations"), unless xcpp17's env already chooses a policy.
+string(JSON _type ERROR_VARIABLE _error TYPE "${_spec}" env)
+if(_error)
+  string(JSON _spec SET "${_spec}" env "{}")
+endif()
+string(JSON _policy ERROR_VARIABLE _error GET "${_spec}" env OMP_WAIT_POLICY)
+if(_error)
+  string(JSON _spec SET "${_spec}" env OMP_WAIT_POLICY "\"passive\"")
+endif()
 
 message(STATUS "Installing: $ENV{DESTDIR}${MODNORM_KERNEL_DIR}/kernel.json (from ${_xcpp17})")
 file(WRITE "$ENV{DESTDIR}${MODNORM_KERNEL_DIR}/kernel.json" "${_spec}\n")

@@ -2,7 +2,7 @@
 /// @file gpt.hpp
 /// Attention and GPT as compositions, after modula (modula-systems/modula `modula/compound.py`;
 /// docs/modules.md, "Attention and GPT"): no per-layer scales beyond what the composition
-/// rules give.
+/// rules give; and ModernGPT, the normed GPT of modded-nanogpt, composed by the same rules.
 
 #include <cstdint>
 
@@ -46,5 +46,50 @@ MODNORM_API Module Attention(const GPTOptions& options);
 ///   o.vocab = 73;
 ///   Module gpt = modnorm::GPT(o);
 MODNORM_API Module GPT(const GPTOptions& options);
+
+/// The MLP activation of ModernGPT.
+enum class MLPActivation : std::uint8_t {
+  squared_relu,  ///< relu(x)^2 (modded-nanogpt), SquaredReLU: sensitivity 2
+  gelu,          ///< gelu(x) / 1.1289 (modula's scaled GELU), GELU: sensitivity 1
+};
+
+/// The sizes and choices of ModernGPT (defaults: modula's GPT's sizes, modded-nanogpt's
+/// architecture).
+struct ModernGPTOptions {
+  std::int64_t vocab = 65;     ///< number of tokens
+  std::int64_t heads = 4;      ///< attention heads h
+  std::int64_t d_embed = 128;  ///< width of the residual stream
+  std::int64_t d_head = 32;    ///< per-head width of queries, keys and values (even, for Rope)
+  std::int64_t blocks = 4;     ///< L: attention + MLP blocks
+  double blocks_mass = 5.0;    ///< total mass of all blocks (tare), as in GPT
+  MLPActivation activation = MLPActivation::squared_relu;  ///< MLP nonlinearity
+  double soft_cap = 0.0;  ///< > 0: logits become soft_cap * tanh(logits / soft_cap); 0: none
+};
+
+/// A normed GPT as in modded-nanogpt's train_gpt.py and dion's models/gpt_model.py, written as
+/// a composition (docs/theory.md, "A modern GPT"):
+///   block = Add{Identity, RMSNorm >> attention} >> Add{Identity, RMSNorm >> mlp}
+///   ModernGPT = Sequential{embed: Embed(vocab -> d_embed), embed_norm: RMSNorm,
+///                          blocks: block^L, out_norm: RMSNorm,
+///                          out: Linear(d_embed -> vocab) [, soft_cap: SoftCap(soft_cap)]}
+/// with attention O o ApplyAttentionScores o (V, Softmax(sqrt d_head) o CausalMask o
+/// AttentionQK o Rope o (RMSNorm o Q, RMSNorm o K)): QK-norm per head before Rope, scores
+/// q.k / sqrt(d_head) (AttentionQK's 1/d times the Softmax's sqrt d), no 1/3; and
+/// mlp = Linear(d_embed -> 4 d_embed) >> SquaredReLU (or GELU) >> Linear(4 d_embed -> d_embed).
+/// RMSNorms have no weights (eps 1e-6). O and the MLP's second Linear are zero-initialised
+/// (AtomOptions::zero_init); the head is its own Linear (untied). Masses: embed 1, all blocks
+/// together blocks_mass, head 1. The plain residual adds sensitivities (1 + s_branch per
+/// block), so c_l grows with the blocks after l: docs/theory.md works it out.
+/// Input: token ids [B, T]; output: logits [B, T, vocab].
+///
+/// Throws modnorm::Error on sizes < 1, an odd d_head, blocks_mass < 0 or a soft_cap that is
+/// negative or not finite.
+///
+/// Example:
+///   modnorm::ModernGPTOptions o;
+///   o.vocab = 73;
+///   o.soft_cap = 15.0;
+///   Module gpt = modnorm::ModernGPT(o);
+MODNORM_API Module ModernGPT(const ModernGPTOptions& options);
 
 }  // namespace modnorm

@@ -87,6 +87,12 @@ void Backend::unary(Unary, const Tensor&, Tensor&) {
 void Backend::unary_backward(Unary, const Tensor&, const Tensor&, Tensor&) {
   not_implemented("unary_backward");
 }
+void Backend::tanh(const Tensor&, Tensor&) {
+  not_implemented("tanh");
+}
+void Backend::tanh_backward(const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("tanh_backward");
+}
 void Backend::binary(Binary, const Tensor&, const Tensor&, Tensor&) {
   not_implemented("binary");
 }

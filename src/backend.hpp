@@ -108,6 +108,11 @@ class Backend {
   virtual void unary(Unary op, const Tensor& x, Tensor& out);
   /// out = dy * op'(x).
   virtual void unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& out);
+  /// out = tanh(x) (tanh.cpp, tanh.cu); computed in double for f32 and bf16.
+  virtual void tanh(const Tensor& x, Tensor& out);
+  /// out = dy * tanh'(x) = dy / cosh(x)^2, the derivative taken from x rather than from
+  /// 1 - tanh(x)^2, which cancels to 0 wherever tanh(x) rounds to +-1.
+  virtual void tanh_backward(const Tensor& x, const Tensor& dy, Tensor& out);
   /// out = a op b with NumPy broadcasting: out has the broadcast shape of a and b (ops.cpp
   /// checked it). Equal shapes take a contiguous fast path; others walk broadcast_strides().
   virtual void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out);

@@ -148,6 +148,7 @@ AtomOptions::~AtomOptions() = default;
 AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const AtomOptions& options)
     : mass_(options.mass),
       norm_(options.norm.value_or(own_norm)),
+      zero_init_(options.zero_init),
       weight_(Tensor::zeros(weight_shape, options.dtype)),
       grad_(Tensor::zeros(weight_shape, options.dtype)) {
   check_mass(type, options.mass);
@@ -157,17 +158,22 @@ AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const At
 void AtomImpl::initialize(Generator& gen) {
   // dualize() of a Gaussian has norm exactly 1 in every norm (docs/modules.md: well-normed init);
   // for spectral the exact polar factor gives an orthogonal matrix scaled by sqrt(d_out/d_in).
+  grad_ = Tensor::zeros(weight_.shape(), weight_.dtype(), weight_.device());
+  if (zero_init_) {
+    weight_ = Tensor::zeros(weight_.shape(), weight_.dtype(), weight_.device());
+    return;
+  }
   DualizeOptions exact;
   exact.orthogonalize.method = OrthogonalizeMethod::svd;
   const Tensor g = Tensor::randn(weight_.shape(), gen, DType::f64);
   weight_ = modnorm::dualize(g, norm_, exact).to(weight_.dtype()).to(weight_.device());
-  grad_ = Tensor::zeros(weight_.shape(), weight_.dtype(), weight_.device());
 }
 
 AtomImpl::AtomImpl(const AtomImpl& other)
     : ModuleImpl(other),
       mass_(other.mass_),
       norm_(other.norm_),
+      zero_init_(other.zero_init_),
       weight_(other.weight_.clone()),
       grad_(other.grad_.clone()) {}
 

@@ -268,6 +268,19 @@ Tensor log_backward(const Tensor& x, const Tensor& dy) {
   return map_backward("log_backward", detail::Unary::log, x, dy);
 }
 
+Tensor tanh(const Tensor& x) {
+  check_float("tanh", x);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  detail::backend_of(x).tanh(x, out);
+  return out;
+}
+Tensor tanh_backward(const Tensor& x, const Tensor& dy) {
+  check_same_shape("tanh_backward", x, dy);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  detail::backend_of(x).tanh_backward(x, dy, out);
+  return out;
+}
+
 bool all_finite(const Tensor& x) {
   check_float("all_finite", x);
   return detail::backend_of(x).all_finite(x);

@@ -1,4 +1,5 @@
-"""modnorm::GPT against an independent JAX model of modula's GPT (bench/peers/gpt_jax.py).
+"""modnorm::GPT against an independent JAX model of modula's GPT (bench/peers/gpt_jax.py), or
+with --arch modern modnorm::ModernGPT against one of the normed GPT (modern_gpt_jax.py).
 
 For each number of blocks L, runs bench_gpt_ours (which writes modnorm's weights, a batch of
 token ids and targets, logits, loss, weight gradients and dualized gradients to a safetensors
@@ -13,7 +14,7 @@ Prints one table; exits 1 on any failure.
 
 Usage:
   gpt_agreement.py --ours build/bin/bench_gpt_ours [--blocks 1 3] [--out DIR]
-                   [--rope as_named|as_computed] [--skip-if-missing]
+                   [--rope as_named|as_computed] [--arch modula|modern] [--skip-if-missing]
 """
 
 import argparse
@@ -33,6 +34,7 @@ except ImportError as e:
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 if MISSING is None:
     import gpt_jax  # noqa: E402
+    import modern_gpt_jax  # noqa: E402
     import st  # noqa: E402
 
 # batch 8: 64 positions hold every token, so that the first layer's Q, K and V gradients have
@@ -41,6 +43,10 @@ if MISSING is None:
 # implementations' updates then differ by O(1) (batch 3 gives 1.04 for blocks.0.q at L = 1).
 SIZES = {"vocab": 17, "context": 8, "batch": 8, "d-embed": 16, "heads": 2, "d-query": 8,
          "d-value": 8, "final-scale": 1.5, "seed": 0}
+# The modern GPT: one head width, logits soft-capped (at a cap the logits reach, so that the
+# tanh bends them); modula's final scale does not apply.
+MODERN_SIZES = {**{k: v for k, v in SIZES.items() if k != "final-scale"}, "soft-cap": 2.0,
+                "arch": "modern"}
 TOLERANCES = {"logits": 1e-5, "loss": 1e-5, "grad": 1e-5, "dual": 1e-3, "dual_map": 1e-5,
               "coefficient": 1e-12}
 
@@ -52,15 +58,23 @@ BLOCK_ROLES = {"0.1.0.0.0.0.weight": "v", "0.1.0.0.1.0.0.0.weight": "q",
                "1.1.0.0.weight": "mlp_in", "1.1.0.2.weight": "mlp_out"}
 
 
-def role_of(name):
+# The same for ModernGPT: pair = Add{Identity, RMSNorm >> att} >> Add{Identity, RMSNorm >> mlp},
+# att = Tuple{V, scores} >> ... >> O, scores = Tuple{Q >> .., K >> ..} >> ...
+MODERN_BLOCK_ROLES = {"0.1.1.0.0.0.weight": "v", "0.1.1.0.1.0.0.0.weight": "q",
+                      "0.1.1.0.1.0.1.0.weight": "k", "0.1.1.3.weight": "o",
+                      "1.1.1.0.weight": "mlp_in", "1.1.1.2.weight": "mlp_out"}
+
+
+def role_of(name, arch):
     if name == "embed.weight":
         return "embed"
-    if name == "out.0.weight":
+    if name == ("out.weight" if arch == "modern" else "out.0.weight"):
         return "out"
     _, index, rest = name.split(".", 2)
-    if rest not in BLOCK_ROLES:
+    roles = MODERN_BLOCK_ROLES if arch == "modern" else BLOCK_ROLES
+    if rest not in roles:
         raise KeyError(f"gpt_agreement: no role for modnorm parameter {name!r}")
-    return f"blocks.{index}.{BLOCK_ROLES[rest]}"
+    return f"blocks.{index}.{roles[rest]}"
 
 
 def relative(ours, ref):
@@ -69,33 +83,45 @@ def relative(ours, ref):
     return float(np.linalg.norm(ours - ref) / (scale if scale > 0 else 1.0))
 
 
-def check(ours_exe, blocks, out_dir, rope_variant):
+def reference(arch, options, blocks, rope_variant):
+    """(forward(params, tokens), loss(params, tokens, targets), coefficients) of the JAX model."""
+    if arch == "modern":
+        cfg = {"heads": options["heads"], "soft_cap": options["soft_cap"]}
+        return (lambda p, x: modern_gpt_jax.forward(p, x, cfg),
+                lambda p, x, y: modern_gpt_jax.loss(p, x, y, cfg),
+                modern_gpt_jax.coefficients(blocks, options["d_query"], options["blocks_mass"]))
+    cfg = {"heads": options["heads"], "final_scale": options["final_scale"],
+           "attention_scale": options["attention_scale"]}
+    return (lambda p, x: gpt_jax.forward(p, x, cfg, rope_variant),
+            lambda p, x, y: gpt_jax.loss(p, x, y, cfg, rope_variant),
+            gpt_jax.coefficients(blocks, options["blocks_mass"], options["final_scale"]))
+
+
+def check(ours_exe, blocks, out_dir, rope_variant, arch):
     """Rows (L, quantity, worst tensor, relative error, tolerance) for one L."""
     import jax.numpy as jnp
 
-    path = os.path.join(out_dir, f"gpt_L{blocks}.safetensors")
+    path = os.path.join(out_dir, f"gpt_{arch}_L{blocks}.safetensors")
     args = [ours_exe, path, "--blocks", str(blocks)]
-    for key, value in SIZES.items():
+    for key, value in (MODERN_SIZES if arch == "modern" else SIZES).items():
         args += [f"--{key}", str(value)]
     subprocess.run(args, check=True)
     t, meta = st.load(path)
     options = json.loads(meta["options"])
     ours_c = json.loads(meta["coefficients"])
     names = [k[len("weight."):] for k in t if k.startswith("weight.")]
-    roles = {name: role_of(name) for name in names}
+    roles = {name: role_of(name, arch) for name in names}
     if len(set(roles.values())) != len(names) or len(names) != 2 + 6 * blocks:
         raise RuntimeError(f"gpt_agreement: parameters {names} do not map one to one")
 
-    cfg = {"heads": options["heads"], "final_scale": options["final_scale"],
-           "attention_scale": options["attention_scale"]}
+    forward, loss, coefficient = reference(arch, options, blocks, rope_variant)
     flat = {roles[n]: jnp.asarray(t["weight." + n], jnp.float64) for n in names}
     params = gpt_jax.unflatten(flat, blocks)
     tokens = jnp.asarray(t["tokens"])
     targets = jnp.asarray(t["targets"])
-    logits = np.asarray(gpt_jax.forward(params, tokens, cfg, rope_variant))
-    value, grads = jax.value_and_grad(gpt_jax.loss)(params, tokens, targets, cfg, rope_variant)
+    logits = np.asarray(forward(params, tokens))
+    value, grads = jax.value_and_grad(loss)(params, tokens, targets)
     grads = {k: np.asarray(v) for k, v in gpt_jax.flatten(grads).items()}
-    coefficient = gpt_jax.coefficients(blocks, options["blocks_mass"], options["final_scale"])
     dual = gpt_jax.dualize(grads, coefficient)
     # The duality map alone: the JAX map applied to modnorm's own (f32) gradients.
     dual_map = gpt_jax.dualize({roles[n]: t["grad." + n] for n in names}, coefficient)
@@ -120,6 +146,8 @@ def main():
     parser.add_argument("--out", help="directory for the safetensors files (default: temporary)")
     parser.add_argument("--rope", choices=["as_named", "as_computed"], default="as_computed",
                         help="which reading of modula's Rope the JAX side uses (gpt_jax.rope)")
+    parser.add_argument("--arch", choices=["modula", "modern"], default="modula",
+                        help="which GPT: modula's or the normed one (modern_gpt_jax)")
     parser.add_argument("--skip-if-missing", action="store_true",
                         help="print 'gpt_agreement skipped: ...' and exit 0 without jax")
     a = parser.parse_args()
@@ -132,8 +160,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = a.out or tmp
         os.makedirs(out_dir, exist_ok=True)
-        rows = [row for blocks in a.blocks for row in check(a.ours, blocks, out_dir, a.rope)]
-    print(f"modnorm GPT vs JAX (rope {a.rope}; sizes {SIZES}); relative Frobenius errors")
+        rows = [row for blocks in a.blocks
+                for row in check(a.ours, blocks, out_dir, a.rope, a.arch)]
+    sizes = MODERN_SIZES if a.arch == "modern" else SIZES
+    print(f"modnorm GPT ({a.arch}) vs JAX (rope {a.rope}; sizes {sizes}); "
+          "relative Frobenius errors")
     print(f"{'L':>2}  {'quantity':<12} {'worst tensor':<18} {'rel. error':>10}  {'tol':>7}")
     failed = 0
     for blocks, quantity, worst, error, tol in rows:

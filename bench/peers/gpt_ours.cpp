@@ -5,10 +5,12 @@
 // Usage:
 //   bench_gpt_ours OUTPUT.safetensors [--vocab V] [--context T] [--batch B] [--d-embed D]
 //                  [--heads H] [--d-query Q] [--d-value E] [--blocks L] [--final-scale F]
-//                  [--seed S]
+//                  [--seed S] [--arch modula|modern] [--soft-cap C]
 //
-// Builds modnorm::GPT with those sizes, initializes it from Generator(S), draws token ids and
-// targets [B, T] (i32) from Generator(S + 1), and writes to OUTPUT:
+// Builds modnorm::GPT with those sizes (or, with --arch modern, modnorm::ModernGPT with heads
+// of Q = E entries and logits soft-capped at C > 0 when given; --final-scale is modula's only),
+// initializes it from Generator(S), draws token ids and targets [B, T] (i32) from
+// Generator(S + 1), and writes to OUTPUT:
 //   tokens, targets        the batch, i32 [B, T]
 //   logits                 the forward output, [B, T, V]
 //   loss                   mean cross-entropy over all B*T positions (f64, rank 0)
@@ -16,6 +18,9 @@
 //   grad.<name>            d loss / d weight
 //   dual.<name>            Module::dualize() of the gradients with the exact polar factor (svd)
 // and, in __metadata__, "options" (the sizes, JSON) and "coefficients" (name -> c_l, JSON).
+// The modern GPT's zero-initialised projections (O and the MLP's second Linear) are then set
+// to norm-1 random weights as the other atoms', so that every atom has a gradient to compare
+// (behind a zero O, Q, K and V get exactly zero).
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -38,6 +43,8 @@ struct Run {
   std::int64_t context = 8;
   std::int64_t batch = 3;
   std::uint64_t seed = 0;
+  bool modern = false;
+  double soft_cap = 0.0;
 };
 
 Run parse(int argc, char** argv) {
@@ -62,6 +69,13 @@ Run parse(int argc, char** argv) {
       r.gpt.final_scale = std::stod(value);
     } else if (key == "--seed") {
       r.seed = std::stoull(value);
+    } else if (key == "--arch") {
+      if (value != "modula" && value != "modern")
+        throw modnorm::Error("[bench_gpt_ours] --arch must be modula or modern, got '" + value +
+                             "'");
+      r.modern = value == "modern";
+    } else if (key == "--soft-cap") {
+      r.soft_cap = std::stod(value);
     } else {
       throw modnorm::Error("[bench_gpt_ours] unknown option '" + key + "'");
     }
@@ -69,13 +83,42 @@ Run parse(int argc, char** argv) {
   if (r.context < 1 || r.batch < 1)
     throw modnorm::Error("[bench_gpt_ours] context and batch must be >= 1, got " +
                          std::to_string(r.context) + " and " + std::to_string(r.batch));
+  if (r.modern && r.gpt.d_query != r.gpt.d_value)
+    throw modnorm::Error("[bench_gpt_ours] --arch modern has one head width: --d-query " +
+                         std::to_string(r.gpt.d_query) + " and --d-value " +
+                         std::to_string(r.gpt.d_value) + " differ");
   return r;
 }
 
-int run(const std::string& output, const Run& r) {
-  Module gpt = modnorm::GPT(r.gpt);
-  modnorm::Generator gen(r.seed);
+Module build(const Run& r, modnorm::Generator& gen) {
+  if (!r.modern) {
+    Module gpt = modnorm::GPT(r.gpt);
+    gpt.initialize(gen);
+    return gpt;
+  }
+  modnorm::ModernGPTOptions o;
+  o.vocab = r.gpt.vocab;
+  o.heads = r.gpt.heads;
+  o.d_embed = r.gpt.d_embed;
+  o.d_head = r.gpt.d_query;
+  o.blocks = r.gpt.blocks;
+  o.blocks_mass = r.gpt.blocks_mass;
+  o.soft_cap = r.soft_cap;
+  Module gpt = modnorm::ModernGPT(o);
   gpt.initialize(gen);
+  modnorm::DualizeOptions exact;
+  exact.orthogonalize.method = modnorm::OrthogonalizeMethod::svd;
+  for (const modnorm::Parameter& p : gpt.parameters())
+    if (modnorm::max_abs(p.weight) == 0.0)
+      p.atom->weight() =
+          modnorm::dualize(Tensor::randn(p.weight.shape(), gen, modnorm::DType::f64), p.norm, exact)
+              .to(p.weight.dtype());
+  return gpt;
+}
+
+int run(const std::string& output, const Run& r) {
+  modnorm::Generator gen(r.seed);
+  Module gpt = build(r, gen);
 
   modnorm::Generator data(r.seed + 1);
   const std::int64_t n = r.batch * r.context;
@@ -124,6 +167,8 @@ int run(const std::string& output, const Run& r) {
                         {"blocks_mass", r.gpt.blocks_mass},
                         {"attention_scale", r.gpt.attention_scale},
                         {"final_scale", r.gpt.final_scale},
+                        {"arch", r.modern ? "modern" : "modula"},
+                        {"soft_cap", r.soft_cap},
                         {"seed", r.seed}};
   modnorm::save_safetensors(output, out,
                             {{"modnorm_version", modnorm::version()},
@@ -138,7 +183,8 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]).rfind("--", 0) == 0) {
     std::cerr << "usage: bench_gpt_ours OUTPUT.safetensors [--vocab V] [--context T] "
                  "[--batch B] [--d-embed D] [--heads H] [--d-query Q] [--d-value E] "
-                 "[--blocks L] [--final-scale F] [--seed S]\n";
+                 "[--blocks L] [--final-scale F] [--seed S] [--arch modula|modern] "
+                 "[--soft-cap C]\n";
     return 2;
   }
   try {

@@ -28,6 +28,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from child import find_torch_python  # noqa: E402
 
 try:
     import numpy as np
@@ -82,23 +83,6 @@ def child_env(threads):
     env["OPENBLAS_NUM_THREADS"] = str(threads)
     env["MKL_NUM_THREADS"] = str(threads)
     return env
-
-
-def find_torch_python(choice):
-    """A Python whose torch can exchange arrays with its numpy, or None (with the reason)."""
-    if choice == "none":
-        return None, "disabled (--torch-python none)"
-    candidates = [choice] if choice else [os.environ.get("PEERS_TORCH_PYTHON"), sys.executable,
-                                          "/usr/bin/python3"]
-    tried = []
-    for py in [c for c in candidates if c]:
-        probe = subprocess.run([py, "-c", "import numpy, torch; torch.tensor(numpy.zeros(2)); "
-                                "print(torch.__version__)"], capture_output=True, text=True)
-        if probe.returncode == 0:
-            return py, probe.stdout.strip()
-        tried.append(py)
-    return None, ("no Python with a working torch among " + ", ".join(tried) +
-                  " (scripts/bench-peers installs Debian's python3-torch)")
 
 
 def machine(threads):
@@ -467,9 +451,11 @@ def markdown(doc):
              f"`scripts/bench-peers`, {doc['date']}: {m['cpu']}, {m['memory_gib']} GiB, Linux "
              f"{m['kernel']}; {m['threads']} threads for every side. modnorm {v.get('modnorm', '?')} "
              f"(GCC, Release, -march=native), jax/jaxlib {v['jax']}/{v['jaxlib']}, optax "
-             f"{v['optax']}, numpy {v['numpy']} (PyPI, .venv), PyTorch {torch} (Debian "
-             "python3-torch" + (f", BLAS {_blas(doc['speed']['torch']['blas'])}"
-                                if doc.get("speed") and doc["speed"].get("torch") else "")
+             f"{v['optax']}, numpy {v['numpy']} (PyPI, .venv), PyTorch {torch} ("
+             + ("Debian python3-torch" if doc.get("torch_python") == "/usr/bin/python3"
+                else f"under {doc.get('torch_python')}")
+             + (f", BLAS {_blas(doc['speed']['torch']['blas'])}"
+                if doc.get("speed") and doc["speed"].get("torch") else "")
              + ").", "",
              "### Agreement", "",
              "Each cell is max |ours - peer| / max |peer| over all entries (✓: within the "
@@ -512,7 +498,8 @@ def main():
     ap.add_argument("--variant", action="append", default=[], metavar="LABEL=PATH",
                     help="time another build of bench_peers_ours beside modnorm (speed only)")
     ap.add_argument("--torch-python", default=None,
-                    help="Python with torch (default: this one, then /usr/bin/python3); 'none'")
+                    help="Python with torch (default: .venv-torch's, this one, then "
+                         "/usr/bin/python3); 'none'")
     ap.add_argument("--skip-if-missing", action="store_true",
                     help="exit 0 with 'peers_agreement skipped: ...' when jax/optax are missing")
     args = ap.parse_args()

@@ -13,6 +13,7 @@ ones PyTorch has a counterpart for: "orthogonalize" (the reference quintic below
 
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -166,15 +167,24 @@ def speed(inp, out, threads):
 
 
 def blas_name():
-    """The BLAS library torch's GEMM goes to (Debian's torch links libblas.so.3, which the
-    alternatives system points at OpenBLAS when libopenblas0-* is installed)."""
+    """The BLAS that torch's CPU GEMMs go to. torch.__config__ says BLAS_INFO=mkl for PyPI's
+    wheels (MKL linked in; its version line follows); Debian's torch calls the system's
+    libblas.so.3, which the alternatives system points at OpenBLAS when libopenblas0-* is
+    installed: then the CPU BLAS libraries mapped into this process (CUDA's cuBLAS, which PyPI's
+    torch loads too, is not one)."""
+    config = torch.__config__.show()
+    info = re.search(r"BLAS_INFO=(\w+)", config)
+    if info and info.group(1) == "mkl":
+        version = re.search(r"Math Kernel Library Version ([0-9.]+)", config)
+        return "MKL " + version.group(1) if version else "MKL"
     try:
         with open("/proc/self/maps") as f:
             libs = {line.split()[-1] for line in f if ".so" in line}
-        blas = sorted(l for l in libs if "blas" in l.lower())
-        return ", ".join(os.path.realpath(l) for l in blas) or "unknown"
     except OSError:
-        return "unknown"
+        libs = set()
+    blas = sorted(l for l in libs if "blas" in l.lower() and "cublas" not in l.lower())
+    return (", ".join(os.path.realpath(l) for l in blas) or
+            (f"{info.group(1)} (torch.__config__)" if info else "unknown"))
 
 
 if __name__ == "__main__":

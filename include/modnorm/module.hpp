@@ -265,6 +265,9 @@ struct MODNORM_API AtomOptions {
   std::optional<Norm> norm;
   /// Dtype of the weight and its gradient.
   DType dtype = DType::f32;
+  /// initialize() sets the weight to zero instead of a norm-1 tensor (modded-nanogpt's
+  /// zero-initialised output projections: a residual branch starts as the identity's no-op).
+  bool zero_init = false;
 
   /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
   /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
@@ -284,7 +287,8 @@ class MODNORM_API AtomImpl : public ModuleImpl {
   AtomImpl* atom() override { return this; }
 
   /// Sets the weight to a norm-1 tensor in the atom's norm (default: dualize(randn, norm)
-  /// with the exact polar factor for spectral) and zeroes the gradient.
+  /// with the exact polar factor for spectral), or to zero when options.zero_init was set, and
+  /// zeroes the gradient.
   virtual void initialize(Generator& gen);
 
   Tensor& weight() { return weight_; }
@@ -302,6 +306,7 @@ class MODNORM_API AtomImpl : public ModuleImpl {
  private:
   double mass_;
   Norm norm_;
+  bool zero_init_;
   Tensor weight_;
   Tensor grad_;
 };

@@ -106,6 +106,17 @@ MODNORM_API Tensor abs_backward(const Tensor& x, const Tensor& dy);
 MODNORM_API Tensor exp_backward(const Tensor& x, const Tensor& dy);
 MODNORM_API Tensor log_backward(const Tensor& x, const Tensor& dy);
 
+/// tanh(x), elementwise, in (-1, 1) (tanh(+-Inf) = +-1, NaN stays NaN), computed in double and
+/// rounded once to x's dtype.
+///
+/// Example: auto capped = scale(modnorm::tanh(scale(logits, 1.0 / 15.0)), 15.0);   // soft cap
+MODNORM_API Tensor tanh(const Tensor& x);
+/// dy * tanh'(x) = dy / cosh(x)^2, the vector-Jacobian product of tanh at the input x (x and dy
+/// of equal shape); exact where tanh(x) rounds to +-1 (it is not computed as 1 - tanh(x)^2).
+///
+/// Example: auto dx = tanh_backward(x, dy);   // the gradient of sum(dy * tanh(x)) in x
+MODNORM_API Tensor tanh_backward(const Tensor& x, const Tensor& dy);
+
 /// True when no element is NaN or +-Inf.
 MODNORM_API bool all_finite(const Tensor& x);
 

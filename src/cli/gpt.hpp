@@ -1,9 +1,10 @@
 #pragma once
-// The command line's language model: modnorm::GPT over a character vocabulary (modula's
-// hello-gpt sizes by default). `train --model gpt` builds it from flags, `sample` and `inspect`
-// from a checkpoint.
+// The command line's language model over a character vocabulary (modula's hello-gpt sizes by
+// default): modnorm::GPT (--arch modula) or modnorm::ModernGPT (--arch modern). `train --model
+// gpt` builds it from flags, `sample` and `inspect` from a checkpoint.
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "cli/mlp.hpp"
@@ -14,18 +15,34 @@ namespace modnorm::cli {
 constexpr std::int64_t kMaxContext = 65536;       // --context
 constexpr std::int64_t kMaxVocabulary = 1 << 20;  // characters (Unicode has 1.1M code points)
 
+// Which GPT: modula's (no norms, scaled residuals) or the normed one of modded-nanogpt.
+enum class GptArch : std::uint8_t { modula, modern };
+
+inline const char* to_string(GptArch arch) {
+  return arch == GptArch::modern ? "modern" : "modula";
+}
+
 struct GptShape {
   std::int64_t vocab = 0;  // from the corpus
   std::int64_t width = 128;
   int depth = 4;  // blocks
   std::int64_t heads = 4;
   std::int64_t context = 64;
+  GptArch arch = GptArch::modula;
+  double soft_cap = 0.0;  // modern only: > 0 caps the logits, 0 leaves them alone
 };
 
 inline std::string describe(const GptShape& s) {
-  return "GPT " + std::to_string(s.depth) + " blocks, width " + std::to_string(s.width) + ", " +
-         std::to_string(s.heads) + " heads, context " + std::to_string(s.context) + ", vocab " +
-         std::to_string(s.vocab);
+  std::string text = (s.arch == GptArch::modern ? "modern GPT " : "GPT ") +
+                     std::to_string(s.depth) + " blocks, width " + std::to_string(s.width) + ", " +
+                     std::to_string(s.heads) + " heads, context " + std::to_string(s.context) +
+                     ", vocab " + std::to_string(s.vocab);
+  if (s.soft_cap > 0.0) {
+    char cap[32];
+    std::snprintf(cap, sizeof cap, "%g", s.soft_cap);
+    text += ", soft cap " + std::string(cap);
+  }
+  return text;
 }
 
 // Number of weights: embedding and output (vocab x width each) and 12 width^2 per block (the
@@ -52,9 +69,20 @@ inline void check_size(const GptShape& s) {
                 " weights (the limit, 1 GiB in f32)");
 }
 
-// modnorm::GPT with heads of width / heads for queries, keys and values (modula's hello-gpt).
+// modnorm::GPT or ModernGPT with heads of width / heads for queries, keys and values (modula's
+// hello-gpt).
 inline Module make_gpt(const GptShape& s) {
   check_size(s);
+  if (s.arch == GptArch::modern) {
+    ModernGPTOptions o;
+    o.vocab = s.vocab;
+    o.d_embed = s.width;
+    o.blocks = s.depth;
+    o.heads = s.heads;
+    o.d_head = s.width / s.heads;
+    o.soft_cap = s.soft_cap;
+    return ModernGPT(o);
+  }
   GPTOptions o;
   o.vocab = s.vocab;
   o.d_embed = s.width;

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
@@ -30,7 +33,45 @@ GptShape shape_of(const TrainConfig& c, std::int64_t vocab) {
   if (c.given.count("--depth")) s.depth = c.shape.depth;
   s.heads = c.heads;
   s.context = c.context;
+  s.arch = c.arch;
+  s.soft_cap = c.soft_cap;
   return s;
+}
+
+// The flags that choose the architecture, checked before anything is loaded: --soft-cap a
+// finite number > 0, and only for the modern GPT.
+void check_arch_flags(const TrainConfig& c) {
+  if (!c.given.count("--soft-cap")) return;
+  check_positive("[train] --soft-cap", c.soft_cap);
+  if (c.arch != GptArch::modern)
+    throw Error("[train] --soft-cap applies to --arch modern, not to --arch " +
+                std::string(to_string(c.arch)));
+}
+
+// A soft cap as metadata text that reads back to the same double.
+std::string exact_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  return text;
+}
+
+// The architecture of a checkpoint: metadata 'arch' (absent: modula's GPT, as every checkpoint
+// written before the modern GPT) and, for the modern one, 'soft_cap' when it has one.
+void read_arch(const SafetensorsFile& file, const std::string& path, GptShape& s) {
+  const auto arch = file.metadata.find("arch");
+  if (arch != file.metadata.end() && arch->second != "modula" && arch->second != "modern")
+    throw Error("[checkpoint] " + path + ": metadata 'arch' is '" + arch->second +
+                "', not one of modula, modern");
+  s.arch =
+      arch != file.metadata.end() && arch->second == "modern" ? GptArch::modern : GptArch::modula;
+  const auto cap = file.metadata.find("soft_cap");
+  if (cap == file.metadata.end()) return;
+  const std::string what = "[checkpoint] " + path + ": metadata 'soft_cap' '" + cap->second + "'";
+  if (s.arch != GptArch::modern) throw Error(what + " belongs to no modula GPT");
+  char* end = nullptr;
+  s.soft_cap = std::strtod(cap->second.c_str(), &end);
+  if (cap->second.empty() || *end != '\0' || !(s.soft_cap > 0.0) || !std::isfinite(s.soft_cap))
+    throw Error(what + " is not a finite number > 0");
 }
 
 // The shape a checkpoint was trained with, within the command line's limits, and no larger than
@@ -42,6 +83,7 @@ GptShape checkpoint_gpt(const SafetensorsFile& file, const std::string& path) {
   s.depth = static_cast<int>(metadata_int(file, path, "depth", 1, kMaxDepth));
   s.heads = metadata_int(file, path, "heads", 1, kMaxFeatures);
   s.context = metadata_int(file, path, "context", 1, kMaxContext);
+  read_arch(file, path, s);
   naming_checkpoint(path, [&] { check_size(s); });
   check_holds(file, path, parameter_count(s), describe(s));
   return s;
@@ -134,20 +176,24 @@ void save_gpt(const std::string& path, const Module& net, const Optimizer& opt,
   for (const Parameter& p : net.parameters()) tensors.emplace_back(p.name, p.weight);
   for (const auto& [name, t] : opt.state()) tensors.emplace_back("optim." + name, t);
   if (!writes) return;
-  save_safetensors(path, tensors,
-                   {{"format", "pt"},
-                    {"modnorm_version", version()},
-                    {"model", "gpt"},
-                    {"vocab", std::to_string(s.vocab)},
-                    {"vocabulary", encode_utf8(vocabulary.characters())},
-                    {"width", std::to_string(s.width)},
-                    {"depth", std::to_string(s.depth)},
-                    {"heads", std::to_string(s.heads)},
-                    {"context", std::to_string(s.context)},
-                    {"optimizer", to_string(c.optimizer.algorithm)},
-                    {"seed", std::to_string(c.seed)},
-                    {"batch", std::to_string(c.batch)},
-                    {"steps_done", std::to_string(opt.steps())}});
+  std::map<std::string, std::string> metadata{{"format", "pt"},
+                                              {"modnorm_version", version()},
+                                              {"model", "gpt"},
+                                              {"vocab", std::to_string(s.vocab)},
+                                              {"vocabulary", encode_utf8(vocabulary.characters())},
+                                              {"width", std::to_string(s.width)},
+                                              {"depth", std::to_string(s.depth)},
+                                              {"heads", std::to_string(s.heads)},
+                                              {"context", std::to_string(s.context)},
+                                              {"optimizer", to_string(c.optimizer.algorithm)},
+                                              {"seed", std::to_string(c.seed)},
+                                              {"batch", std::to_string(c.batch)},
+                                              {"steps_done", std::to_string(opt.steps())}};
+  if (s.arch == GptArch::modern) {  // modula's checkpoints stay as they were
+    metadata["arch"] = to_string(s.arch);
+    if (s.soft_cap > 0.0) metadata["soft_cap"] = exact_text(s.soft_cap);
+  }
+  save_safetensors(path, tensors, metadata);
 }
 
 }  // namespace
@@ -159,6 +205,7 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
   check_range("[train] --steps", c.steps, 1, kMaxCount);
   check_range("[train] --eval-every", c.eval_every, 1, kMaxCount);
   check_range("[train] --eval-tokens", c.eval_tokens, 1, kMaxCount);
+  check_arch_flags(c);
   std::ostream& out = c.json ? std::cerr : std::cout;
   Progress progress(c.json ? stderr : stdout);
 
@@ -170,6 +217,11 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
     require_gpt(*checkpoint, c.resume);
     s = checkpoint_gpt(*checkpoint, c.resume);
     steps_done = metadata_int(*checkpoint, c.resume, "steps_done", 0, kMaxCount);
+    if ((c.given.count("--arch") && c.arch != s.arch) ||
+        (c.given.count("--soft-cap") && c.soft_cap != s.soft_cap))
+      throw Error("[checkpoint] " + c.resume + ": holds a " + describe(s) +
+                  "; resume it without --arch and --soft-cap, or with the ones it was trained "
+                  "with");
     for (const auto& [key, value] : {std::pair<std::string, std::int64_t>{"batch", c.batch},
                                      {"seed", static_cast<std::int64_t>(c.seed)}})
       if (metadata_int(*checkpoint, c.resume, key, 0, INT64_MAX) != value)
@@ -307,6 +359,7 @@ int run_train_gpt(TrainConfig c, const Ranks& ranks) {
                                 {"tokens_per_second", tokens_per_second},
                                 {"optimizer", to_string(c.optimizer.algorithm)},
                                 {"lr", c.optimizer.lr},
+                                {"arch", to_string(s.arch)},
                                 {"width", s.width},
                                 {"depth", s.depth},
                                 {"heads", s.heads},

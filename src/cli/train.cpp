@@ -65,7 +65,9 @@ Evaluation evaluate(Module& net, const Dataset& data, Device device, std::int64_
 const std::map<Model, std::set<std::string>> kModelFlags = {
     {Model::mlp, {"--data", "--epochs", "--limit"}},
     {Model::cnn, {"--data", "--epochs", "--limit", "--conv-norm"}},
-    {Model::gpt, {"--text", "--heads", "--context", "--steps", "--eval-every", "--eval-tokens"}}};
+    {Model::gpt,
+     {"--text", "--heads", "--context", "--steps", "--eval-every", "--eval-tokens", "--arch",
+      "--soft-cap"}}};
 
 // Every flag against its limit, and the output paths, before anything is loaded or trained.
 // (The optimizer's own rules, beta, weight decay, the schedule, are the Optimizer's to check.)
@@ -269,6 +271,15 @@ void add_train_flags(CLI::App& cmd, TrainConfig& c) {
       ->capture_default_str();
   cmd.add_option("--heads", c.heads, within("gpt: attention heads", 1, kMaxFeatures))
       ->capture_default_str();
+  cmd.add_option("--arch", c.arch,
+                 "gpt: modula's GPT (no norms, scaled residuals) or the modern one (RMSNorm "
+                 "before each block and the head, QK-norm, ReLU^2 MLP, zero-initialised "
+                 "projections, untied head; docs/training.md)")
+      ->transform(one_of({GptArch::modula, GptArch::modern}))
+      ->capture_default_str();
+  cmd.add_option("--soft-cap", c.soft_cap,
+                 "gpt, --arch modern: logits become cap * tanh(logits / cap), cap a finite "
+                 "number > 0 (default: no cap; modded-nanogpt uses 15)");
   cmd.add_option("--context", c.context, within("gpt: characters per window", 1, kMaxContext))
       ->capture_default_str();
   cmd.add_option("--steps", c.steps, within("gpt: training steps", 1, kMaxCount))

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/gpt.hpp"
 #include "cli/mlp.hpp"
 #include "modnorm/modnorm.hpp"
 
@@ -54,6 +55,8 @@ struct TrainConfig {
   std::int64_t steps = 2000;
   std::int64_t eval_every = 100;
   std::int64_t eval_tokens = 32768;
+  GptArch arch = GptArch::modula;
+  double soft_cap = 0.0;  // --soft-cap, --arch modern only (0: no cap)
   // The flags given on the command line and their values as typed ("--width" -> "64"), for the
   // per-model defaults, for refusing a flag that the chosen model does not use, and for
   // comparing the ranks' flags.

@@ -23,6 +23,8 @@ class CpuBackend final : public Backend {
   double dot(const Tensor& a, const Tensor& b) override;
   void unary(Unary op, const Tensor& x, Tensor& out) override;
   void unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& out) override;
+  void tanh(const Tensor& x, Tensor& out) override;
+  void tanh_backward(const Tensor& x, const Tensor& dy, Tensor& out) override;
   void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) override;
   void axpy(double alpha, const Tensor& x, double beta, Tensor& y) override;
   bool all_finite(const Tensor& x) override;

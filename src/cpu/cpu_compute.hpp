@@ -56,14 +56,23 @@ class WideOut {
   Tensor work_;
 };
 
+/// Elements from which a memory-bound pass (fill, axpy, a binary op, the finiteness check, a
+/// mirror) is split over the threads: about 4 MB of f32. Below it one thread finishes sooner than
+/// a sleeping worker wakes (tens of microseconds in a VM) and the pass stays in cache; a parallel
+/// region per small op is also what leaves workers spinning between operations
+/// (docs/benchmarks.md, "Threads between operations").
+constexpr std::int64_t kParallelCheap = std::int64_t{1} << 20;
+/// The same for costly per-element work (GELU's erfc, exp, log, softmax rows).
+constexpr std::int64_t kParallelCostly = std::int64_t{1} << 15;
+
 /// Calls fn(begin, end) over consecutive ranges covering [0, n): in parallel (OpenMP) when n is
-/// large enough to pay for the threads. For work whose every element's result is the same
-/// whichever thread computes it (elementwise maps, fills).
+/// at least `parallel_from` (kParallelCheap or kParallelCostly). For work whose every element's
+/// result is the same whichever thread computes it (elementwise maps, fills).
 /// Example: in_chunks(n, [&](std::int64_t b, std::int64_t e) { std::fill(p + b, p + e, v); });
 template <class Fn>
-void in_chunks(std::int64_t n, Fn&& fn) {
+void in_chunks(std::int64_t n, Fn&& fn, std::int64_t parallel_from = kParallelCheap) {
   constexpr std::int64_t kChunk = std::int64_t{1} << 14;
-#pragma omp parallel for schedule(static) if (n > 2 * kChunk)
+#pragma omp parallel for schedule(static) if (n >= parallel_from)
   for (std::int64_t begin = 0; begin < n; begin += kChunk) fn(begin, std::min(n, begin + kChunk));
 }
 

@@ -114,11 +114,14 @@ void CpuBackend::unary(Unary op, const Tensor& x_in, Tensor& out_in) {
     using T = decltype(tag);
     const T* px = static_cast<const T*>(x.raw());
     T* po = static_cast<T*>(out.get().raw());
-    cpu::in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
-      if constexpr (std::is_same_v<T, float>)
-        if (op == Unary::gelu) return cpu::gelu_f32(px + begin, po + begin, end - begin);
-      for (std::int64_t i = begin; i < end; ++i) po[i] = apply(op, px[i]);
-    });
+    cpu::in_chunks(
+        x.numel(),
+        [&](std::int64_t begin, std::int64_t end) {
+          if constexpr (std::is_same_v<T, float>)
+            if (op == Unary::gelu) return cpu::gelu_f32(px + begin, po + begin, end - begin);
+          for (std::int64_t i = begin; i < end; ++i) po[i] = apply(op, px[i]);
+        },
+        cpu::kParallelCostly);
   });
   out.commit();
 }
@@ -131,12 +134,15 @@ void CpuBackend::unary_backward(Unary op, const Tensor& x_in, const Tensor& dy_i
     const T* px = static_cast<const T*>(x.raw());
     const T* pdy = static_cast<const T*>(dy.raw());
     T* po = static_cast<T*>(out.get().raw());
-    cpu::in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
-      if constexpr (std::is_same_v<T, float>)
-        if (op == Unary::gelu)
-          return cpu::gelu_backward_f32(px + begin, pdy + begin, po + begin, end - begin);
-      for (std::int64_t i = begin; i < end; ++i) po[i] = pdy[i] * derivative(op, px[i]);
-    });
+    cpu::in_chunks(
+        x.numel(),
+        [&](std::int64_t begin, std::int64_t end) {
+          if constexpr (std::is_same_v<T, float>)
+            if (op == Unary::gelu)
+              return cpu::gelu_backward_f32(px + begin, pdy + begin, po + begin, end - begin);
+          for (std::int64_t i = begin; i < end; ++i) po[i] = pdy[i] * derivative(op, px[i]);
+        },
+        cpu::kParallelCostly);
   });
   out.commit();
 }

@@ -35,13 +35,14 @@ inline std::vector<std::int64_t> lower_tile_bounds(std::int64_t m) {
 
 /// Runs fn(r0, h0, r1, h1) for every lower tile (row panel [r0, r0 + h0), column panel
 /// [r1, r1 + h1)) in parallel; a GEMM inside fn runs single-threaded (oneDNN and Eigen do not
-/// nest their threads inside a parallel region). With one tile the region is skipped, so the
-/// GEMM's own threads are used.
+/// nest their threads inside a parallel region). With one tile, or `parallel` false (work too
+/// small to pay for waking the threads), the tiles run on the calling thread, so a GEMM inside
+/// uses its own threads.
 template <class Fn>
-void for_each_lower_tile(const std::vector<std::int64_t>& bounds, Fn&& fn) {
+void for_each_lower_tile(const std::vector<std::int64_t>& bounds, Fn&& fn, bool parallel = true) {
   const int p = static_cast<int>(bounds.size()) - 1;
   const int tiles = p * (p + 1) / 2;
-#pragma omp parallel for schedule(dynamic, 1) if (tiles > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel && tiles > 1)
   for (int t = 0; t < tiles; ++t) {
     // t -> (i, j) with i >= j, row by row of the lower triangle
     int i = static_cast<int>((std::sqrt(8.0 * t + 1) - 1) / 2);

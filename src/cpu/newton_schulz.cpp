@@ -81,10 +81,12 @@ void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& st
     for (Index i = 0; i < h0; ++i)
       for (Index j = i + 1; j < h0; ++j) s(r0 + i, r0 + j) = s(r0 + j, r0 + i);
   };
-  // Every tile of s (whose lower triangle the provider's symmetric product has computed).
+  // Every tile of s (whose lower triangle the provider's symmetric product has computed); a
+  // copy, so in parallel only where it is large (cpu::kParallelCheap).
   auto finish = [&](cpu::Matrix<T>& s) {
     cpu::for_each_lower_tile(
-        bounds, [&](Index r0, Index h0, Index r1, Index h1) { finish_tile(s, r0, h0, r1, h1); });
+        bounds, [&](Index r0, Index h0, Index r1, Index h1) { finish_tile(s, r0, h0, r1, h1); },
+        m * m >= cpu::kParallelCheap);
   };
 
   for (Index matrix = 0; matrix < batch; ++matrix) {
@@ -153,7 +155,7 @@ void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& st
         if (round) {
           T* p = Y.data();
           const Index size = Y.size();
-#pragma omp parallel for schedule(static) if (size > (1 << 16))
+#pragma omp parallel for schedule(static) if (size >= cpu::kParallelCheap)
           for (Index k = 0; k < size; ++k) p[k] = round_to_bf16(p[k]);
         }
       std::swap(current, next);

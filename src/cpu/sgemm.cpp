@@ -141,6 +141,30 @@ void warn_if_generic() {
 // for a 16x16x16 product that Eigen does in 0.2 us; docs/benchmarks.md, "GEMM providers").
 constexpr Index kSmall = 32 * 32 * 32;
 
+// Products of fewer multiply-adds run on one thread: waking a sleeping worker (modnorm's
+// programs wait passively, docs/benchmarks.md "Threads between operations") costs more than the
+// second thread saves there. 2^23 is 128 x 256 x 256, about 45 us on one Zen 4 core.
+constexpr Index kSerial = Index{1} << 23;
+
+// Limits the OpenMP threads (which OpenBLAS, BLIS and oneDNN size their teams by) to one for a
+// product of fewer than kSerial multiply-adds, for its lifetime.
+class SerialIfSmall {
+ public:
+  explicit SerialIfSmall(Index mnk) : threads_(omp_get_max_threads()) {
+    serial_ = mnk < kSerial && threads_ > 1;
+    if (serial_) omp_set_num_threads(1);
+  }
+  ~SerialIfSmall() {
+    if (serial_) omp_set_num_threads(threads_);
+  }
+  SerialIfSmall(const SerialIfSmall&) = delete;
+  SerialIfSmall& operator=(const SerialIfSmall&) = delete;
+
+ private:
+  int threads_;
+  bool serial_ = false;
+};
+
 }  // namespace
 
 const GemmKernels& gemm_kernels() {
@@ -161,6 +185,7 @@ void sgemm(bool transpose_a, bool transpose_b, Index m, Index n, Index k, float 
     eigen_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
+  const SerialIfSmall threads(m * n * k);
 #if MODNORM_GEMM_ONEDNN
   const dnnl_status_t status = dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k,
                                           alpha, a, lda, b, ldb, beta, c, ldc);
@@ -190,6 +215,7 @@ void ssyrk_lower(bool transpose_a, Index m, Index k, float alpha, const float* a
   }
 #if MODNORM_GEMM_OPENBLAS || MODNORM_GEMM_BLIS
   warn_if_generic();
+  const SerialIfSmall threads(m * m * k / 2);  // the lower triangle's multiply-adds
 #if MODNORM_GEMM_BLIS
   bli_thread_set_num_threads(omp_get_max_threads());
 #endif
@@ -200,10 +226,13 @@ void ssyrk_lower(bool transpose_a, Index m, Index k, float alpha, const float* a
   // One single-threaded GEMM per lower tile (cpu/lower_tiles.hpp), in parallel: measured faster
   // than row panels or halves as multithreaded calls (docs/benchmarks.md, "GEMM providers").
   const auto rows_of = [&](Index r) { return transpose_a ? a + r : a + r * lda; };
-  for_each_lower_tile(lower_tile_bounds(m), [&](Index r0, Index h0, Index r1, Index h1) {
-    sgemm(transpose_a, !transpose_a, h0, h1, k, alpha, rows_of(r0), lda, rows_of(r1), lda, beta,
-          c + r0 * ldc + r1, ldc);
-  });
+  for_each_lower_tile(
+      lower_tile_bounds(m),
+      [&](Index r0, Index h0, Index r1, Index h1) {
+        sgemm(transpose_a, !transpose_a, h0, h1, k, alpha, rows_of(r0), lda, rows_of(r1), lda, beta,
+              c + r0 * ldc + r1, ldc);
+      },
+      m * m * k / 2 >= kSerial);
 #endif
 }
 

@@ -9,12 +9,6 @@
 #include "cpu/cpu_compute.hpp"
 
 namespace modnorm::detail {
-namespace {
-
-// Elements above which the rows run in parallel (each row's result is the same on any thread).
-constexpr std::int64_t kParallel = std::int64_t{1} << 15;
-
-}  // namespace
 
 // softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m), m = max_k x_k (the shift cancels). NaN wins
 // the max, so a NaN anywhere makes its whole row NaN (as does +Inf, through Inf - Inf); a row of
@@ -27,7 +21,7 @@ void CpuBackend::softmax(const Tensor& x_in, Tensor& out_in) {
   cpu::WideOut out(out_in);
   cpu::visit_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-#pragma omp parallel for schedule(static) if (rows * n > kParallel)
+#pragma omp parallel for schedule(static) if (rows * n >= cpu::kParallelCostly)
     for (std::int64_t r = 0; r < rows; ++r) {
       const T* xr = static_cast<const T*>(x.raw()) + r * n;
       T* yr = static_cast<T*>(out.get().raw()) + r * n;
@@ -61,7 +55,7 @@ void CpuBackend::softmax_backward(const Tensor& y_in, const Tensor& dy_in, Tenso
   cpu::WideOut out(out_in);
   cpu::visit_float(y.dtype(), [&](auto tag) {
     using T = decltype(tag);
-#pragma omp parallel for schedule(static) if (rows * n > kParallel)
+#pragma omp parallel for schedule(static) if (rows * n >= cpu::kParallelCostly)
     for (std::int64_t r = 0; r < rows; ++r) {
       const T* yr = static_cast<const T*>(y.raw()) + r * n;
       const T* dyr = static_cast<const T*>(dy.raw()) + r * n;

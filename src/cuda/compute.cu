@@ -400,15 +400,6 @@ __global__ void cross_entropy_kernel(const T* z, const std::int64_t* labels, T* 
   }
 }
 
-template <class T>
-const T* in(const Tensor& t) {
-  return static_cast<const T*>(t.raw());
-}
-template <class T>
-T* out(Tensor& t) {
-  return static_cast<T*>(t.raw());
-}
-
 // Sums per-block partials of a*b (or counts non-finite entries of a), deterministically.
 double reduce_to_host(const Tensor& a, const Tensor* b, bool count_non_finite,
                       cudaStream_t stream) {

@@ -150,6 +150,12 @@ void CudaBackend::unary(Unary op, const Tensor& x, Tensor& out) {
 void CudaBackend::unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& out) {
   cuda::launch_unary_backward(op, x, dy, out, stream_);
 }
+void CudaBackend::tanh(const Tensor& x, Tensor& out) {
+  cuda::launch_tanh(x, out, stream_);
+}
+void CudaBackend::tanh_backward(const Tensor& x, const Tensor& dy, Tensor& out) {
+  cuda::launch_tanh_backward(x, dy, out, stream_);
+}
 void CudaBackend::binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) {
   cuda::launch_binary(op, a, b, out, stream_);
 }

@@ -40,6 +40,8 @@ class CudaBackend final : public Backend {
   double dot(const Tensor& a, const Tensor& b) override;
   void unary(Unary op, const Tensor& x, Tensor& out) override;
   void unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& out) override;
+  void tanh(const Tensor& x, Tensor& out) override;
+  void tanh_backward(const Tensor& x, const Tensor& dy, Tensor& out) override;
   void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) override;
   bool all_finite(const Tensor& x) override;
   void reduce(Reduce op, const Tensor& x, int axis, Tensor& out) override;
@@ -95,6 +97,9 @@ void launch_axpy(double alpha, const Tensor& x, double beta, Tensor& y, cudaStre
 void launch_unary(Unary op, const Tensor& x, Tensor& y, cudaStream_t stream);
 void launch_unary_backward(Unary op, const Tensor& x, const Tensor& dy, Tensor& y,
                            cudaStream_t stream);
+/// y = tanh(x) and y = dy / cosh(x)^2 (Backend::tanh, Backend::tanh_backward; tanh.cu).
+void launch_tanh(const Tensor& x, Tensor& y, cudaStream_t stream);
+void launch_tanh_backward(const Tensor& x, const Tensor& dy, Tensor& y, cudaStream_t stream);
 /// y = a op b; a and b broadcast to y's shape (Backend::binary).
 void launch_binary(Binary op, const Tensor& a, const Tensor& b, Tensor& y, cudaStream_t stream);
 double dot_on_device(const Tensor& a, const Tensor& b, cudaStream_t stream);

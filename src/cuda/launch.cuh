@@ -42,6 +42,16 @@ void visit_storage(DType dtype, Fn&& fn) {
   visit(dtype, fn);
 }
 
+/// A tensor's storage as the device type T chosen by visit(): the kernels' arguments.
+template <class T>
+const T* in(const Tensor& t) {
+  return static_cast<const T*>(t.raw());
+}
+template <class T>
+T* out(Tensor& t) {
+  return static_cast<T*>(t.raw());
+}
+
 }  // namespace modnorm::detail::cuda
 
 /// for (i = global thread index; i < n; i += total threads)

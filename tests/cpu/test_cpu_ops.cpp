@@ -1,10 +1,13 @@
 // Every CPU op against a straightforward float64 reference written here with plain loops, on
 // fresh random inputs of many shapes (1xN, Nx1, tall, wide, empty where legal).
+#include <omp.h>
+
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
 #include <functional>
 
+#include "modnorm/dualize.hpp"
 #include "modnorm/ops.hpp"
 #include "support.hpp"
 
@@ -79,6 +82,21 @@ BOOST_AUTO_TEST_CASE(gemm_with_zero_beta_ignores_nan_in_output) {
   gemm(1.0, a, false, a, false, 0.0, out);
   BOOST_TEST(all_finite(out));
   BOOST_TEST(max_abs_diff(out.to_vector_f64(), Tensor::eye(3).to_vector_f64()) == 0.0);
+}
+
+// Products too small to pay for waking a second thread run on one (cpu/sgemm.cpp limits the
+// OpenMP threads for them); the caller's thread count is the same afterwards.
+BOOST_AUTO_TEST_CASE(small_products_leave_the_thread_count_as_it_was) {
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(3);
+  Generator gen(5);
+  const Tensor a = Tensor::randn({48, 40}, gen), b = Tensor::randn({40, 56}, gen);
+  Tensor out = Tensor::zeros({48, 56});
+  gemm(1.0, a, false, b, false, 0.0, out);  // small: one thread
+  BOOST_TEST(omp_get_max_threads() == 3);
+  (void)orthogonalize(Tensor::randn({64, 96}, gen));  // small symmetric products
+  BOOST_TEST(omp_get_max_threads() == 3);
+  omp_set_num_threads(threads);
 }
 
 BOOST_AUTO_TEST_CASE(elementwise_ops_match_reference) {

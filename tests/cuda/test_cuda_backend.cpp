@@ -293,7 +293,7 @@ BOOST_AUTO_TEST_CASE(newton_schulz_batches_and_symmetric_panels_match_the_cpu) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(exp_log_and_their_backward_match_the_cpu) {
+BOOST_AUTO_TEST_CASE(exp_log_tanh_and_their_backward_match_the_cpu) {
   MODNORM_FRESH_GENERATOR(gen);
   for (DType dt : {DType::f32, DType::bf16, DType::f64})
     for (const Shape& shape : std::vector<Shape>{{0}, {1}, {7, 5}, {2, 3, 4, 33}}) {
@@ -309,6 +309,8 @@ BOOST_AUTO_TEST_CASE(exp_log_and_their_backward_match_the_cpu) {
         same(modnorm::log(pd), modnorm::log(p));
         same(exp_backward(xd, dyd), exp_backward(x, dy));
         same(log_backward(pd, dyd), log_backward(p, dy));
+        same(modnorm::tanh(xd), modnorm::tanh(x));
+        same(tanh_backward(xd, dyd), tanh_backward(x, dy));
       }
     }
   const auto edge = Tensor::from_vector({0.0f, -1.0f, INFINITY}, {3});

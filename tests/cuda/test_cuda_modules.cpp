@@ -116,6 +116,18 @@ BOOST_AUTO_TEST_CASE(every_module_forward_and_backward_match_the_cpu) {
          return GPT(o);
        },
        token_ids({2, 9}, 11, gen), false},
+      {"ModernGPT (QK-norm, ReLU^2, soft cap)",
+       [] {
+         ModernGPTOptions o;
+         o.vocab = 11;
+         o.heads = 2;
+         o.d_embed = 16;
+         o.d_head = 4;
+         o.blocks = 2;
+         o.soft_cap = 3.0;
+         return ModernGPT(o);
+       },
+       token_ids({2, 9}, 11, gen), false},
   };
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {

@@ -3,9 +3,9 @@
 # directory and a resource directory of their own: found through JUPYTER_PATH (modnorm and
 # xeus-cpp in prefixes of their own), in the prefix installed to (one conda environment), and
 # named by MODNORM_XEUS_CPP_PREFIX (which wins over JUPYTER_PATH); the written argv is xcpp17's
-# followed by modnorm's include directory and library, env and logo kept. Without any xcpp17
-# the install says so and how to fix it, and writes no kernelspec; a MODNORM_XEUS_CPP_PREFIX
-# without one fails the install.
+# followed by modnorm's include directory and library, env kept with OMP_WAIT_POLICY=passive
+# added, logo kept. Without any xcpp17 the install says so and how to fix it, and writes no
+# kernelspec; a MODNORM_XEUS_CPP_PREFIX without one fails the install.
 #   cmake -DBUILD_DIR=<build> -DWORK_DIR=<scratch> -DLIBDIR=lib -DINCLUDEDIR=include
 #         -DLIBRARY=libmodnorm.so.0 -P kernelspec.cmake
 file(REMOVE_RECURSE "${WORK_DIR}")
@@ -55,8 +55,9 @@ function(check_kernelspec label prefix xeus)
   endif()
   string(JSON name GET "${spec}" display_name)
   string(JSON env GET "${spec}" env XEUS_CPP_STANDIN)
+  string(JSON policy GET "${spec}" env OMP_WAIT_POLICY)
   if(NOT name STREQUAL "C++17 (xeus-cpp, modnorm)" OR NOT env STREQUAL "1"
-     OR NOT EXISTS "${dir}/logo-svg.svg")
+     OR NOT policy STREQUAL "passive" OR NOT EXISTS "${dir}/logo-svg.svg")
     message(FATAL_ERROR "${label}: display_name '${name}', env or logo not as xcpp17's:\n${spec}")
   endif()
   message(STATUS "${label}: ok")

@@ -74,6 +74,27 @@ inline void check_tuple_gradients(Module net, std::vector<Tensor> x, Generator& 
   for (const Parameter& p : net.parameters()) probe(p.weight, p.grad, p.name);
 }
 
+/// Fills every gradient of `net` with random values and checks that the modular duality map of
+/// them has modular norm 1 (Large et al. 2024: the map's image is the unit sphere), with the
+/// exact polar factor and the exact spectral norm.
+inline void check_duality_map_has_unit_norm(Module& net, Generator& gen) {
+  std::vector<Parameter> p = net.parameters();
+  for (const Parameter& q : p) {
+    Tensor g = q.grad;
+    axpy(1.0, Tensor::randn(q.grad.shape(), gen), g, 0.0);
+  }
+  DualizeOptions exact;
+  exact.orthogonalize.method = OrthogonalizeMethod::svd;
+  const std::vector<Tensor> d = net.dualize(exact);
+  for (std::size_t l = 0; l < p.size(); ++l) {
+    Tensor w = p[l].weight;
+    axpy(1.0, d[l], w, 0.0);
+  }
+  SpectralNormOptions sigma;
+  sigma.exact = true;
+  BOOST_TEST(net.norm(sigma) == 1.0, boost::test_tools::tolerance(1e-5));
+}
+
 /// check_tuple_gradients for a module from one tensor to one tensor.
 inline void check_gradients(Module net, Tensor x, Generator& gen, bool check_input = true) {
   check_tuple_gradients(std::move(net), {std::move(x)}, gen, check_input);
