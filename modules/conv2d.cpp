@@ -151,6 +151,9 @@ std::shared_ptr<ModuleImpl> make_conv2d(std::int64_t c_in, std::int64_t c_out, s
 
 }  // namespace
 
+// Out of line: exported for interpreters (conv2d.hpp).
+Conv2DOptions::~Conv2DOptions() = default;
+
 const char* to_string(ConvNorm norm) {
   switch (norm) {
     case ConvNorm::per_tap:

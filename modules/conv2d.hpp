@@ -13,7 +13,9 @@
 namespace modnorm {
 
 /// How a Conv2D weight is stored and measured (docs/theory.md, "Convolutions"); both are the
-/// `spectral` norm of dualize.hpp, on a batch of matrices or on one.
+/// `spectral` norm rule (norm.hpp), on a batch of matrices or on one. This is a choice of the
+/// weight's layout and of the forward's factor, which only Conv2D knows, not a norm of its own:
+/// the module core, the optimizer and the report see a spectral atom either way.
 enum class ConvNorm : std::uint8_t {
   /// The weight is k*k matrices [c_out x c_in], one per tap (kernel position), stored
   /// [k*k, c_out, c_in]; the forward averages the taps' products (a factor 1/k^2); each tap is
@@ -35,8 +37,12 @@ MODNORM_API const char* to_string(ConvNorm norm);
 /// The atom options of a Conv2D and the choice of its norm.
 ///
 /// Example: modnorm::Conv2DOptions o;  o.conv_norm = modnorm::ConvNorm::flattened;  o.mass = 2;
-struct Conv2DOptions : AtomOptions {
+struct MODNORM_API Conv2DOptions : AtomOptions {
   ConvNorm conv_norm = ConvNorm::per_tap;  ///< how the weight is stored and measured
+
+  /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
+  /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
+  ~Conv2DOptions();
 };
 
 /// A Conv2D atom: mass options.mass (1), sensitivity 1, norm `spectral` (per tap or flattened,

@@ -1,9 +1,8 @@
-// dualize(), dual_norm(), dual_pairing(), norm(), spectral_norm(): the table of docs/theory.md,
-// written with the tensor ops so that it runs on any device; the small k x k problems and the
-// exact references are host work in double (src/host_linalg.hpp). W and G are d_out x d_in;
-// <A, B> is the Frobenius inner product. A `spectral` batch [B, d_out, d_in] is B matrices
-// under the max of their norms (a per-tap Conv2D weight): its duality map is each matrix's,
-// its dual norm the sum of theirs.
+// dualize(), dual_norm(), dual_pairing(), norm(): the checks at the public boundary and the dual
+// norm correction around a norm's rule (norm.hpp; the rules are in src/norms/), and
+// spectral_norm(), written with the tensor ops so that it runs on any device; the small k x k
+// problems and the exact references are host work in double (src/host_linalg.hpp). <A, B> is the
+// Frobenius inner product.
 #include "modnorm/dualize.hpp"
 
 #include <algorithm>
@@ -11,8 +10,6 @@
 #include <sstream>
 #include <string>
 
-#include "backend.hpp"
-#include "concatenate.hpp"
 #include "dualize_detail.hpp"
 #include "fail.hpp"
 #include "host_linalg.hpp"
@@ -23,51 +20,6 @@ namespace modnorm {
 namespace {
 
 using detail::fail;
-using detail::nonzero_or_one;
-
-double shape_factor(const Tensor& G) {
-  return detail::shape_factor(G.shape());
-}
-
-// Matrix b of a batch [batch, rows, cols], as a new tensor on the batch's device.
-Tensor matrix_of(const Tensor& batch, std::int64_t b) {
-  const std::int64_t rows = batch.dim(1), cols = batch.dim(2);
-  return gather_rows(batch.reshape({batch.dim(0), rows * cols}), {b}).reshape({rows, cols});
-}
-
-// The duality maps of docs/theory.md, without the correction. G is checked. Every map first
-// divides by a max-abs (per column for `column`), which is exact in G's dtype and leaves
-// entries in [-1, 1]: norms of subnormal or huge inputs then neither underflow to 0 nor
-// overflow, and the map is invariant under scaling G.
-Tensor dualize_checked(const Tensor& G, Norm kind, const OrthogonalizeOptions& orthogonalize) {
-  switch (kind) {
-    case Norm::spectral:
-      // argmax_{sqrt(d_in/d_out) sigma_max(T) <= 1} <G, T> = sqrt(d_out/d_in) U V^T
-      // (Bernstein & Newhouse 2024, "Old Optimizer, New Norm", Prop. 5; Large et al. 2024).
-      return scale(detail::orthogonalize_checked(G, orthogonalize), shape_factor(G));
-    case Norm::column: {
-      // Column j -> G[:,j] / ||G[:,j]||_RMS = sqrt(d) G[:,j] / ||G[:,j]||_2; zero columns stay
-      // zero (modula atom.py Embed.dualize maps their NaN to 0). Factors broadcast per column.
-      const Tensor wide = detail::widen(G);
-      const Tensor unit = div(wide, nonzero_or_one(max(abs(wide), 0)));
-      const Tensor norms = nonzero_or_one(col_norms(unit));
-      const Tensor root_d =
-          Tensor::full({1}, std::sqrt(static_cast<double>(G.dim(0))), wide.dtype(), G.device());
-      return mul(unit, div(root_d, norms)).to(G.dtype());
-    }
-    case Norm::sign:
-      // argmax_{max|T_ij| <= 1} <G, T> = sign(G), entrywise (sign(0) = 0).
-      return sign(G);
-    case Norm::euclidean: {
-      // g / ||g||_RMS = sqrt(n) g / ||g||_2.
-      const double m = max_abs(G);
-      if (m == 0.0) return Tensor::zeros(G.shape(), G.dtype(), G.device());
-      const Tensor unit = div(G, Tensor::full({1}, m, G.dtype(), G.device()));
-      return scale(unit, std::sqrt(static_cast<double>(G.numel())) / frobenius_norm(unit));
-    }
-  }
-  fail("dualize", "unknown norm kind " + std::to_string(static_cast<int>(kind)));
-}
 
 // sigma_max(W) by orthogonal (block) iteration; W is a finite non-zero matrix.
 double spectral_norm_iterated(const Tensor& W, const SpectralNormOptions& options) {
@@ -112,25 +64,10 @@ double spectral_norm_iterated(const Tensor& W, const SpectralNormOptions& option
 OrthogonalizeOptions::~OrthogonalizeOptions() = default;
 DualizeOptions::~DualizeOptions() = default;
 
-const char* to_string(Norm norm) {
-  switch (norm) {
-    case Norm::spectral:
-      return "spectral";
-    case Norm::column:
-      return "column";
-    case Norm::sign:
-      return "sign";
-    case Norm::euclidean:
-      return "euclidean";
-  }
-  return "unknown";
-}
-
-Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& options) {
+Tensor dualize(const Tensor& G, const Norm& kind, const DualizeOptions& options) {
   constexpr const char* op = "dualize";
-  if (kind == Norm::spectral) detail::check_options(op, options.orthogonalize);
-  detail::check_input(op, G, kind);
-  Tensor direction = dualize_checked(G, kind, options.orthogonalize);
+  detail::check_dualize(op, G, kind, options.orthogonalize);
+  Tensor direction = kind.rule().dualize(G, options.orthogonalize);
   const DualNormCorrection& correction = options.dual_norm_correction;
   if (correction.enabled) {
     // Scale by clamp(<G, dualize(G)>, lo, hi) (docs/theory.md, "Dual norm correction").
@@ -140,45 +77,15 @@ Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& options) {
   return direction;
 }
 
-double dual_pairing(const Tensor& G, Norm kind, const DualizeOptions& options) {
+double dual_pairing(const Tensor& G, const Norm& kind, const DualizeOptions& options) {
   constexpr const char* op = "dual_pairing";
-  if (kind == Norm::spectral) detail::check_options(op, options.orthogonalize);
-  detail::check_input(op, G, kind);
-  return dot(G, dualize_checked(G, kind, options.orthogonalize));
+  detail::check_dualize(op, G, kind, options.orthogonalize);
+  return dot(G, kind.rule().dualize(G, options.orthogonalize));
 }
 
-double dual_norm(const Tensor& G, Norm kind) {
-  constexpr const char* op = "dual_norm";
-  detail::check_input(op, G, kind);
-  switch (kind) {
-    case Norm::spectral: {
-      if (G.rank() == 3) {  // the dual of a max of norms is the sum of the dual norms
-        double total = 0.0;
-        for (std::int64_t b = 0; b < G.dim(0); ++b) total += dual_norm(matrix_of(G, b), kind);
-        return total;
-      }
-      // sqrt(d_out/d_in) ||G||_* with ||G||_* = sum_i sqrt(lambda_i(A)), A the smaller Gram
-      // matrix of G, formed in f64 on G's device (products of f32 or bf16 entries are exact
-      // there); its eigenvalues on the host (docs/theory.md, "Dual norms": accuracy and cost).
-      // G is divided by its max-abs first so that A neither overflows nor underflows.
-      const double m = max_abs(G);
-      if (m == 0.0) return 0.0;
-      const Tensor g = scale(G.to(DType::f64), 1.0 / m);
-      const bool wide = g.dim(1) > g.dim(0);
-      const Tensor gram = wide ? matmul(g, g, false, true) : matmul(g, g, true, false);
-      double nuclear = 0.0;
-      for (const double lambda : detail::symmetric_eigenvalues(gram))
-        nuclear += std::sqrt(std::max(lambda, 0.0));
-      return shape_factor(G) * m * nuclear;
-    }
-    case Norm::column:
-      return std::sqrt(static_cast<double>(G.dim(0))) * sum(col_norms(G.to(DType::f64)));
-    case Norm::sign:
-      return sum(abs(G.to(DType::f64)));
-    case Norm::euclidean:
-      return std::sqrt(static_cast<double>(G.numel())) * frobenius_norm(G);
-  }
-  fail(op, "unknown norm kind " + std::to_string(static_cast<int>(kind)));
+double dual_norm(const Tensor& G, const Norm& kind) {
+  detail::check_input("dual_norm", G, kind);
+  return kind.rule().dual_norm(G);
 }
 
 double spectral_norm(const Tensor& W, const SpectralNormOptions& options) {
@@ -193,7 +100,7 @@ double spectral_norm(const Tensor& W, const SpectralNormOptions& options) {
   if (W.rank() == 3) {
     double largest = 0.0;
     for (std::int64_t b = 0; b < W.dim(0); ++b)
-      largest = std::max(largest, spectral_norm(matrix_of(W, b), options));
+      largest = std::max(largest, spectral_norm(detail::matrix_of(W, b), options));
     return largest;
   }
   if (options.exact) return detail::singular_values(W)[0];
@@ -201,21 +108,9 @@ double spectral_norm(const Tensor& W, const SpectralNormOptions& options) {
   return spectral_norm_iterated(W, options);
 }
 
-double norm(const Tensor& W, Norm kind, const SpectralNormOptions& options) {
-  constexpr const char* op = "norm";
-  detail::check_input(op, W, kind);
-  switch (kind) {
-    case Norm::spectral: {
-      return spectral_norm(W, options) / shape_factor(W);  // sqrt(d_in/d_out) sigma_max
-    }
-    case Norm::column:
-      return max(col_norms(W.to(DType::f64))) / std::sqrt(static_cast<double>(W.dim(0)));
-    case Norm::sign:
-      return max_abs(W);
-    case Norm::euclidean:
-      return frobenius_norm(W) / std::sqrt(static_cast<double>(W.numel()));
-  }
-  fail(op, "unknown norm kind " + std::to_string(static_cast<int>(kind)));
+double norm(const Tensor& W, const Norm& kind, const SpectralNormOptions& options) {
+  detail::check_input("norm", W, kind);
+  return kind.rule().norm(W, options);
 }
 
 namespace detail {
@@ -229,20 +124,21 @@ double correction_lo(CorrectionRange range) {
   return range == CorrectionRange::nonnegative ? 0.0 : -1.0;
 }
 
-double shape_factor(const Shape& shape) {
-  return std::sqrt(static_cast<double>(shape[shape.size() - 2]) /
-                   static_cast<double>(shape[shape.size() - 1]));
+Tensor matrix_of(const Tensor& batch, std::int64_t b) {
+  const std::int64_t rows = batch.dim(1), cols = batch.dim(2);
+  return gather_rows(batch.reshape({batch.dim(0), rows * cols}), {b}).reshape({rows, cols});
 }
 
-double correction_pairing(const Tensor& G, const Tensor& dualized, Norm kind,
+double correction_pairing(const Tensor& G, const Tensor& dualized, const Norm& kind,
                           CorrectionPairing pairing) {
   return correction_pairing(dot(G, dualized), G.shape(), kind, pairing);
 }
 
-double correction_pairing(double inner, const Shape& shape, Norm kind, CorrectionPairing pairing) {
-  // <G, O> = <G, dualize(G)> / sqrt(d_out/d_in): the shape factor kept out of the pairing.
-  if (pairing == CorrectionPairing::orthogonalized && kind == Norm::spectral)
-    return inner / shape_factor(shape);
+double correction_pairing(double inner, const Shape& shape, const Norm& kind,
+                          CorrectionPairing pairing) {
+  // <G, O> = <G, dualize(G)> / sqrt(d_out/d_in) for spectral: the shape factor kept out of the
+  // pairing.
+  if (pairing == CorrectionPairing::orthogonalized) return inner / kind.rule().shape_factor(shape);
   return inner;
 }
 
@@ -277,27 +173,22 @@ void check_finite(const char* op, const Tensor& t) {
   if (!bad.empty()) fail(op, "input " + bad + "; the input must be finite");
 }
 
-}  // namespace detail
-namespace detail {
+void check_shape(const char* op, const Norm& kind, const Shape& shape, const std::string& got) {
+  const std::string needs = kind.rule().shape_requirement(shape);
+  if (!needs.empty())
+    fail(op, std::string("norm ") + to_string(kind) + " needs " + needs + ", got " + got);
+}
 
-void check_input(const char* op, const Tensor& t, Norm kind) {
-  if (kind == Norm::spectral) check_matrix_or_batch(op, t);
-  if (kind == Norm::column) check_matrix(op, t);
+void check_input(const char* op, const Tensor& t, const Norm& kind) {
+  check_shape(op, kind, t.shape(), t.describe());
   check_nonempty(op, t);
   check_finite(op, t);
 }
 
-std::vector<Tensor> dualize_spectral(const std::vector<Tensor>& G,
-                                     const OrthogonalizeOptions& options) {
-  // Every matrix (of matrices or of batches of matrices) as one [n, rows, cols] batch -> one
-  // orthogonalize (each matrix its own ||G||_F) -> the inputs' shapes.
-  const Shape& shape = G.at(0).shape();
-  const std::int64_t rows = G[0].dim(-2), cols = G[0].dim(-1);
-  const auto n = static_cast<std::int64_t>(G.size()) * (G[0].numel() / (rows * cols));
-  const Tensor O = orthogonalize_checked(concatenate(G, {n, rows, cols}), options);
-  std::vector<Tensor> out = split(O, std::vector<Shape>(G.size(), shape));
-  for (Tensor& o : out) o = scale(o, shape_factor(o.shape()));
-  return out;
+void check_dualize(const char* op, const Tensor& G, const Norm& kind,
+                   const OrthogonalizeOptions& options) {
+  if (kind.rule().orthogonalizes()) check_options(op, options);
+  check_input(op, G, kind);
 }
 
 }  // namespace detail

@@ -1,7 +1,7 @@
 #pragma once
-// Shared by src/dualize.cpp, src/orthogonalize.cpp and the optimizer: input checks at the
-// public boundary of dualize.hpp, the orthogonalization behind them (which trusts its input),
-// and the pieces of the dual norm correction.
+// Shared by src/dualize.cpp, the norm rules (src/norms/), src/orthogonalize.cpp, the module core
+// and the optimizer: input checks at the public boundary of dualize.hpp, the orthogonalization
+// behind them (which trusts its input), and the pieces of the dual norm correction.
 
 #include <array>
 #include <string>
@@ -21,15 +21,17 @@ void check_finite(const char* op, const Tensor& t);
 /// Throws unless the options are usable, naming `op`.
 void check_options(const char* op, const OrthogonalizeOptions& options);
 
-/// Throws unless t is a valid input of dualize() for `kind`: non-empty, finite, and a matrix for
-/// spectral and column (the message names `op` and says what and where).
-void check_input(const char* op, const Tensor& t, Norm kind);
+/// Throws `[op] norm NAME needs <what the rule needs>, got <got>` unless `kind` measures tensors
+/// of `shape` (NormRule::shape_requirement).
+void check_shape(const char* op, const Norm& kind, const Shape& shape, const std::string& got);
 
-/// dualize(G_k, Norm::spectral) for same-shaped checked matrices or batches of matrices (one
-/// dtype and device) with one rank-3 orthogonalize of them all: on the GPU one batched product per
-/// step instead of k.
-std::vector<Tensor> dualize_spectral(const std::vector<Tensor>& G,
-                                     const OrthogonalizeOptions& options);
+/// Throws unless t is a valid input of norm() or dual_norm() for `kind`: of a shape the rule
+/// accepts, non-empty and finite (the message names `op` and says what and where).
+void check_input(const char* op, const Tensor& t, const Norm& kind);
+
+/// check_input(), and for a rule that orthogonalizes check_options(): what dualize() checks.
+void check_dualize(const char* op, const Tensor& G, const Norm& kind,
+                   const OrthogonalizeOptions& options);
 
 /// orthogonalize() after its checks: G is a finite non-empty matrix, options are valid.
 Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& options);
@@ -48,16 +50,17 @@ Tensor nonzero_or_one(const Tensor& m);
 /// The lower end of a correction clamp range (the upper end is 1).
 double correction_lo(CorrectionRange range);
 
-/// sqrt(d_out / d_in) of a spectral atom of `shape` (matrix or batch): dualize()'s scale.
-double shape_factor(const Shape& shape);
+/// Matrix b of a batch [batch, rows, cols], as a new tensor on the batch's device.
+Tensor matrix_of(const Tensor& batch, std::int64_t b);
 
 /// The dual norm correction's pairing of G with its dualized direction `dualized`
 /// (= dualize(G, kind), possibly scaled by a positive factor the caller undoes):
-/// <G, dualized>, or for `CorrectionPairing::orthogonalized` and a spectral G
-/// <G, dualized> / sqrt(d_out/d_in).
-double correction_pairing(const Tensor& G, const Tensor& dualized, Norm kind,
+/// <G, dualized>, or for `CorrectionPairing::orthogonalized` <G, dualized> divided by the norm's
+/// shape factor (sqrt(d_out/d_in) for spectral).
+double correction_pairing(const Tensor& G, const Tensor& dualized, const Norm& kind,
                           CorrectionPairing pairing);
 /// The same from the inner product <G, dualized> and G's shape.
-double correction_pairing(double inner, const Shape& shape, Norm kind, CorrectionPairing pairing);
+double correction_pairing(double inner, const Shape& shape, const Norm& kind,
+                          CorrectionPairing pairing);
 
 }  // namespace modnorm::detail

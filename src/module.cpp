@@ -142,6 +142,9 @@ void require_forward(const char* op, const ModuleImpl& module, bool forwarded) {
 // ---- AtomImpl
 // ------------------------------------------------------------------------------------
 
+// Out of line: exported for interpreters (module.hpp).
+AtomOptions::~AtomOptions() = default;
+
 AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const AtomOptions& options)
     : mass_(options.mass),
       norm_(options.norm.value_or(own_norm)),
@@ -149,15 +152,11 @@ AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const At
       weight_(Tensor::zeros(weight_shape, options.dtype)),
       grad_(Tensor::zeros(weight_shape, options.dtype)) {
   check_mass(type, options.mass);
-  if (norm_ == Norm::column && weight_shape.size() != 2)
-    fail(type, "norm column needs a matrix weight, got " + to_string(weight_shape));
-  if (norm_ == Norm::spectral && weight_shape.size() != 2 && weight_shape.size() != 3)
-    fail(type, "norm spectral needs a matrix weight or a batch of matrices, got " +
-                   to_string(weight_shape));
+  detail::check_shape(type, norm_, weight_shape, to_string(weight_shape));
 }
 
 void AtomImpl::initialize(Generator& gen) {
-  // dualize() of a Gaussian has norm exactly 1 in every kind (docs/modules.md: well-normed init);
+  // dualize() of a Gaussian has norm exactly 1 in every norm (docs/modules.md: well-normed init);
   // for spectral the exact polar factor gives an orthogonal matrix scaled by sqrt(d_out/d_in).
   grad_ = Tensor::zeros(weight_.shape(), weight_.dtype(), weight_.device());
   if (zero_init_) {
@@ -273,8 +272,9 @@ std::vector<Tensor> dualize(const std::vector<Parameter>& params, const std::vec
     fail(op, "got " + std::to_string(g.size()) + " tensors for " + std::to_string(params.size()) +
                  " parameters");
   std::vector<Tensor> out(params.size());
-  // Spectral atoms of one shape, dtype and device, orthogonalized as one batch (below).
-  std::map<std::tuple<Shape, DType, Device>, std::vector<std::size_t>> batches;
+  // Atoms of one norm, shape, dtype and device, mapped as one batch (below; the spectral rule
+  // orthogonalizes them together).
+  std::map<std::tuple<const NormRule*, Shape, DType, Device>, std::vector<std::size_t>> batches;
   for (std::size_t l = 0; l < params.size(); ++l) {
     const Parameter& p = params[l];
     if (detail::frozen(p)) {
@@ -285,24 +285,22 @@ std::vector<Tensor> dualize(const std::vector<Parameter>& params, const std::vec
     if (g[l].shape() != p.weight.shape())
       fail(op, "parameter '" + p.name + "': tensor " + to_string(g[l].shape()) +
                    " does not match the weight " + to_string(p.weight.shape()));
-    if (p.norm == Norm::spectral && !options.dual_norm_correction.enabled) {
-      for_parameter(op, p.name, [&] {
-        detail::check_options("dualize", options.orthogonalize);
-        detail::check_input("dualize", g[l], p.norm);
+    // dualize_M(g)_l = dualize_l(g_l) / c_l (docs/modules.md, "The modular duality map").
+    if (options.dual_norm_correction.enabled) {  // each atom's own correction
+      out[l] = for_parameter(op, p.name, [&] {
+        return scale(modnorm::dualize(g[l], p.norm, options), 1.0 / p.coefficient);
       });
-      batches[{g[l].shape(), g[l].dtype(), g[l].device()}].push_back(l);
       continue;
     }
-    // dualize_M(g)_l = dualize_l(g_l) / c_l (docs/modules.md, "The modular duality map").
-    out[l] = for_parameter(op, p.name, [&] {
-      return scale(modnorm::dualize(g[l], p.norm, options), 1.0 / p.coefficient);
-    });
+    for_parameter(op, p.name,
+                  [&] { detail::check_dualize("dualize", g[l], p.norm, options.orthogonalize); });
+    batches[{&p.norm.rule(), g[l].shape(), g[l].dtype(), g[l].device()}].push_back(l);
   }
   for (const auto& [key, atoms] : batches) {
     std::vector<Tensor> inputs;
     for (const std::size_t l : atoms) inputs.push_back(g[l]);
     const std::vector<Tensor> directions = for_parameter(op, params[atoms[0]].name, [&] {
-      return detail::dualize_spectral(inputs, options.orthogonalize);
+      return std::get<0>(key)->dualize_batch(inputs, options.orthogonalize);
     });
     for (std::size_t k = 0; k < atoms.size(); ++k)
       out[atoms[k]] = scale(directions[k], 1.0 / params[atoms[k]].coefficient);

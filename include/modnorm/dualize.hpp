@@ -1,8 +1,8 @@
 #pragma once
 /// @file dualize.hpp
-/// Norms, dual norms and duality maps of the weight kinds of docs/theory.md, and the
-/// Newton-Schulz family that computes the spectral duality map U V^T. The theory, with
-/// sources, is in docs/theory.md.
+/// Norms, dual norms and duality maps of any norm rule (norm.hpp: `Norm::spectral`, ...), with
+/// the input checks and the dual norm correction around them, and the Newton-Schulz family that
+/// computes the spectral duality map U V^T. The theory, with sources, is in docs/theory.md.
 ///
 /// Conventions: a weight W (and its gradient G) is a `d_out x d_in` matrix (y = W x); the
 /// inner product is the Frobenius one, <A, B> = sum_ij A_ij B_ij; the duality map of a norm is
@@ -14,35 +14,10 @@
 #include <vector>
 
 #include "modnorm/export.hpp"
+#include "modnorm/norm.hpp"
 #include "modnorm/tensor.hpp"
 
 namespace modnorm {
-
-/// The norm a weight is measured in (docs/theory.md; W is `d_out x d_in`, n = numel):
-///
-/// - `spectral`:  norm sqrt(d_in/d_out) sigma_max(W); dualize sqrt(d_out/d_in) U V^T;
-///   dual norm sqrt(d_out/d_in) ||G||_*.
-/// - `column`:    norm max_j ||W[:,j]||_RMS; dualize column j -> G[:,j] / ||G[:,j]||_RMS (a zero
-///   column stays zero); dual norm sum_j sqrt(d_out) ||G[:,j]||_2.
-/// - `sign`:      norm max_ij |W_ij|; dualize sign(G); dual norm sum_ij |G_ij|.
-/// - `euclidean`: norm ||w||_RMS = ||w||_2 / sqrt(n); dualize g / ||g||_RMS; dual norm
-///   sqrt(n) ||g||_2.
-///
-/// `spectral` is the RMS->RMS operator norm of a Linear weight; `column` the l1->RMS operator
-/// norm of an embedding table (`d x vocab`, one column per token); `sign` the l1->l_inf
-/// operator norm (the max-abs entry); `euclidean` the RMS norm of a vector (bias, gain).
-/// `column` needs a matrix (rank 2); `spectral` a matrix or a batch of matrices
-/// [B, d_out, d_in] (rank 3), measured by the largest of their norms, max_b sqrt(d_in/d_out)
-/// sigma_max(W_b): then dualize maps each matrix on its own and the dual norm is the sum of
-/// theirs (a per-tap Conv2D weight, docs/theory.md); `sign` and `euclidean` accept any rank and
-/// treat the tensor as a flat list of its entries. `||G||_*` is the nuclear norm (the sum of
-/// singular values) and G = U S V^T the reduced SVD.
-///
-/// Example: modnorm::Tensor d = modnorm::dualize(grad, modnorm::Norm::spectral);
-enum class Norm : std::uint8_t { spectral, column, sign, euclidean };
-
-/// "spectral", "column", "sign", "euclidean".
-MODNORM_API const char* to_string(Norm norm);
 
 /// One step of an odd polynomial iteration X <- a X + b (X X^T) X + c (X X^T)^2 X, i.e. the
 /// scalar map p(x) = a x + b x^3 + c x^5 applied to every singular value of X. c = 0 gives a
@@ -174,12 +149,14 @@ enum class CorrectionRange : std::uint8_t {
 };
 
 /// What the dual norm correction pairs G with (docs/theory.md, "Dual norm correction"). The two
-/// differ only for `spectral` on a non-square matrix, by the shape factor sqrt(d_out/d_in).
+/// differ by the norm's shape factor (NormRule::shape_factor: sqrt(d_out/d_in) for `spectral`, 1
+/// for the other built-in norms).
 enum class CorrectionPairing : std::uint8_t {
   /// <G, dualize(G)>: for `spectral` sqrt(d_out/d_in) <G, O> with O = orthogonalize(G), the
   /// dual norm of G in the atom's own norm (this library's default).
   dualized,
-  /// <G, O>, the shape factor applied to the direction only: the form of the published
+  /// <G, dualize(G)> / shape factor, the shape factor applied to the direction only: the form of
+  /// the published
   /// dual-norm-corrected Muon code, which pairs the gradient with the unscaled orthogonalized
   /// matrix and scales afterwards. Use it to reproduce that code on every shape.
   orthogonalized,
@@ -200,7 +177,7 @@ struct DualNormCorrection {
 
 /// Options of dualize() and dual_pairing().
 struct MODNORM_API DualizeOptions {
-  /// How `spectral` computes U V^T.
+  /// How a norm that orthogonalizes (`spectral`) computes U V^T.
   OrthogonalizeOptions orthogonalize;
   /// Optional scaling by the clamped pairing (dualize() only).
   DualNormCorrection dual_norm_correction;
@@ -215,14 +192,15 @@ struct MODNORM_API DualizeOptions {
 /// never NaN. With `options.dual_norm_correction.enabled` the result is further scaled by
 /// clamp(<G, dualize(G)>, lo, hi).
 ///
-/// Throws modnorm::Error if G is empty, is not a matrix for `column` or a matrix or batch of
-/// matrices for `spectral`, holds NaN or Inf (the message says which and where), or the
-/// orthogonalize options are invalid.
+/// Throws modnorm::Error if G is empty, has a shape the norm does not measure
+/// (NormRule::shape_requirement: a matrix for `column`, a matrix or batch of matrices for
+/// `spectral`), holds NaN or Inf (the message says which and where), or the orthogonalize options
+/// of a norm that orthogonalizes are invalid.
 ///
 /// Example:
 ///   auto step = modnorm::dualize(grad, modnorm::Norm::spectral);   // sqrt(d_out/d_in) U V^T
 ///   auto s = modnorm::dualize(grad, modnorm::Norm::sign);          // sign(grad)
-MODNORM_API Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& options = {});
+MODNORM_API Tensor dualize(const Tensor& G, const Norm& kind, const DualizeOptions& options = {});
 
 /// The dual norm of G in `kind` (table at Norm), in G's units: the true dual norm, whatever
 /// Newton-Schulz variant a step uses. `spectral`: sqrt(d_out/d_in) ||G||_*, with ||G||_* the sum
@@ -235,11 +213,11 @@ MODNORM_API Tensor dualize(const Tensor& G, Norm kind, const DualizeOptions& opt
 /// one 5-step quintic on the CPU (docs/theory.md, "Dual norms"). A `spectral` batch gives the
 /// sum over its matrices. The other kinds use their closed forms (in f64).
 ///
-/// Throws modnorm::Error if G is empty, is not a matrix for `column` or a matrix or batch of
-/// matrices for `spectral`, or holds NaN or Inf.
+/// Throws modnorm::Error if G is empty, has a shape the norm does not measure, or holds NaN or
+/// Inf.
 ///
 /// Example: double d = modnorm::dual_norm(grad, modnorm::Norm::spectral);  // sqrt(m/n) ||G||_*
-MODNORM_API double dual_norm(const Tensor& G, Norm kind);
+MODNORM_API double dual_norm(const Tensor& G, const Norm& kind);
 
 /// The pairing <G, dualize(G, kind, options)> of G with the duality map in use (the dual norm
 /// correction's quantity, without the correction itself). With the exact polar factor
@@ -250,7 +228,8 @@ MODNORM_API double dual_norm(const Tensor& G, Norm kind);
 /// Throws as dualize().
 ///
 /// Example: double p = modnorm::dual_pairing(grad, modnorm::Norm::spectral);
-MODNORM_API double dual_pairing(const Tensor& G, Norm kind, const DualizeOptions& options = {});
+MODNORM_API double dual_pairing(const Tensor& G, const Norm& kind,
+                                const DualizeOptions& options = {});
 
 /// Options of spectral_norm(): orthogonal (block power) iteration on W^T W, or the exact SVD.
 struct SpectralNormOptions {
@@ -284,6 +263,6 @@ MODNORM_API double spectral_norm(const Tensor& W, const SpectralNormOptions& opt
 /// Throws modnorm::Error as dualize() (and spectral_norm() for `spectral`).
 ///
 /// Example: double n = modnorm::norm(w, modnorm::Norm::spectral);
-MODNORM_API double norm(const Tensor& W, Norm kind, const SpectralNormOptions& options = {});
+MODNORM_API double norm(const Tensor& W, const Norm& kind, const SpectralNormOptions& options = {});
 
 }  // namespace modnorm

@@ -76,10 +76,10 @@ class MODNORM_API Module {
   std::vector<Tensor> dualize(const DualizeOptions& options = {}) const;
   /// The modular duality map of any tensors `g`, one per parameters() entry with that
   /// parameter's shape (the optimizer passes its momenta): dualize(g_l, norm_l, options) / c_l,
-  /// zeros for atoms of zero mass (whose entry is not read). Spectral atoms of one shape, dtype
-  /// and device are orthogonalized as one batch (orthogonalize() of a rank-3 tensor; each
-  /// matrix its own normalisation). Throws modnorm::Error on a count or shape mismatch, and as
-  /// modnorm::dualize, naming the parameter.
+  /// zeros for atoms of zero mass (whose entry is not read). Atoms of one norm, shape, dtype and
+  /// device are mapped as one batch (NormRule::dualize_batch: spectral atoms by one
+  /// orthogonalize() of a rank-3 tensor, each matrix its own normalisation). Throws modnorm::Error
+  /// on a count or shape mismatch, and as modnorm::dualize, naming the parameter.
   ///
   /// Example: auto steps = net.dualize(momenta);   // momenta[l] shaped like parameter l
   std::vector<Tensor> dualize(const std::vector<Tensor>& g,
@@ -257,7 +257,7 @@ class Cloneable : public Base {
 MODNORM_API std::vector<Child> unnamed_children(std::initializer_list<Module> modules);
 
 /// Options every atom takes.
-struct AtomOptions {
+struct MODNORM_API AtomOptions {
   /// Mass m_l >= 0: the atom's share m_l / M of the modular step. 0 freezes the atom.
   double mass = 1.0;
   /// Override of the atom's norm (e.g. Norm::sign for an Adam-like layer); unset keeps the
@@ -268,6 +268,10 @@ struct AtomOptions {
   /// initialize() sets the weight to zero instead of a norm-1 tensor (modded-nanogpt's
   /// zero-initialised output projections: a residual branch starts as the identity's no-op).
   bool zero_init = false;
+
+  /// Defined in libmodnorm, which exports it: clang-repl-based kernels look it up there for a
+  /// defaulted argument of an expression whose value they keep (docs/notebooks.md).
+  ~AtomOptions();
 };
 
 /// An atom: one weight, its gradient and its norm; sensitivity 1 (Large et al. 2024: atoms

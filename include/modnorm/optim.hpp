@@ -399,8 +399,10 @@ struct MODNORM_API OptimizerOptions : StepRule {
 
 /// One parameter as the shard planner sees it.
 struct PlanItem {
-  Shape shape;          ///< the weight's shape
-  Norm norm;            ///< its norm (spectral atoms are orthogonalized)
+  Shape shape;  ///< the weight's shape
+  /// Its norm, whose rule gives the cost of its duality map (NormRule::cost; spectral:
+  /// Newton-Schulz flops); unset for a parameter stepped elementwise (SGD, Adam), cost 0.
+  std::optional<Norm> norm;
   bool frozen = false;  ///< zero mass: neither updated nor communicated
 };
 
@@ -412,27 +414,30 @@ struct RowBlock {
   std::int64_t rows = 0;   ///< number of rows
 };
 
-/// Who updates what (plan_shards): per parameter its owners, and per rank its Newton-Schulz
-/// work and the elements it owns.
+/// Who updates what (plan_shards): per parameter its owners, and per rank the work of its
+/// duality maps (NormRule::cost: Newton-Schulz flops for spectral) and the elements it owns.
 struct ShardPlan {
   /// Per item, its row blocks in row order, on distinct ranks in increasing rank order: one block
   /// for an item owned whole, several for a split one, none for a frozen one.
   std::vector<std::vector<RowBlock>> owners;
-  std::vector<double> flops;           ///< per rank: Newton-Schulz flops of one step
+  std::vector<double> flops;           ///< per rank: duality-map flops of one step
   std::vector<std::int64_t> elements;  ///< per rank: elements of the rows it owns
 };
 
 /// Gives every parameter its owner ranks among `world_size`, which alone keep its optimizer state
-/// and compute its update (docs/distributed.md, "What is sharded"), balancing the Newton-Schulz
-/// work. The cost of orthogonalizing an m x n matrix (m <= n; a batch [b, m, n] costs b times as
-/// much) is T (4 m^2 n + 2 m^3) flops for T steps (2 m^2 n fewer per step for a cubic, c = 0),
-/// the method's default steps unless `orthogonalize.steps` is set; svd counts as 5 quintic steps.
+/// and compute its update (docs/distributed.md, "What is sharded"), balancing the work of the
+/// duality maps. An item costs what its norm's rule says (NormRule::cost, where the rule measures
+/// the shape; 0 without a norm). For `spectral`, orthogonalizing an m x n matrix (m <= n; a batch
+/// [b, m, n] costs b times as much) costs T (4 m^2 n + 2 m^3) flops for T steps (2 m^2 n fewer
+/// per step for a cubic, c = 0), the method's default steps unless `orthogonalize.steps` is set;
+/// svd counts as 5 quintic steps; the other built-in norms cost 0 (elementwise).
 ///
-/// With several ranks, a spectral matrix with at least as many rows as columns (and at least 128
+/// With several ranks, a matrix of a norm that orthogonalizes (NormRule::orthogonalizes:
+/// `spectral`) with at least as many rows as columns (and at least 128
 /// rows) whose cost exceeds the mean work per rank is split by rows, when the method is a
 /// Newton-Schulz one with f32 or f64 iterates: it becomes ceil(cost / mean) chunks of equal
 /// height (each at least 64 rows), and a rank holding r of its rows costs T (4 r n^2 + 2 n^3), n
-/// its width (orthogonalize_rows). Then longest processing time first: the spectral matrices and
+/// its width (orthogonalize_rows). Then longest processing time first: the items of cost > 0 and
 /// chunks, largest first, each to the rank whose work would be least after it (ties: fewest
 /// elements, then lowest rank); then the other parameters, largest first, each to the rank with
 /// the fewest elements. A split matrix's rows go to its ranks in rank order, each rank one

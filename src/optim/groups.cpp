@@ -146,10 +146,10 @@ std::vector<GroupState> make_groups(const char* op, const OptimizerOptions& opti
       const Parameter& p = params[i];
       if (g.rule.algorithm == Algorithm::modular) check_coefficient(op, p);
       if (g.rule.lr_rule != LrRule::modular && !frozen(p) &&
-          (p.norm != Norm::spectral || p.weight.rank() != 2))
+          (!p.norm.rule().orthogonalizes() || p.weight.rank() != 2))
         fail(op, "group '" + g.name + "': lr_rule " + to_string(g.rule.lr_rule) +
-                     " sizes spectral matrices only; parameter '" + p.name + "' is " +
-                     to_string(p.weight.shape()) + " with norm " + to_string(p.norm));
+                     " sizes orthogonalized (spectral) matrices only; parameter '" + p.name +
+                     "' is " + to_string(p.weight.shape()) + " with norm " + to_string(p.norm));
     }
   return out;
 }

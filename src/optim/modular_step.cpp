@@ -42,18 +42,15 @@ Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u
   // The global correction multiplies every atom's scale later, once all pairings are known.
   double k = 1.0;
   double shape = 1.0;
-  if (options.lr_rule != LrRule::modular)  // the rule's factor replaces sqrt(d_out/d_in) / c_l
-    shape = p.coefficient * lr_rule_factor(options.lr_rule, p.weight.shape()) /
-            shape_factor(p.weight.shape());
+  // The norm's shape factor (spectral: sqrt(d_out/d_in); 1 for the other built-in norms).
+  const double factor = p.norm.rule().shape_factor(p.weight.shape());
+  if (options.lr_rule != LrRule::modular)  // the lr rule's factor replaces factor / c_l
+    shape = p.coefficient * lr_rule_factor(options.lr_rule, p.weight.shape()) / factor;
   if (optax) {
     // optax (Convention::optax): dualize(u) = sqrt(d_out/d_in) O becomes
-    // sqrt(max(1, d_out/d_in)) O (scale_by_shape), and adaptive=True multiplies by the
-    // unclamped <u, O>.
-    if (p.norm == Norm::spectral && options.lr_rule == LrRule::modular) {
-      const double ratio =
-          static_cast<double>(p.weight.dim(-2)) / static_cast<double>(p.weight.dim(-1));
-      shape = std::sqrt(std::max(1.0, ratio)) / std::sqrt(ratio);
-    }
+    // sqrt(max(1, d_out/d_in)) O (scale_by_shape), i.e. the factor f becomes max(1, f), and
+    // adaptive=True multiplies by the unclamped <u, O>.
+    if (options.lr_rule == LrRule::modular) shape = std::max(1.0, factor) / factor;
     if (options.correction.mode == CorrectionMode::per_layer) k = d.pairing;
   } else if (options.correction.mode == CorrectionMode::per_layer) {
     k = std::clamp(d.pairing, correction_lo(options.correction.range), 1.0);

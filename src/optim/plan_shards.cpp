@@ -5,29 +5,11 @@
 #include <cmath>
 #include <numeric>
 
-#include "dualize_detail.hpp"
 #include "fail.hpp"
 #include "modnorm/optim.hpp"
 
 namespace modnorm {
 namespace {
-
-// Flops of orthogonalizing a rows x cols matrix (or a batch of them, [batch, rows, cols]) with
-// the steps `options` asks for: per matrix and step A = X X^T (2 m^2 n), B = b A + c A A
-// (2 m^3, absent for a cubic), B X (2 m^2 n), with m = min(rows, cols), n = max(rows, cols)
-// (the Gram matrix is the small one).
-double newton_schulz_flops(const Shape& shape, const OrthogonalizeOptions& options) {
-  OrthogonalizeOptions counted = options;
-  if (counted.method == OrthogonalizeMethod::svd) counted = OrthogonalizeOptions{};
-  const std::int64_t rows = shape[shape.size() - 2], cols = shape[shape.size() - 1];
-  const auto matrices = static_cast<double>(shape.size() == 3 ? shape[0] : 1);
-  const auto m = static_cast<double>(std::min(rows, cols));
-  const auto n = static_cast<double>(std::max(rows, cols));
-  double flops = 0.0;
-  for (const auto& step : detail::newton_schulz_steps(counted))
-    flops += 4.0 * m * m * n + (step[2] != 0.0 ? 2.0 * m * m * m : 0.0);
-  return matrices * flops;
-}
 
 std::int64_t elements(const Shape& shape) {
   return std::accumulate(shape.begin(), shape.end(), std::int64_t{1},
@@ -37,13 +19,13 @@ std::int64_t elements(const Shape& shape) {
 // A split matrix keeps at least this many rows per chunk.
 constexpr std::int64_t kMinRows = 64;
 
-// Whether item (of Newton-Schulz cost `cost`) is split by rows among `world_size` ranks whose
-// mean work is `mean` (plan_shards).
+// Whether item (of duality-map cost `cost`) is split by rows among `world_size` ranks whose
+// mean work is `mean` (plan_shards): only a norm that orthogonalizes can be (orthogonalize_rows).
 bool splits(const PlanItem& item, double cost, double mean, int world_size,
             const OrthogonalizeOptions& orthogonalize) {
-  return world_size > 1 && cost > mean && item.shape.size() == 2 &&
-         item.shape[0] >= item.shape[1] && item.shape[0] >= 2 * kMinRows &&
-         orthogonalize.method != OrthogonalizeMethod::svd &&
+  return world_size > 1 && cost > mean && item.norm && item.norm->rule().orthogonalizes() &&
+         item.shape.size() == 2 && item.shape[0] >= item.shape[1] &&
+         item.shape[0] >= 2 * kMinRows && orthogonalize.method != OrthogonalizeMethod::svd &&
          orthogonalize.compute_dtype != DType::bf16;
 }
 
@@ -58,10 +40,10 @@ ShardPlan plan_shards(const std::vector<PlanItem>& items, int world_size,
   ShardPlan plan{std::vector<std::vector<RowBlock>>(items.size()), std::vector<double>(ranks, 0.0),
                  std::vector<std::int64_t>(ranks, 0)};
   std::vector<double> cost(items.size(), 0.0);
-  for (std::size_t i = 0; i < items.size(); ++i)
-    if (!items[i].frozen && items[i].norm == Norm::spectral &&
-        (items[i].shape.size() == 2 || items[i].shape.size() == 3))
-      cost[i] = newton_schulz_flops(items[i].shape, orthogonalize);
+  for (std::size_t i = 0; i < items.size(); ++i)  // the rule's cost, where it measures the shape
+    if (!items[i].frozen && items[i].norm &&
+        items[i].norm->rule().shape_requirement(items[i].shape).empty())
+      cost[i] = items[i].norm->rule().cost(items[i].shape, orthogonalize);
   const double mean = std::accumulate(cost.begin(), cost.end(), 0.0) / world_size;
 
   // The units of work: whole items, and the equal chunks of rows of the items split
@@ -85,8 +67,9 @@ ShardPlan plan_shards(const std::vector<PlanItem>& items, int world_size,
                                        rows / kMinRows);
     // A tall matrix's cost is linear in its rows: per_row rows + fixed (T 4 n^2 and T 2 n^3
     // for a quintic).
-    fixed[i] = 2.0 * newton_schulz_flops({cols, cols}, orthogonalize) -
-               newton_schulz_flops({2 * cols, cols}, orthogonalize);
+    const NormRule& rule = items[i].norm->rule();
+    fixed[i] =
+        2.0 * rule.cost({cols, cols}, orthogonalize) - rule.cost({2 * cols, cols}, orthogonalize);
     per_row[i] = (cost[i] - fixed[i]) / static_cast<double>(rows);
     for (std::int64_t c = 0; c < chunks[i]; ++c)
       units.push_back({i, (cost[i] - fixed[i]) / static_cast<double>(chunks[i]), fixed[i],

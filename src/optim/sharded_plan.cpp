@@ -65,11 +65,12 @@ Tensor rows_of(const Tensor& t, const RowBlock& block) {
 std::vector<std::vector<RowBlock>> assign_owners(const char* op, const distributed::Group& group,
                                                  const std::vector<Parameter>& params,
                                                  const StepRule& options) {
-  // Only the modular algorithm orthogonalizes: for the others every atom is elementwise work.
+  // Only the modular algorithm takes duality maps: for the others every atom is elementwise work.
   const bool modular = options.algorithm == Algorithm::modular;
   std::vector<PlanItem> items;
   for (const Parameter& p : params)
-    items.push_back({p.weight.shape(), modular ? p.norm : Norm::euclidean, frozen(p)});
+    items.push_back(
+        {p.weight.shape(), modular ? std::optional<Norm>(p.norm) : std::nullopt, frozen(p)});
   std::vector<std::vector<RowBlock>> owners =
       plan_shards(items, group.size(), options.orthogonalize).owners;
   for (std::size_t i = 0; i < params.size(); ++i)  // frozen atoms: rank 0 keeps their state
@@ -167,9 +168,11 @@ class ShardedPlan final : public StepPlan {
     for (const std::size_t i : atoms)
       if (is_split(atoms_[i]))
         out[i] = for_parameter("Optimizer.step", params[i].name, [&] {
-          // sqrt(d_out / d_in) orthogonalize(u) / c_l, as Module::dualize for a spectral atom.
+          // Only a norm that orthogonalizes is split (plan_shards): its map is the shape
+          // factor times U V^T, so this is Module::dualize's dualize_l(u) / c_l.
           const Tensor O = orthogonalize_rows({u[i]}, atoms_[i].rows_group, options)[0];
-          return scale(O, shape_factor(atoms_[i].shape) / params[i].coefficient);
+          return scale(O,
+                       params[i].norm.rule().shape_factor(atoms_[i].shape) / params[i].coefficient);
         });
     return out;
   }

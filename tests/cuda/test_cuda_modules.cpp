@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(every_module_forward_and_backward_match_the_cpu) {
 
 BOOST_AUTO_TEST_CASE(every_duality_map_matches_the_cpu) {
   MODNORM_FRESH_GENERATOR(gen);
-  for (const Norm norm : {Norm::spectral, Norm::column, Norm::sign, Norm::euclidean})
+  for (const Norm& norm : {Norm::spectral, Norm::column, Norm::sign, Norm::euclidean})
     for (const Shape& shape : std::vector<Shape>{{64, 48}, {48, 64}, {1, 37}, {300, 3}}) {
       BOOST_TEST_CONTEXT(to_string(norm) << " " << to_string(shape)) {
         Tensor g = Tensor::randn(shape, gen);

@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(dualize_has_unit_norm_in_its_own_norm) {
   MODNORM_FRESH_GENERATOR(gen);
   for (const auto& hard : mt::hard_cases(gen)) {
     const Tensor g = mt::from_eigen(hard.g);
-    for (const Norm kind : kAllNorms) {
+    for (const Norm& kind : kAllNorms) {
       BOOST_TEST_INFO(hard.name << ", " << to_string(kind));
       const Tensor d = modnorm::dualize(g, kind, exact_spectral());
       BOOST_TEST(modnorm::norm(d, kind, exact_norm()) == 1.0, tt::tolerance(1e-5));
@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE(dual_pairing_is_the_pairing_with_the_map_in_use) {
   MODNORM_FRESH_GENERATOR(gen);
   for (const auto& hard : mt::hard_cases(gen)) {
     const Tensor g = mt::from_eigen(hard.g);
-    for (const Norm kind : kAllNorms)
+    for (const Norm& kind : kAllNorms)
       for (const auto& options : {DualizeOptions{}, exact_spectral()}) {
         BOOST_TEST_INFO(hard.name << ", " << to_string(kind) << ", "
                                   << to_string(options.orthogonalize.method));
@@ -242,7 +242,7 @@ BOOST_AUTO_TEST_CASE(euclidean_matches_hand_computed_reference) {
 }
 
 BOOST_AUTO_TEST_CASE(zero_inputs_give_zeros_never_nan) {
-  for (const Norm kind : kAllNorms)
+  for (const Norm& kind : kAllNorms)
     for (const DType dtype : {DType::f32, DType::bf16, DType::f64}) {
       BOOST_TEST_INFO(to_string(kind) << " " << to_string(dtype));
       const Tensor zero = Tensor::zeros({4, 6}, dtype);
@@ -276,7 +276,7 @@ BOOST_AUTO_TEST_CASE(subnormal_and_huge_inputs_dualize_like_any_other) {
   };
   for (const Case c : {Case{DType::f32, 1e-39}, Case{DType::f32, 1e-44}, Case{DType::f32, 1e37},
                        Case{DType::bf16, 1e-39}, Case{DType::bf16, 1e-38}, Case{DType::bf16, 1e37}})
-    for (const Norm kind : kAllNorms) {
+    for (const Norm& kind : kAllNorms) {
       const Tensor x = modnorm::scale(g, c.factor).to(c.dtype);
       const double m = modnorm::max_abs(x);
       BOOST_TEST_REQUIRE(m > 0.0);
@@ -311,7 +311,7 @@ BOOST_AUTO_TEST_CASE(hoelder_inequality_holds) {
   MODNORM_FRESH_GENERATOR(gen);
   for (const auto& [rows, cols] : {std::pair{7, 5}, std::pair{5, 7}, std::pair{1, 9}}) {
     const Tensor g = Tensor::randn({rows, cols}, gen);
-    for (const Norm kind : kAllNorms) {
+    for (const Norm& kind : kAllNorms) {
       const double dual = modnorm::dual_norm(g, kind);
       for (int trial = 0; trial < 50; ++trial) {
         const Tensor t = Tensor::randn({rows, cols}, gen);
@@ -325,7 +325,7 @@ BOOST_AUTO_TEST_CASE(hoelder_inequality_holds) {
 BOOST_AUTO_TEST_CASE(dualize_beats_random_unit_directions) {
   MODNORM_FRESH_GENERATOR(gen);
   const Tensor g = Tensor::randn({6, 5}, gen);
-  for (const Norm kind : kAllNorms) {
+  for (const Norm& kind : kAllNorms) {
     const double best = modnorm::dot(g, modnorm::dualize(g, kind, exact_spectral()));
     // The default (quintic) direction, rescaled to unit norm, also beats them.
     const Tensor quintic = modnorm::dualize(g, kind);
@@ -350,7 +350,7 @@ BOOST_AUTO_TEST_CASE(dual_norm_correction_scales_by_the_clamped_pairing) {
   BOOST_TEST((on.dual_norm_correction.range == modnorm::CorrectionRange::symmetric));
   DualizeOptions nonnegative = on;
   nonnegative.dual_norm_correction.range = modnorm::CorrectionRange::nonnegative;
-  for (const Norm kind : kAllNorms)
+  for (const Norm& kind : kAllNorms)
     for (const auto& options : {on, nonnegative}) {
       BOOST_TEST_INFO(to_string(kind));
       const mt::MatD plain_big = mt::to_eigen(modnorm::dualize(big, kind));
@@ -366,7 +366,7 @@ BOOST_AUTO_TEST_CASE(dual_norm_correction_scales_by_the_clamped_pairing) {
   // <G, dualize(G)> / sqrt(d_out/d_in) (8x12 here); other kinds are unchanged.
   DualizeOptions orthogonalized = on;
   orthogonalized.dual_norm_correction.pairing = modnorm::CorrectionPairing::orthogonalized;
-  for (const Norm kind : kAllNorms) {
+  for (const Norm& kind : kAllNorms) {
     BOOST_TEST_INFO(to_string(kind));
     const double shape = kind == Norm::spectral ? std::sqrt(8.0 / 12.0) : 1.0;
     const mt::MatD expected =
@@ -417,7 +417,7 @@ BOOST_AUTO_TEST_CASE(works_for_bf16_and_f64_inputs) {
   MODNORM_FRESH_GENERATOR(gen);
   const Tensor g32 = Tensor::randn({16, 24}, gen);
   for (const DType dtype : {DType::bf16, DType::f64})
-    for (const Norm kind : kAllNorms) {
+    for (const Norm& kind : kAllNorms) {
       BOOST_TEST_INFO(to_string(kind) << " " << to_string(dtype));
       const Tensor g = g32.to(dtype);
       const Tensor d = modnorm::dualize(g, kind);
@@ -445,7 +445,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_with_a_clear_error) {
   const Tensor vector = Tensor::full({5}, 1.0);
   const Tensor cube = Tensor::full({2, 2, 2}, 1.0);
   const Tensor hypercube = Tensor::full({2, 2, 2, 2}, 1.0);
-  for (const Norm kind : {Norm::spectral, Norm::column}) {
+  for (const Norm& kind : {Norm::spectral, Norm::column}) {
     throws_with([&] { modnorm::dualize(vector, kind); }, "dualize", "rank 2");
     throws_with([&] { modnorm::dual_norm(hypercube, kind); }, "dual_norm", "[2x2x2x2] f32 cpu");
     throws_with([&] { modnorm::norm(vector, kind); }, "norm", "rank 2");
@@ -454,11 +454,11 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_with_a_clear_error) {
   throws_with([&] { modnorm::dual_norm(cube, Norm::column); }, "dual_norm", "[2x2x2] f32 cpu");
   throws_with([&] { modnorm::spectral_norm(hypercube); }, "spectral_norm", "rank 3");
   // Entrywise kinds take any rank.
-  for (const Norm kind : {Norm::sign, Norm::euclidean}) {
+  for (const Norm& kind : {Norm::sign, Norm::euclidean}) {
     BOOST_TEST(modnorm::dualize(cube, kind).shape() == cube.shape());
     BOOST_TEST(modnorm::norm(vector, kind) == 1.0, tt::tolerance(1e-6));
   }
-  for (const Norm kind : kAllNorms)
+  for (const Norm& kind : kAllNorms)
     throws_with([&] { modnorm::dualize(Tensor::zeros({0, 3}), kind); }, "dualize", "non-empty");
 
   std::vector<float> values(6, 1.0f);
@@ -466,7 +466,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_with_a_clear_error) {
   const Tensor inf = matrix(values, 2, 3);
   values[4] = std::nanf("");
   const Tensor nan = matrix(values, 2, 3);
-  for (const Norm kind : kAllNorms) {
+  for (const Norm& kind : kAllNorms) {
     BOOST_TEST_INFO(to_string(kind));
     throws_with([&] { modnorm::dualize(nan, kind); }, "dualize", "NaN at [1, 1]");
     throws_with([&] { modnorm::dualize(inf, kind); }, "dualize", "+Inf at [1, 1]");

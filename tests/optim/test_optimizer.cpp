@@ -128,30 +128,25 @@ MatD quintic_polar(const MatD& g) {
 }
 
 // The duality maps of docs/theory.md (spectral: exact JacobiSVD, or the quintic above).
-MatD reference_dualize(const MatD& g, Norm kind, bool quintic) {
+MatD reference_dualize(const MatD& g, const Norm& kind, bool quintic) {
   const auto rows = static_cast<double>(g.rows()), cols = static_cast<double>(g.cols());
-  switch (kind) {
-    case Norm::spectral:
-      return quintic ? MatD(std::sqrt(rows / cols) * quintic_polar(g))
-                     : mt::jacobi_dualize_spectral(g);
-    case Norm::sign:
-      return g.unaryExpr(&sign_of);
-    case Norm::euclidean: {
-      const double n = g.norm();
-      return n == 0.0 ? MatD(MatD::Zero(g.rows(), g.cols()))
-                      : MatD(g * std::sqrt(static_cast<double>(g.size())) / n);
-    }
-    case Norm::column: {
-      MatD out = g;
-      for (Eigen::Index j = 0; j < g.cols(); ++j) {
-        const double n = g.col(j).norm();
-        out.col(j) = n == 0.0 ? Eigen::VectorXd::Zero(g.rows()).eval()
-                              : Eigen::VectorXd(g.col(j) * std::sqrt(rows) / n);
-      }
-      return out;
-    }
+  if (kind == Norm::spectral)
+    return quintic ? MatD(std::sqrt(rows / cols) * quintic_polar(g))
+                   : mt::jacobi_dualize_spectral(g);
+  if (kind == Norm::sign) return g.unaryExpr(&sign_of);
+  if (kind == Norm::euclidean) {
+    const double n = g.norm();
+    return n == 0.0 ? MatD(MatD::Zero(g.rows(), g.cols()))
+                    : MatD(g * std::sqrt(static_cast<double>(g.size())) / n);
   }
-  return g;
+  BOOST_REQUIRE(kind == Norm::column);
+  MatD out = g;
+  for (Eigen::Index j = 0; j < g.cols(); ++j) {
+    const double n = g.col(j).norm();
+    out.col(j) = n == 0.0 ? Eigen::VectorXd::Zero(g.rows()).eval()
+                          : Eigen::VectorXd(g.col(j) * std::sqrt(rows) / n);
+  }
+  return out;
 }
 
 // The optimizer of optim.hpp written out in double with Eigen, one atom at a time.
@@ -554,9 +549,9 @@ BOOST_AUTO_TEST_CASE(cautious_decay_touches_exactly_the_masked_entries) {
       BOOST_TEST_INFO(to_string(dtype) << ", " << to_string(algorithm));
       // Two identical nets, one without decay; beta = 0, so sign(-Delta W) = sign(g) for sgd
       // and, with the sign norm, for modular too.
-      // Modular: the sign norm, so that the step's sign is the gradient's entrywise.
-      const std::optional<Norm> sign =
-          algorithm == Algorithm::modular ? std::optional<Norm>(Norm::sign) : std::nullopt;
+      // Modular: the sign norm, so that the step's sign is the gradient's entrywise (sgd ignores
+      // the norm: Linear's own).
+      const Norm sign = algorithm == Algorithm::modular ? Norm::sign : Norm::spectral;
       Module plain = modnorm::Linear(6, 5, atom(dtype, 1.0, sign));
       Module decayed = modnorm::Linear(6, 5, atom(dtype, 1.0, sign));
       plain.initialize(gen);
