@@ -21,12 +21,15 @@ void map_in_double(const Tensor& x_in, const Tensor* dy_in, Tensor& out_in, F f)
     const T* px = static_cast<const T*>(x.raw());
     const T* pdy = dy_in ? static_cast<const T*>(dy.raw()) : nullptr;
     T* po = static_cast<T*>(out.get().raw());
-    cpu::in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t i = begin; i < end; ++i) {
-        const double v = f(static_cast<double>(px[i]));
-        po[i] = static_cast<T>(pdy ? static_cast<double>(pdy[i]) * v : v);
-      }
-    });
+    cpu::in_chunks(
+        x.numel(),
+        [&](std::int64_t begin, std::int64_t end) {
+          for (std::int64_t i = begin; i < end; ++i) {
+            const double v = f(static_cast<double>(px[i]));
+            po[i] = static_cast<T>(pdy ? static_cast<double>(pdy[i]) * v : v);
+          }
+        },
+        cpu::kParallelCostly);  // tanh and cosh in double
   });
   out.commit();
 }
