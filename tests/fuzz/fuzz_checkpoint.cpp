@@ -1,5 +1,5 @@
 // libFuzzer target: resuming from a checkpoint as `modnorm train --resume` does
-// (src/cli/train.cpp): load_safetensors, copy the weights into a small MLP (same names and
+// (src/cli/trainer.cpp): load_safetensors, copy the weights into a small MLP (same names and
 // shapes required), Optimizer::load_state with the "optim." entries, then one training step on
 // the restored state. Each input is tried against the state layouts of every algorithm
 // (modular, modular with NorMuon, sgd, adamw, adaptive_adam; docs/checkpoints.md). Every
