@@ -22,7 +22,7 @@
 //       The MLP of `modnorm train` (Linear >> ReLU >> ... >> Linear, no biases) with the given
 //       weights: PREFIX + "loss" (rank 0) and PREFIX + <parameter name> (the gradients).
 //   {"op": "train_step", "x": NAME, "labels": NAME, "weights": [...], "lr": LR}   (speed only)
-//       One training step exactly as src/cli/train.cpp does it: zero_grad, forward,
+//       One training step exactly as src/cli/trainer.cpp does it: zero_grad, forward,
 //       softmax_cross_entropy, backward, Optimizer::step (modular defaults, Nesterov, quintic).
 //   {"op": "cnn_step", "x": NAME, "labels": NAME, "widths": [...], "lr": LR}   (speed only)
 //       The same step for the residual CNN of `modnorm train cnn` (src/cli/cnn.hpp):

@@ -346,7 +346,7 @@ void GptTask::add_results(nlohmann::json& out, double seconds, std::int64_t run)
 }
 
 void add_sample_flags(CLI::App& cmd, SampleConfig& c) {
-  cmd.add_option("checkpoint", c.checkpoint, "A GPT checkpoint written by train --model gpt --save")
+  cmd.add_option("checkpoint", c.checkpoint, "A GPT checkpoint written by train gpt --save")
       ->required();
   cmd.add_option("--prompt", c.prompt,
                  "Text to continue (characters of the checkpoint's vocabulary)")
