@@ -64,9 +64,9 @@ class Classifier : public Task {
     (void)metadata;
   }
 
-  MlpShape sizes;            // the network's sizes (the CNN's width is its first stage's)
-  std::int64_t rows = 0;     // the images' size, from the data
-  std::int64_t columns = 0;  //
+  MlpShape sizes;            ///< the network's sizes (the CNN's width is its first stage's)
+  std::int64_t rows = 0;     ///< the images' height, from the data
+  std::int64_t columns = 0;  ///< the images' width, from the data
 
  private:
   std::string data_ = default_fashion_mnist_dir();

@@ -40,18 +40,18 @@ std::string describe_device(Device device);
 
 /// The flags every model takes: the optimizer, the batch, the seed, the device and the outputs.
 struct TrainFlags {
-  OptimizerOptions optimizer = with_linear_decay();
-  std::optional<double> lr;         // unset: the task's default_lr(algorithm)
-  std::optional<bool> nesterov;     // unset: default_nesterov(algorithm)
-  std::vector<std::string> groups;  // --group SPEC (groups.hpp)
-  bool hybrid = false;              // --hybrid: AdamW on the embedding, output layer, vectors
-  std::int64_t batch = 1;           // each task sets its own default
-  std::uint64_t seed = 0;
-  std::string log;  // CSV file
-  std::int64_t log_every = 50;
-  bool json = false;
-  std::string save, resume;
-  Device device = Device::cpu;
+  OptimizerOptions optimizer = with_linear_decay();  ///< --optimizer, --beta, --schedule, ...
+  std::optional<double> lr;         ///< --lr; unset: the task's default_lr(algorithm)
+  std::optional<bool> nesterov;     ///< unset: default_nesterov(algorithm)
+  std::vector<std::string> groups;  ///< --group SPEC (groups.hpp)
+  bool hybrid = false;              ///< --hybrid: AdamW on the embedding, output layer, vectors
+  std::int64_t batch = 1;           ///< --batch; each task sets its own default
+  std::uint64_t seed = 0;           ///< --seed
+  std::string log;                  ///< --log: a CSV file
+  std::int64_t log_every = 50;      ///< --log-every
+  bool json = false;                ///< --json
+  std::string save, resume;         ///< --save, --resume: checkpoints
+  Device device = Device::cpu;      ///< --device
 
   /// The library's defaults with a linear decay to zero.
   static OptimizerOptions with_linear_decay() {
@@ -63,19 +63,19 @@ struct TrainFlags {
 
 /// What a task computes on this rank's share of one step's batch.
 struct StepLoss {
-  CrossEntropy loss;           // mean over this rank's items; grad shaped as the net's output
-  std::vector<double> counts;  // what the task sums over the ranks besides the loss (e.g. hits)
-  std::size_t mine = 0;        // this rank's items
-  std::size_t batch = 0;       // the whole batch's
+  CrossEntropy loss;           ///< mean over this rank's items; grad shaped as the net's output
+  std::vector<double> counts;  ///< what the task sums over the ranks besides the loss (hits)
+  std::size_t mine = 0;        ///< this rank's items
+  std::size_t batch = 0;       ///< the whole batch's
 };
 
 /// A step taken, as the task records and logs it.
 struct StepDone {
-  std::int64_t done = 0;       // steps done, this one included
-  std::int64_t run = 0;        // steps done by this process (not before --resume)
-  double loss = 0;             // the whole batch's mean loss
-  std::vector<double> counts;  // StepLoss::counts summed over the ranks
-  double lr = 0;               // the step's learning rate
+  std::int64_t done = 0;       ///< steps done, this one included
+  std::int64_t run = 0;        ///< steps done by this process (not before --resume)
+  double loss = 0;             ///< the whole batch's mean loss
+  std::vector<double> counts;  ///< StepLoss::counts summed over the ranks
+  double lr = 0;               ///< the step's learning rate
 };
 
 /// A model as the trainer trains it. The trainer calls, in this order: check_flags, load, (the
@@ -106,16 +106,17 @@ class Task {
   virtual Module load(const SafetensorsFile* checkpoint, const Ranks& ranks) = 0;
   /// Draws the batch order's seed from `gen`, after the weights (a task may draw nothing).
   virtual void seed_batches(Generator& gen) { (void)gen; }
-  /// The run's length in steps, and the steps between evaluations (and checkpoints).
+  /// The run's length in steps (what the schedule decays over).
   virtual std::int64_t steps() const = 0;
+  /// The steps between evaluations (and checkpoints); the last step evaluates as well.
   virtual std::int64_t eval_every() const = 0;
   /// Throws unless a resumed optimizer's `steps` are where the checkpoint says the run stopped.
   virtual void check_resumed(std::int64_t steps) const = 0;
   /// Where a run `steps` steps in stands, for "resumed from ... after epoch 2".
   virtual std::string position(std::int64_t steps) const = 0;
-  /// The model and the data, for the run's first line ("MLP 784-512-10", "5 epochs, 60000
-  /// examples").
+  /// The model, for the run's first line ("MLP 784-512-10").
   virtual std::string describe() const = 0;
+  /// The run's length and data, for its first line ("5 epochs, 60000 examples").
   virtual std::string describe_data() const = 0;
 
   /// The CSV log's columns after `step` and before the norms ("epoch,loss,accuracy,lr").
