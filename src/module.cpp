@@ -145,7 +145,8 @@ void require_forward(const char* op, const ModuleImpl& module, bool forwarded) {
 // Out of line: exported for interpreters (module.hpp).
 AtomOptions::~AtomOptions() = default;
 
-AtomImpl::AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const AtomOptions& options)
+AtomImpl::AtomImpl(const char* type, const Shape& weight_shape, const Norm& own_norm,
+                   const AtomOptions& options)
     : mass_(options.mass),
       norm_(options.norm.value_or(own_norm)),
       zero_init_(options.zero_init),
@@ -299,8 +300,9 @@ std::vector<Tensor> dualize(const std::vector<Parameter>& params, const std::vec
   for (const auto& [key, atoms] : batches) {
     std::vector<Tensor> inputs;
     for (const std::size_t l : atoms) inputs.push_back(g[l]);
+    const NormRule* rule = std::get<0>(key);  // a lambda may not capture a structured binding
     const std::vector<Tensor> directions = for_parameter(op, params[atoms[0]].name, [&] {
-      return std::get<0>(key)->dualize_batch(inputs, options.orthogonalize);
+      return rule->dualize_batch(inputs, options.orthogonalize);
     });
     for (std::size_t k = 0; k < atoms.size(); ++k)
       out[atoms[k]] = scale(directions[k], 1.0 / params[atoms[k]].coefficient);

@@ -22,8 +22,6 @@
 namespace modnorm {
 namespace {
 
-using detail::fail;
-
 using Schedule = std::vector<QuinticCoefficients>;
 
 // Jordan et al. 2024 (Muon; also optax contrib/_muon.py `ns_coeffs`): coefficients chosen to

@@ -280,7 +280,8 @@ class MODNORM_API AtomImpl : public ModuleImpl {
  public:
   /// `own_norm` is the atom's natural norm; options.norm overrides it. Throws on a negative
   /// or non-finite mass, naming `type` ("Linear"); the weight starts at zero (initialize()).
-  AtomImpl(const char* type, Shape weight_shape, Norm own_norm, const AtomOptions& options);
+  AtomImpl(const char* type, const Shape& weight_shape, const Norm& own_norm,
+           const AtomOptions& options);
 
   double mass() const override { return mass_; }
   double sensitivity() const override { return 1.0; }

@@ -532,8 +532,8 @@ class MODNORM_API Optimizer {
   /// Example:
   ///   modnorm::Optimizer opt(net, options);
   ///   modnorm::Optimizer sharded(net, options, modnorm::distributed::init());
-  explicit Optimizer(const Module& module, OptimizerOptions options = {},
-                     distributed::Group group = {});
+  explicit Optimizer(const Module& module, const OptimizerOptions& options = {},
+                     const distributed::Group& group = {});
   ~Optimizer();
   Optimizer(Optimizer&&) noexcept;
   Optimizer& operator=(Optimizer&&) noexcept;

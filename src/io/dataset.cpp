@@ -22,7 +22,7 @@ bool is_file(const std::string& path) {
 
 // `dir/name.gz`, else `dir/name`; the error names the .gz file (the name Debian ships).
 std::string find_fashion_file(const std::string& dir, const std::string& name) {
-  const std::string base = dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
+  std::string base = dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
   if (is_file(base + ".gz")) return base + ".gz";
   if (is_file(base)) return base;
   detail::fail("load_fashion_mnist",

@@ -9,8 +9,6 @@
 namespace modnorm {
 namespace {
 
-using detail::fail;
-
 // Whether `name` matches the glob `pattern` whole: '*' any run of characters, '?' one.
 bool glob(const std::string& pattern, const std::string& name) {
   std::size_t p = 0, n = 0, star = std::string::npos, resume = 0;

@@ -16,7 +16,7 @@ Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options,
   const Tensor row_mean = mean(mul(O, O), -1).reshape({rows, 1});
   axpy(1.0 - options.beta2, row_mean, row_second_moment, options.beta2);
   // O' = O / (sqrt(v) + eps), broadcast [rows x cols] / [rows x 1].
-  const Tensor normalized =
+  Tensor normalized =
       div(O, add(sqrt(row_second_moment), scalar_like(options.eps, row_second_moment)));
   // Rescale so that ||O'||_F = ||O||_F (normuon.py); a zero O stays zero. O may be this rank's
   // rows of a split atom: the norms are over every owner's.

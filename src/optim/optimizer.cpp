@@ -115,8 +115,9 @@ void form_group_updates(const char* op, GroupState& g, const std::vector<Paramet
 }  // namespace
 }  // namespace detail
 
-Optimizer::Optimizer(const Module& module, OptimizerOptions options, distributed::Group group)
-    : impl_(std::make_unique<Impl>(Impl{module, std::move(options), {}, {}, 0, {}, {}})) {
+Optimizer::Optimizer(const Module& module, const OptimizerOptions& options,
+                     const distributed::Group& group)
+    : impl_(std::make_unique<Impl>(Impl{module, options, {}, {}, 0, {}, {}})) {
   constexpr const char* op = "Optimizer";
   Impl& s = *impl_;
   const OptimizerOptions& o = s.options;

@@ -94,7 +94,8 @@ void Optimizer::load_state(const Entries& state) {
     if (!all_finite(t)) fail(op, "entry '" + name + "' holds NaN or Inf: " + t.describe());
   }
   if (given.size() != targets.size() + 1)
-    for (const auto& [name, tensor] : given) {
+    for (const auto& entry : given) {
+      const std::string& name = entry.first;  // a lambda may not capture a structured binding
       const bool known =
           name == kStep || std::any_of(targets.begin(), targets.end(),
                                        [&](const Buffer& b) { return b.name == name; });
