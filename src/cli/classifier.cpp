@@ -209,7 +209,7 @@ void Classifier::evaluate(Module& net) {
 
 std::string Classifier::finish_period(std::int64_t done) {
   train_loss_ = loss_sum_ / static_cast<double>(period_steps_);
-  const std::string line =
+  std::string line =
       "epoch " + std::to_string(done / sampler_->batches_per_epoch()) + "/" +
       std::to_string(epochs_) + "  train loss " + fixed(train_loss_, 4) + "  train acc " +
       fixed(100.0 * static_cast<double>(correct_) / static_cast<double>(seen_), 2) +
