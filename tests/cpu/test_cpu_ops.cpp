@@ -178,8 +178,8 @@ BOOST_AUTO_TEST_CASE(all_finite_detects_nan_and_inf) {
 
 BOOST_AUTO_TEST_CASE(reductions_match_reference_along_every_axis) {
   MODNORM_FRESH_GENERATOR(gen);
-  for (const auto& shape :
-       std::vector<Shape>{{5}, {1, 6}, {6, 1}, {4, 7}, {2, 3, 4}, {3, 1, 2, 5}}) {
+  for (const auto& shape : std::vector<Shape>{
+           {5}, {1, 6}, {6, 1}, {4, 7}, {2, 3, 4}, {3, 1, 2, 5}, {3, 37}, {2, 2, 100}}) {
     auto x = Tensor::randn(shape, gen);
     const auto xv = x.to_vector_f64();
     for (int axis = -static_cast<int>(shape.size()); axis < static_cast<int>(shape.size());
@@ -222,6 +222,14 @@ BOOST_AUTO_TEST_CASE(reductions_match_reference_along_every_axis) {
   BOOST_TEST(sum(Tensor::zeros({0})) == 0.0);
   BOOST_TEST(max_abs(Tensor::zeros({0})) == 0.0);
   BOOST_TEST(std::isnan(max(Tensor::from_vector({1.0f, std::nanf(""), 3.0f}, {3}))));
+  // Rows long enough for the partial accumulations along the last axis: NaN wins anywhere.
+  for (std::size_t pos : {0, 5, 8, 20, 36}) {
+    std::vector<float> row(37, -1.0f);
+    row[pos] = std::nanf("");
+    BOOST_TEST(std::isnan(max(Tensor::from_vector(row, {1, 37}), 1).to_vector()[0]));
+    BOOST_TEST(std::isnan(max_abs(Tensor::from_vector(row, {37}))));
+  }
+  BOOST_TEST(max(Tensor::full({2, 20}, -INFINITY), 1).to_vector()[1] == -INFINITY);
 }
 
 BOOST_AUTO_TEST_CASE(row_and_column_norms_match_reference) {
