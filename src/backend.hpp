@@ -116,7 +116,7 @@ class Backend {
   /// out = a op b with NumPy broadcasting: out has the broadcast shape of a and b (ops.cpp
   /// checked it). Equal shapes take a contiguous fast path; others walk broadcast_strides().
   virtual void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out);
-  /// y = alpha * x + beta * y.
+  /// y = alpha * x + beta * y; beta == 0 never reads y (it may be uninitialised, or NaN).
   virtual void axpy(double alpha, const Tensor& x, double beta, Tensor& y);
   virtual bool all_finite(const Tensor& x);
   /// x seen as [outer, n, inner] around `axis`; out is [outer, inner].

@@ -213,8 +213,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor scale(const Tensor& a, double s) {
   check_float("scale", a);
-  Tensor out = Tensor::zeros(a.shape(), a.dtype(), a.device());
-  detail::backend_of(a).axpy(s, a, 0.0, out);
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  detail::backend_of(a).axpy(s, a, 0.0, out);  // beta 0: out's content is never read
   return out;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// The exact GELU on the CPU: the scalar double formulas (every dtype), and for f32 tensors a
-// vectorised evaluation that returns the same f32 values bit for bit, several times faster.
+// GELU on the CPU: the scalar double formulas (f64 tensors), and for f32 tensors loops over the
+// f32 formulas of math_f32.hpp, which the CUDA kernels run too.
 
 #include <cmath>
 #include <cstdint>
@@ -22,11 +22,11 @@ inline double gelu_slope(double x) {
   return cdf + x * pdf;
 }
 
-/// out[i] = f32(gelu_value(x[i])) for i < n, the same bits as the scalar formula gives.
+/// out[i] = gelu_value_f32(x[i]) for i < n (math_f32.hpp: within 7 ulp of the exact value).
 /// Example: gelu_f32(x.data<float>(), y.data<float>(), x.numel());
 void gelu_f32(const float* x, float* out, std::int64_t n);
 
-/// out[i] = dy[i] * f32(gelu_slope(x[i])) for i < n, the same bits as the scalar formula gives.
+/// out[i] = dy[i] * gelu_slope_f32(x[i]) for i < n (math_f32.hpp).
 /// Example: gelu_backward_f32(x.data<float>(), dy.data<float>(), dx.data<float>(), x.numel());
 void gelu_backward_f32(const float* x, const float* dy, float* out, std::int64_t n);
 

@@ -1,6 +1,7 @@
 // Reductions along one axis, accumulated in double. The axis splits x into [outer, n, inner];
 // the loop runs k (the reduced index) outside i so both axis 0 and the last axis stream memory,
-// and a sum along the last axis (inner == 1) keeps 8 partial sums.
+// and a reduction along the last axis (inner == 1) keeps 8 partial accumulations.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -29,37 +30,48 @@ double finish(double acc, std::int64_t n) {
   return acc;
 }
 
-// A contiguous run of n values (inner == 1: a row of a matrix) for the sums: 8 independent
-// partial sums instead of one chain of dependent additions, so the loop vectorises (the order of
-// the additions is fixed: results are reproducible).
+// The identity of an accumulation (-Inf for max: a row of -Inf has max -Inf).
+template <Reduce kOp>
+constexpr double identity() {
+  return kOp == Reduce::max ? -std::numeric_limits<double>::infinity() : 0.0;
+}
+
+// Two partial accumulations into one: sums add, maxima take the larger (NaN wins).
+template <Reduce kOp>
+double merge(double a, double b) {
+  if constexpr (kOp == Reduce::max || kOp == Reduce::max_abs) return accumulate<Reduce::max>(a, b);
+  return a + b;
+}
+
+// A contiguous run of n values (inner == 1: a row of a matrix): 8 independent partial
+// accumulations instead of one chain of dependent steps, so the loop vectorises (the order of
+// the steps is fixed: results are reproducible).
 template <Reduce kOp, class T>
-double sum_run(const T* row, std::int64_t n) {
+double run(const T* row, std::int64_t n) {
   constexpr int kLanes = 8;
-  double lane[kLanes] = {};
+  double lane[kLanes];
+  std::fill(lane, lane + kLanes, identity<kOp>());
   std::int64_t k = 0;
   for (; k + kLanes <= n; k += kLanes)
     for (int u = 0; u < kLanes; ++u)
       lane[u] = accumulate<kOp>(lane[u], static_cast<double>(row[k + u]));
-  double acc = 0.0;
+  double acc = identity<kOp>();
   for (; k < n; ++k) acc = accumulate<kOp>(acc, static_cast<double>(row[k]));
-  for (int u = 0; u < kLanes; ++u) acc += lane[u];
+  for (int u = 0; u < kLanes; ++u) acc = merge<kOp>(acc, lane[u]);
   return acc;
 }
 
 // The op is a template argument, so the loop over `inner` has no branch on it and vectorises.
 template <Reduce kOp, class T>
 void reduce_as(const T* src, T* dst, std::int64_t outer, std::int64_t n, std::int64_t inner) {
-  if constexpr (kOp == Reduce::sum || kOp == Reduce::mean || kOp == Reduce::l2) {
-    if (inner == 1) {
-      for (std::int64_t o = 0; o < outer; ++o)
-        dst[o] = static_cast<T>(finish<kOp>(sum_run<kOp>(src + o * n, n), n));
-      return;
-    }
+  if (inner == 1) {
+    for (std::int64_t o = 0; o < outer; ++o)
+      dst[o] = static_cast<T>(finish<kOp>(run<kOp>(src + o * n, n), n));
+    return;
   }
-  const double init = kOp == Reduce::max ? -std::numeric_limits<double>::infinity() : 0.0;
   std::vector<double> acc(static_cast<std::size_t>(inner));
   for (std::int64_t o = 0; o < outer; ++o) {
-    std::fill(acc.begin(), acc.end(), init);
+    std::fill(acc.begin(), acc.end(), identity<kOp>());
     for (std::int64_t k = 0; k < n; ++k) {
       const T* row = src + (o * n + k) * inner;
       for (std::int64_t i = 0; i < inner; ++i)

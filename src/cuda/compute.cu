@@ -4,8 +4,9 @@
 // permute, softmax and its backward (a warp per row), the lower-triangular mask, the windows
 // of NHWC images (im2col and its adjoint col2im, both gathers), gather,
 // scatter-add (atomic) and softmax cross-entropy. Arithmetic in fp32 for f32/bf16, fp64 for
-// f64. GELU uses Phi(x) = erfc(-x / sqrt 2) / 2: 1 + erf(x / sqrt 2) cancels for negative x in
-// fp32.
+// f64. In fp32, GELU and softmax's exp are math_f32.hpp's formulas, the CPU kernels' arithmetic
+// to the bit; in fp64 GELU uses Phi(x) = erfc(-x / sqrt 2) / 2 (1 + erf(x / sqrt 2) would cancel
+// for negative x).
 #include <cuda_bf16.h>
 
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_buffer.hpp"
 #include "cuda/launch.cuh"
+#include "math_f32.hpp"
 
 namespace modnorm::detail::cuda {
 namespace {
@@ -58,6 +60,7 @@ __device__ A apply(Unary op, A x) {
     case Unary::relu:
       return x > A(0) ? x : A(0);
     case Unary::gelu:
+      if constexpr (std::is_same_v<A, float>) return gelu_value_f32(x);
       return A(0.5) * x * erfc(-x * A(0.70710678118654752440));
     case Unary::abs:
       return fabs(x);
@@ -79,6 +82,7 @@ __device__ A derivative(Unary op, A x) {
     case Unary::relu:
       return x > A(0) ? A(1) : A(0);
     case Unary::gelu:
+      if constexpr (std::is_same_v<A, float>) return gelu_slope_f32(x);
       return A(0.5) * erfc(-x * A(0.70710678118654752440)) +
              x * A(0.39894228040143267794) * exp(A(-0.5) * x * x);
     case Unary::abs:
@@ -289,9 +293,10 @@ __global__ void softmax_kernel(const T* x, T* y, std::int64_t rows, std::int64_t
       continue;
     }
     A total = 0;
-    for (std::int64_t j = lane; j < n; j += kWarp) total += exp(load(xr, j) - shift);
+    for (std::int64_t j = lane; j < n; j += kWarp) total += exp_shifted(load(xr, j), shift);
     total = warp_sum(total);
-    for (std::int64_t j = lane; j < n; j += kWarp) store(yr, j, exp(load(xr, j) - shift) / total);
+    for (std::int64_t j = lane; j < n; j += kWarp)
+      store(yr, j, exp_shifted(load(xr, j), shift) / total);
   }
 }
 
