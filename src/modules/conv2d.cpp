@@ -2,11 +2,11 @@
 // windows as rows, X [N*Ho*Wo x k*k*c_in], and the weight as the matrix Wm [c_out x k*k*c_in],
 // y = f X Wm^T, dWm = f dy^T X and dX = f dy Wm, dx = col2im(dX). Where the backend has a direct
 // convolution for the dtype (oneDNN, f32 on the CPU), the same three products run there.
-#include "conv2d.hpp"
+#include "modnorm/modules/conv2d.hpp"
 
 #include "backend.hpp"
+#include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -32,13 +32,13 @@ class Conv2DImpl final : public Cloneable<Conv2DImpl, AtomImpl> {
 
   std::string describe() const override {
     return "Conv2D(" + std::to_string(c_in_) + " -> " + std::to_string(c_out_) + ", " +
-           detail::describe(window_) + ", " + to_string(conv_norm_) + ")";
+           to_string(window_) + ", " + to_string(conv_norm_) + ")";
   }
 
   Tensor forward(const Tensor& x) override {
     constexpr const char* op = "Conv2D.forward";
-    detail::check_images(op, *this, x, window_, c_in_);
-    detail::check_like(op, *this, x, weight());
+    check_images(op, *this, x, window_, c_in_);
+    check_like(op, *this, x, weight());
     x_shape_ = x.shape();
     clear_cache();
     detail::Backend& engine = detail::backend_of(x);
@@ -58,7 +58,7 @@ class Conv2DImpl final : public Cloneable<Conv2DImpl, AtomImpl> {
   Tensor backward(const Tensor& dy, bool input_grad) override {
     constexpr const char* op = "Conv2D.backward";
     require_forward(op, *this, x_.has_value() || cols_.has_value());
-    detail::check_grad_shape(op, *this, dy, output_shape());
+    check_grad_shape(op, *this, dy, output_shape());
     if (x_) {
       detail::Backend& engine = detail::backend_of(dy);
       engine.conv2d_backward_weights(factor_, *x_, dy, layout(), geometry(), grad());
@@ -132,20 +132,19 @@ std::shared_ptr<ModuleImpl> make_conv2d(std::int64_t c_in, std::int64_t c_out, s
                                         std::int64_t stride, std::int64_t padding,
                                         const Conv2DOptions& options) {
   if (c_in < 1 || c_out < 1)
-    detail::fail("Conv2D", "c_in and c_out must be >= 1, got " + std::to_string(c_in) + " and " +
-                               std::to_string(c_out));
+    fail("Conv2D", "c_in and c_out must be >= 1, got " + std::to_string(c_in) + " and " +
+                       std::to_string(c_out));
   const Window2D window{kernel, stride, padding};
-  detail::check_window("Conv2D", window);
+  check_window("Conv2D", window);
   // In double, so that no size product can overflow before the weight's allocation refuses it.
   const double entries = static_cast<double>(kernel) * static_cast<double>(kernel) *
                          static_cast<double>(c_in) * static_cast<double>(c_out);
   if (entries > 0x1p40)
-    detail::fail("Conv2D", "a " + std::to_string(kernel) + "x" + std::to_string(kernel) +
-                               " kernel from " + std::to_string(c_in) + " to " +
-                               std::to_string(c_out) + " channels has more than 2^40 weights");
+    fail("Conv2D", "a " + std::to_string(kernel) + "x" + std::to_string(kernel) + " kernel from " +
+                       std::to_string(c_in) + " to " + std::to_string(c_out) +
+                       " channels has more than 2^40 weights");
   if (options.conv_norm != ConvNorm::per_tap && options.conv_norm != ConvNorm::flattened)
-    detail::fail("Conv2D",
-                 "unknown conv_norm " + std::to_string(static_cast<int>(options.conv_norm)));
+    fail("Conv2D", "unknown conv_norm " + std::to_string(static_cast<int>(options.conv_norm)));
   return std::make_shared<Conv2DImpl>(c_in, c_out, window, options);
 }
 
