@@ -37,6 +37,7 @@
 
 // Models (compositions of modules).
 #include "modnorm/models/gpt.hpp"
+#include "modnorm/models/mlp.hpp"
 #include "modnorm/models/rescnn.hpp"
 
 // Notebook display (needs nlohmann/json) only inside cling or clang-repl: docs/notebooks.md.
