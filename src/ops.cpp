@@ -188,9 +188,9 @@ ConvWeight conv_weight(const char* op, const Tensor& w, const Tensor& like,
                        const detail::WindowGeometry& g, const Window2D& window) {
   check_compatible(op, like, w);
   const std::int64_t k = g.kernel, taps = k * k, c = g.c;
-  if (w.rank() == 3 && w.dim(0) == taps && w.dim(2) == c && w.dim(1) > 0)
+  if (c > 0 && w.rank() == 3 && w.dim(0) == taps && w.dim(2) == c && w.dim(1) > 0)
     return {w.dim(1), {c, 1, k * w.dim(1) * c, w.dim(1) * c}};
-  if (w.rank() == 2 && w.dim(0) > 0 && c > 0 && w.dim(1) % taps == 0 && w.dim(1) / taps == c)
+  if (c > 0 && w.rank() == 2 && w.dim(0) > 0 && w.dim(1) % taps == 0 && w.dim(1) / taps == c)
     return {w.dim(0), {w.dim(1), 1, k * c, c}};
   // taps * c in double: a huge window over many channels must not overflow the message.
   const double columns = static_cast<double>(taps) * static_cast<double>(c);
@@ -198,7 +198,8 @@ ConvWeight conv_weight(const char* op, const Tensor& w, const Tensor& like,
   std::snprintf(flat, sizeof flat, "%.17g", columns);
   fail(op, "weight " + w.describe() + " does not fit " + std::to_string(c) +
                " input channels and " + describe(window) + ": expected [" + std::to_string(taps) +
-               ", C_out, " + std::to_string(c) + "] or [C_out, " + flat + "] with C_out >= 1");
+               ", C_out, " + std::to_string(c) + "] or [C_out, " + flat +
+               "] with C_in and C_out >= 1");
 }
 
 // The dy of a convolution over g with c_out output channels: [n, ho, wo, c_out], of like's

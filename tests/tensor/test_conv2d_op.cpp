@@ -197,7 +197,16 @@ BOOST_AUTO_TEST_CASE(bad_images_weights_and_gradients_are_refused_by_name) {
         conv2d(x, Tensor::zeros({4, 26}), same);
       },
       {"[conv2d]", "weight [4x26]", "[C_out, 27]"});
-  mt::expect_error([&] { conv2d(x, Tensor::zeros({9, 0, 3}), same); }, {"[conv2d]", "C_out >= 1"});
+  mt::expect_error(
+      [&] {
+        conv2d(x, Tensor::zeros({9, 0, 3}), same);
+      },
+      {"[conv2d]", "C_in and C_out >= 1"});
+  mt::expect_error(
+      [&] {
+        conv2d(Tensor::zeros({2, 5, 5, 0}), Tensor::zeros({9, 4, 0}), same);
+      },
+      {"[conv2d]", "0 input channels"});
   mt::expect_error(
       [&] {
         conv2d(x, Tensor::zeros({3, 3, 4, 3}), same);
