@@ -6,7 +6,7 @@
 //   bench_gpt_step [--vocab V] [--context T] [--batch B] [--d-embed D] [--heads H]
 //                  [--blocks L] [--warmup N] [--repeats N] [--seed S]
 //
-// The step is what `modnorm train --model gpt` runs: Optimizer with its defaults (modular
+// The step is what `modnorm train gpt` runs: Optimizer with its defaults (modular
 // algorithm, EMA momentum 0.95, Muon's 5-step quintic in f32, lr 0.1) on one fixed batch of
 // token ids drawn from Generator(S + 1). Prints one JSON document: the options, the timing
 // (median, min, every step), the CPU time per timed step (all threads) and the process's peak

@@ -29,13 +29,15 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "scripts"))
 from child import find_torch_python, run_child  # noqa: E402
+from cpu import cpu_label, cpuinfo  # noqa: E402
 
 SIZES = {
     "hello": {"vocab": 73, "context": 64, "batch": 12, "d_embed": 128, "heads": 4, "blocks": 4},
@@ -173,6 +175,37 @@ def torch_side(size, mode, warmup, repeats):
 # the optimizer step too (f32 Newton-Schulz rounding differs a little between the two).
 LOSS_TOLERANCE = {"first_loss": 1e-5, "last_loss": 1e-4}
 PEERS = {"jax": "JAX (jit)", "torch_eager": "PyTorch eager", "torch_compiled": "PyTorch compiled"}
+NS_STEPS = 5  # gpt_rules.newton_schulz's iterations
+
+
+def step_flops(size):
+    """The floating-point operations of one training step at `size`, the same count for every
+    side: the forward pass's products (2 T rows cols per weight matrix but the embedding, a
+    gather; 4 B context^2 d per block for the attention scores and their mix), twice that for
+    the backward pass, and Newton-Schulz on every matrix but the embedding (per iteration, on
+    the m x n wide orientation: the symmetric X X^T at its useful m^2 n, as bench_gemm counts
+    ssyrk, then 2 m^3 and 2 m^2 n). The elementwise work is left out: this is the work a GEMM
+    could do, so the step's time against the GEMM roof says how much goes elsewhere."""
+    s = SIZES[size]
+    d, v, tokens = s["d_embed"], s["vocab"], s["batch"] * s["context"]
+    matrices = [(v, d)] + s["blocks"] * ([(d, d)] * 4 + [(4 * d, d), (d, 4 * d)])
+    forward = sum(2 * tokens * rows * cols for rows, cols in matrices) + \
+        s["blocks"] * 4 * s["batch"] * s["context"] ** 2 * d
+    orthogonalize = sum(NS_STEPS * (3 * min(r, c) ** 2 * max(r, c) + 2 * min(r, c) ** 3)
+                        for r, c in matrices)
+    return 3 * forward + orthogonalize
+
+
+def gemm_roof(binaries, threads):
+    """The machine's best f32 GEMM rate, measured now: the fastest provider's square-2048 sgemm
+    among the bench_gemm executables given (bench/gemm.cpp), on the steps' thread count."""
+    best = None
+    for binary in binaries:
+        doc = json.loads(run_child([binary, "--repeats", "5"], threads))
+        rate = next(r["gflops"] for r in doc["rows"] if r["what"].startswith("roof"))
+        if best is None or rate > best["gflops"]:
+            best = {"gflops": rate, "provider": doc["provider"], "kernels": doc["kernels"]}
+    return best
 
 
 def main():
@@ -188,6 +221,8 @@ def main():
     ap.add_argument("--torch-python", help="Python with PyTorch 2.x (default: .venv-torch's, "
                                            "child.find_torch_python); 'none' skips PyTorch")
     ap.add_argument("--out", help="write the results here (JSON)")
+    ap.add_argument("--roof", nargs="*", default=[],
+                    help="bench_gemm executables: each side's share of the best one's GEMM rate")
     a = ap.parse_args()
     if a.side == "jax":
         print(json.dumps(jax_side(a.size, a.warmup, a.repeats)))
@@ -200,6 +235,10 @@ def main():
     torch_python, torch_note = find_torch_python(a.torch_python)
     print(f"PyTorch: {torch_python or 'skipped'} ({torch_note})", flush=True)
 
+    roof = gemm_roof(a.roof, a.threads) if a.roof else None
+    if roof:
+        print(f"GEMM roof: {roof['gflops']:.0f} GFLOP/s ({roof['provider']}, {roof['kernels']} "
+              f"kernels, square 2048, {a.threads} thread(s))", flush=True)
     rows, failed = [], []
     for size in a.sizes:
         s = SIZES[size]
@@ -228,9 +267,13 @@ def main():
                                   f"JAX's {row['jax'][loss]:.7f} by {error:.1e} (relative; "
                                   f"tolerance {tolerance:.0e})")
         fastest = min(timed, key=lambda k: timed[k]["median_s"])
+        row["flops_per_step"] = step_flops(size)
+        if roof:  # the share of the GEMM roof of ours and of the fastest peer
+            row["roof_share"] = {k: row["flops_per_step"] / row[k]["median_s"] /
+                                 (roof["gflops"] * 1e9) for k in ("modnorm", fastest)}
         row.update({"speedup": row["jax"]["median_s"] / ours["median_s"],
                     "cpu_speedup": row["jax"]["cpu_s_per_step"] / ours["cpu_s_per_step"],
-                    "fastest_peer": PEERS[fastest],
+                    "fastest_peer": PEERS[fastest], "fastest_peer_side": fastest,
                     "speedup_vs_fastest_peer": timed[fastest]["median_s"] / ours["median_s"]})
         rows.append(row)
         print(f"{size:>6}: wall, CPU per step, peak RSS: modnorm {1e3 * ours['median_s']:.1f} ms, "
@@ -247,7 +290,7 @@ def main():
                 flush=True)
     doc = {"date": datetime.date.today().isoformat(), "threads": a.threads,
            "repeats": a.repeats, "load_average": list(os.getloadavg()),
-           "cpu": platform.processor() or platform.machine(),
+           "cpu": cpu_label(cpuinfo()), "gemm_roof": roof,
            "torch": {"python": torch_python, "version_or_reason": torch_note}, "rows": rows}
     if a.out:
         with open(a.out, "w") as f:

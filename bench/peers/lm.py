@@ -7,7 +7,7 @@ written by bench_gpt_ours), draw the same windows in the same order (each step's
 Generator, xoshiro256** seeded by splitmix64, seeded from the run's seed and the step as
 `modnorm train` does; reimplemented here), and score the validation loss on the same positions
 (the first --eval-tokens characters of the last 10%, in consecutive windows). modnorm runs as a
-user runs it (`modnorm train --model gpt ... --json --log`); JAX runs gpt_jax.modular_step under
+user runs it (`modnorm train gpt ... --json --log`); JAX runs gpt_jax.modular_step under
 jax.jit. Each side in its own process with the same thread count.
 
 --optimizer hybrid trains the race's Muon hybrid instead (scripts/lm_race, arm muon_hybrid): the
@@ -261,7 +261,7 @@ def main():
                    "--heads", str(c["heads"]), "--d-query", str(d_head), "--d-value", str(d_head),
                    "--blocks", str(c["depth"]), "--seed", str(c["seed"])], a.threads)
         log = os.path.join(tmp, "ours.csv")
-        ours_cmd = [a.modnorm, "train", "--model", "gpt", "--text", a.text, "--steps",
+        ours_cmd = [a.modnorm, "train", "gpt", "--text", a.text, "--steps",
                     str(a.steps), "--eval-every", str(a.eval_every), "--eval-tokens",
                     str(a.eval_tokens), "--context", str(c["context"]), "--batch", str(a.batch),
                     "--width", str(c["width"]), "--heads", str(c["heads"]), "--depth",

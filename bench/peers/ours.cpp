@@ -22,10 +22,10 @@
 //       The MLP of `modnorm train` (Linear >> ReLU >> ... >> Linear, no biases) with the given
 //       weights: PREFIX + "loss" (rank 0) and PREFIX + <parameter name> (the gradients).
 //   {"op": "train_step", "x": NAME, "labels": NAME, "weights": [...], "lr": LR}   (speed only)
-//       One training step exactly as src/cli/train.cpp does it: zero_grad, forward,
+//       One training step exactly as src/cli/trainer.cpp does it: zero_grad, forward,
 //       softmax_cross_entropy, backward, Optimizer::step (modular defaults, Nesterov, quintic).
 //   {"op": "cnn_step", "x": NAME, "labels": NAME, "widths": [...], "lr": LR}   (speed only)
-//       The same step for the residual CNN of `modnorm train --model cnn` (src/cli/cnn.hpp):
+//       The same step for the residual CNN of `modnorm train cnn` (src/cli/cnn.hpp):
 //       Unflatten to [N, 28, 28, 1], ResCNN with these stage widths, one block per stage,
 //       per-tap convolution norm; its own seeded initialization (the timing does not depend
 //       on the values).
@@ -85,7 +85,7 @@ Module mlp_for(const modnorm::SafetensorsFile& in, const json& names) {
   return net;
 }
 
-// The residual CNN of `modnorm train --model cnn` (src/cli/cnn.hpp) for 28x28 images, seeded.
+// The residual CNN of `modnorm train cnn` (src/cli/cnn.hpp) for 28x28 images, seeded.
 Module cnn_for(const json& widths) {
   modnorm::ResCNNOptions o;
   o.widths = widths.get<std::vector<std::int64_t>>();

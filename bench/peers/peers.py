@@ -259,7 +259,7 @@ def agreement(args, work, jax_side, torch_python):
 
 NS_SIZES = [(256, 256), (1024, 1024), (1024, 4096), (4096, 1024)]
 BATCHES = [128, 1024]
-CNN_WIDTHS = [16, 32, 64]  # `modnorm train --model cnn`'s stages
+CNN_WIDTHS = [16, 32, 64]  # `modnorm train cnn`'s stages
 
 
 def speed(args, work, jax_side, torch_python):
@@ -280,7 +280,7 @@ def speed(args, work, jax_side, torch_python):
                      "x": f"x{batch}", "labels": f"y{batch}",
                      "weights": [f"w{k}" for k in range(len(weights))], "lr": 0.1,
                      "torch_lr": LR, "warmup": 3, "repeats": 2 * args.repeats})
-    # The residual CNN of `modnorm train --model cnn` (PyTorch only: torch.nn.Conv2d).
+    # The residual CNN of `modnorm train cnn` (PyTorch only: torch.nn.Conv2d).
     jobs.append({"id": f"CNN train step, batch {BATCHES[0]}", "op": "cnn_step",
                  "x": f"x{BATCHES[0]}", "labels": f"y{BATCHES[0]}", "widths": CNN_WIDTHS,
                  "lr": 0.3, "torch_lr": LR, "warmup": 3, "repeats": 2 * args.repeats})

@@ -2,7 +2,7 @@
 // The command line's convolutional network: modnorm::ResCNN (modula's residual CNN,
 // docs/modules.md) on one-channel images in three stages, at full size, half and a quarter
 // (28x28, 14x14, 7x7 for Fashion-MNIST), of width w, 2w and 4w, `depth` residual blocks each,
-// after an Unflatten of the data's rows into NHWC images. `train --model cnn` builds it from
+// after an Unflatten of the data's rows into NHWC images. `train cnn` builds it from
 // flags, `inspect` from a checkpoint.
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 // The command line's language model over a character vocabulary (modula's hello-gpt sizes by
-// default): modnorm::GPT (--arch modula) or modnorm::ModernGPT (--arch modern). `train --model
-// gpt` builds it from flags, `sample` and `inspect` from a checkpoint.
+// default): modnorm::GPT (--arch modula) or modnorm::ModernGPT (--arch modern). `train gpt`
+// builds it from flags, `sample` and `inspect` from a checkpoint.
 
 #include <cstdint>
 #include <cstdio>

@@ -6,7 +6,7 @@
 #include <optional>
 #include <sstream>
 
-#include "cli/train.hpp"
+#include "cli/trainer.hpp"
 
 namespace modnorm::cli {
 namespace {

@@ -1,4 +1,4 @@
-// `modnorm train --model gpt`, `modnorm sample` and `inspect` of a GPT checkpoint (lm.hpp).
+// `modnorm train gpt`, `modnorm sample` and `inspect` of a GPT checkpoint (lm.hpp).
 #include "cli/lm.hpp"
 
 #include <unistd.h>
@@ -7,46 +7,19 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
 #include "cli/checks.hpp"
 #include "cli/gpt.hpp"
-#include "cli/groups.hpp"
-#include "cli/progress.hpp"
 
 namespace modnorm::cli {
 namespace {
 
 const double kLn2 = std::log(2.0);
 constexpr std::int64_t kEvalWindows = 32;  // windows per forward pass of the evaluation
-
-// The GPT of a run: the flags given, the GPT's defaults (gpt.hpp) for the others.
-GptShape shape_of(const TrainConfig& c, std::int64_t vocab) {
-  GptShape s;
-  s.vocab = vocab;
-  if (c.given.count("--width")) s.width = c.shape.width;
-  if (c.given.count("--depth")) s.depth = c.shape.depth;
-  s.heads = c.heads;
-  s.context = c.context;
-  s.arch = c.arch;
-  s.soft_cap = c.soft_cap;
-  return s;
-}
-
-// The flags that choose the architecture, checked before anything is loaded: --soft-cap a
-// finite number > 0, and only for the modern GPT.
-void check_arch_flags(const TrainConfig& c) {
-  if (!c.given.count("--soft-cap")) return;
-  check_positive("[train] --soft-cap", c.soft_cap);
-  if (c.arch != GptArch::modern)
-    throw Error("[train] --soft-cap applies to --arch modern, not to --arch " +
-                std::string(to_string(c.arch)));
-}
 
 // A soft cap as metadata text that reads back to the same double.
 std::string exact_text(double v) {
@@ -106,7 +79,7 @@ void require_gpt(const SafetensorsFile& file, const std::string& path) {
   if (it == file.metadata.end() || it->second != "gpt")
     throw Error("[checkpoint] " + path + ": not a GPT checkpoint (metadata 'model' is '" +
                 (it == file.metadata.end() ? std::string() : it->second) +
-                "'; write one with modnorm train --model gpt --save)");
+                "'; write one with modnorm train gpt --save)");
 }
 
 // Mean cross-entropy (nats per character) of the next character over the first `tokens`
@@ -150,8 +123,8 @@ std::uint64_t step_seed(std::uint64_t seed, std::int64_t step) {
 // a lower bound of one rank's step, its windows' ids and targets, the logits and their gradient
 // (vocab per position) and each block's attention scores (heads x context^2 per window), in
 // doubles so that no product of the flags overflows.
-void check_step_memory(const TrainConfig& c, const GptShape& s, const Ranks& ranks) {
-  const auto windows = std::ceil(static_cast<double>(c.batch) / ranks.group.size());
+void check_step_memory(std::int64_t batch, const GptShape& s, const Ranks& ranks) {
+  const auto windows = std::ceil(static_cast<double>(batch) / ranks.group.size());
   const auto positions = windows * static_cast<double>(s.context);
   const double bytes = positions * (4 + 8) + 2.0 * 4 * positions * static_cast<double>(s.vocab) +
                        4.0 * s.depth * positions * static_cast<double>(s.heads * s.context);
@@ -159,7 +132,7 @@ void check_step_memory(const TrainConfig& c, const GptShape& s, const Ranks& ran
                         static_cast<double>(::sysconf(_SC_PAGE_SIZE));
   constexpr double kGiB = 1 << 30;
   if (bytes > memory)
-    throw Error("[train] --batch " + std::to_string(c.batch) + " x --context " +
+    throw Error("[train] --batch " + std::to_string(batch) + " x --context " +
                 std::to_string(s.context) + ": one step needs at least " + show(bytes / kGiB) +
                 " GiB per process (window ids, logits over " + std::to_string(s.vocab) +
                 " characters, attention scores of " + std::to_string(s.heads) + " heads in " +
@@ -167,216 +140,213 @@ void check_step_memory(const TrainConfig& c, const GptShape& s, const Ranks& ran
                 show(memory / kGiB) + " GiB; lower --batch or --context");
 }
 
-// Checkpoint layout (docs/checkpoints.md): weights, "optim.<name>" state, and in __metadata__
-// the model, its sizes, the vocabulary (UTF-8, in id order) and the steps done.
-// Every rank gathers the state (a collective); only the one that `writes` writes the file.
-void save_gpt(const std::string& path, const Module& net, const Optimizer& opt,
-              const TrainConfig& c, const GptShape& s, const Vocabulary& vocabulary, bool writes) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (const Parameter& p : net.parameters()) tensors.emplace_back(p.name, p.weight);
-  for (const auto& [name, t] : opt.state()) tensors.emplace_back("optim." + name, t);
-  if (!writes) return;
-  std::map<std::string, std::string> metadata{{"format", "pt"},
-                                              {"modnorm_version", version()},
-                                              {"model", "gpt"},
-                                              {"vocab", std::to_string(s.vocab)},
-                                              {"vocabulary", encode_utf8(vocabulary.characters())},
-                                              {"width", std::to_string(s.width)},
-                                              {"depth", std::to_string(s.depth)},
-                                              {"heads", std::to_string(s.heads)},
-                                              {"context", std::to_string(s.context)},
-                                              {"optimizer", to_string(c.optimizer.algorithm)},
-                                              {"seed", std::to_string(c.seed)},
-                                              {"batch", std::to_string(c.batch)},
-                                              {"steps_done", std::to_string(opt.steps())}};
-  if (s.arch == GptArch::modern) {  // modula's checkpoints stay as they were
-    metadata["arch"] = to_string(s.arch);
-    if (s.soft_cap > 0.0) metadata["soft_cap"] = exact_text(s.soft_cap);
-  }
-  save_safetensors(path, tensors, metadata);
-}
-
 }  // namespace
 
-int run_train_gpt(TrainConfig c, const Ranks& ranks) {
-  if (!c.given.count("--batch")) c.batch = 12;  // modula's hello-gpt
-  check_range("[train] --heads", c.heads, 1, kMaxFeatures);
-  check_range("[train] --context", c.context, 1, kMaxContext);
-  check_range("[train] --steps", c.steps, 1, kMaxCount);
-  check_range("[train] --eval-every", c.eval_every, 1, kMaxCount);
-  check_range("[train] --eval-tokens", c.eval_tokens, 1, kMaxCount);
-  check_arch_flags(c);
-  std::ostream& out = c.json ? std::cerr : std::cout;
-  Progress progress(c.json ? stderr : stdout);
+GptTask::GptTask() {
+  flags.batch = 12;
+}  // modula's hello-gpt
 
-  std::optional<SafetensorsFile> checkpoint;
-  std::int64_t steps_done = 0;
-  GptShape s;
-  if (!c.resume.empty()) {
-    checkpoint = load_safetensors(c.resume);
-    require_gpt(*checkpoint, c.resume);
-    s = checkpoint_gpt(*checkpoint, c.resume);
-    steps_done = metadata_int(*checkpoint, c.resume, "steps_done", 0, kMaxCount);
-    if ((c.given.count("--arch") && c.arch != s.arch) ||
-        (c.given.count("--soft-cap") && c.soft_cap != s.soft_cap))
-      throw Error("[checkpoint] " + c.resume + ": holds a " + describe(s) +
+std::string GptTask::about() const {
+  return "A character-level GPT on --text (docs/training.md, \"A character-level GPT\")";
+}
+
+void GptTask::add_model_flags(CLI::App& cmd) {
+  cmd.add_option("--text", text_,
+                 "A UTF-8 text file (the last 10% is validation; default: the KJV that "
+                 "scripts/setup extracts)")
+      ->capture_default_str();
+  cmd.add_option("--width", shape_.width, within("d_embed", 1, kMaxFeatures))
+      ->capture_default_str();
+  cmd.add_option("--depth", shape_.depth, within("Blocks", 1, kMaxDepth))->capture_default_str();
+  cmd.add_option("--heads", shape_.heads, within("Attention heads", 1, kMaxFeatures))
+      ->capture_default_str();
+  cmd.add_option("--arch", arch_,
+                 "modula's GPT (no norms, scaled residuals; the default) or the modern one "
+                 "(RMSNorm before each block and the head, QK-norm, ReLU^2 MLP, "
+                 "zero-initialised projections, untied head; docs/training.md)")
+      ->transform(one_of({GptArch::modula, GptArch::modern}));
+  cmd.add_option("--soft-cap", soft_cap_,
+                 "--arch modern: logits become cap * tanh(logits / cap), cap a finite number > 0 "
+                 "(default: no cap; modded-nanogpt uses 15)");
+  cmd.add_option("--context", shape_.context, within("Characters per window", 1, kMaxContext))
+      ->capture_default_str();
+  cmd.add_option("--steps", steps_, within("Training steps", 1, kMaxCount))->capture_default_str();
+  cmd.add_option("--eval-every", eval_every_,
+                 within("Steps between validation losses (and checkpoints)", 1, kMaxCount))
+      ->capture_default_str();
+  cmd.add_option("--eval-tokens", eval_tokens_,
+                 within("Validation characters scored (the first N)", 1, kMaxCount))
+      ->capture_default_str();
+}
+
+// The flags against their limits; --soft-cap a finite number > 0, and only for the modern GPT.
+void GptTask::check_flags() const {
+  check_range("[train] --width", shape_.width, 1, kMaxFeatures);
+  check_range("[train] --depth", shape_.depth, 1, kMaxDepth);
+  check_range("[train] --heads", shape_.heads, 1, kMaxFeatures);
+  check_range("[train] --context", shape_.context, 1, kMaxContext);
+  check_range("[train] --steps", steps_, 1, kMaxCount);
+  check_range("[train] --eval-every", eval_every_, 1, kMaxCount);
+  check_range("[train] --eval-tokens", eval_tokens_, 1, kMaxCount);
+  if (!soft_cap_) return;
+  check_positive("[train] --soft-cap", *soft_cap_);
+  if (arch_.value_or(GptArch::modula) != GptArch::modern)
+    throw Error("[train] --soft-cap applies to --arch modern, not to --arch " +
+                std::string(to_string(arch_.value_or(GptArch::modula))));
+}
+
+Module GptTask::load(const SafetensorsFile* checkpoint, const Ranks& ranks) {
+  const std::string& path = flags.resume;
+  if (checkpoint) {
+    shape_ = checkpoint_gpt(*checkpoint, path);
+    steps_done_ = metadata_int(*checkpoint, path, "steps_done", 0, kMaxCount);
+    if ((arch_ && *arch_ != shape_.arch) || (soft_cap_ && *soft_cap_ != shape_.soft_cap))
+      throw Error("[checkpoint] " + path + ": holds a " + cli::describe(shape_) +
                   "; resume it without --arch and --soft-cap, or with the ones it was trained "
                   "with");
-    for (const auto& [key, value] : {std::pair<std::string, std::int64_t>{"batch", c.batch},
-                                     {"seed", static_cast<std::int64_t>(c.seed)}})
-      if (metadata_int(*checkpoint, c.resume, key, 0, INT64_MAX) != value)
-        throw Error("[checkpoint] " + c.resume + ": trained with --" + key + " " +
+    for (const auto& [key, value] : {std::pair<std::string, std::int64_t>{"batch", flags.batch},
+                                     {"seed", static_cast<std::int64_t>(flags.seed)}})
+      if (metadata_int(*checkpoint, path, key, 0, INT64_MAX) != value)
+        throw Error("[checkpoint] " + path + ": trained with --" + key + " " +
                     checkpoint->metadata.at(key) + ", this run has " + std::to_string(value) +
                     " (the batch order depends on both)");
   }
-  const TextCorpus corpus = load_text(c.text);
+  const TextCorpus& corpus = corpus_.emplace(load_text(text_));
   if (checkpoint) {
-    const Vocabulary saved = checkpoint_vocabulary(*checkpoint, c.resume, s.vocab);
+    const Vocabulary saved = checkpoint_vocabulary(*checkpoint, path, shape_.vocab);
     if (saved.characters() != corpus.vocabulary.characters())
-      throw Error("[checkpoint] " + c.resume + ": its vocabulary of " +
-                  std::to_string(saved.size()) + " characters is not that of " + c.text + " (" +
+      throw Error("[checkpoint] " + path + ": its vocabulary of " + std::to_string(saved.size()) +
+                  " characters is not that of " + text_ + " (" +
                   std::to_string(corpus.vocabulary.size()) +
                   "); resume with the --text it was trained on");
   } else {
     if (corpus.vocabulary.size() > kMaxVocabulary)
-      throw Error("[train] --text " + c.text + ": its training part has " +
+      throw Error("[train] --text " + text_ + ": its training part has " +
                   std::to_string(corpus.vocabulary.size()) + " distinct characters, more than " +
                   std::to_string(kMaxVocabulary) + " (the most a checkpoint holds)");
-    s = shape_of(c, corpus.vocabulary.size());
-    check_size(s);
+    shape_.vocab = corpus.vocabulary.size();
+    shape_.arch = arch_.value_or(GptArch::modula);
+    shape_.soft_cap = soft_cap_.value_or(0.0);
+    check_size(shape_);
   }
-  if (static_cast<std::int64_t>(corpus.train.size()) <= s.context ||
-      static_cast<std::int64_t>(corpus.validation.size()) <= s.context)
-    throw Error("[train] " + c.text + ": its training part (" +
-                std::to_string(corpus.train.size()) + " characters) and validation part (" +
-                std::to_string(corpus.validation.size()) + ") must each be longer than --context " +
-                std::to_string(s.context));
-  check_step_memory(c, s, ranks);
+  if (static_cast<std::int64_t>(corpus.train.size()) <= shape_.context ||
+      static_cast<std::int64_t>(corpus.validation.size()) <= shape_.context)
+    throw Error("[train] " + text_ + ": its training part (" + std::to_string(corpus.train.size()) +
+                " characters) and validation part (" + std::to_string(corpus.validation.size()) +
+                ") must each be longer than --context " + std::to_string(shape_.context));
+  check_step_memory(flags.batch, shape_, ranks);
+  return make_gpt(shape_);
+}
 
-  Generator gen(c.seed);
-  Module net = make_gpt(s);
-  net.initialize(gen);
-  if (c.device != Device::cpu) net.to(c.device);
-  c.optimizer.schedule.total_steps = c.steps;
-  Optimizer opt(net, with_groups(c.optimizer, c.groups, c.hybrid), ranks.group);
-  const auto n_train = static_cast<std::int64_t>(corpus.train.size());
-  if (checkpoint) {
-    naming_checkpoint(c.resume, [&] {
-      load_weights(*checkpoint, net);
-      opt.load_state(optimizer_entries(*checkpoint));
-    });
-    if (opt.steps() != steps_done)
-      throw Error("[checkpoint] " + c.resume + ": the optimizer took " +
-                  std::to_string(opt.steps()) + " steps, metadata 'steps_done' says " +
-                  std::to_string(steps_done));
-    out << "resumed from " << c.resume << " after step " << steps_done << "\n";
+void GptTask::check_resumed(std::int64_t steps) const {
+  if (steps != steps_done_)
+    throw Error("[checkpoint] " + flags.resume + ": the optimizer took " + std::to_string(steps) +
+                " steps, metadata 'steps_done' says " + std::to_string(steps_done_));
+}
+
+std::string GptTask::position(std::int64_t steps) const {
+  return "step " + std::to_string(steps);
+}
+
+std::string GptTask::describe() const {
+  return cli::describe(shape_);
+}
+
+std::string GptTask::describe_data() const {
+  return std::to_string(steps_) + " steps, " + text_ + " (" +
+         std::to_string(corpus_->train.size()) + " training characters)";
+}
+
+std::string GptTask::log_columns() const {
+  return "tokens,train_loss,val_loss,val_bits_per_char,lr,seconds";
+}
+
+StepLoss GptTask::forward(Module& net, std::int64_t step, const Ranks& ranks) {
+  Generator order(step_seed(flags.seed, step));
+  const std::vector<std::int64_t> offsets = random_offsets(
+      static_cast<std::int64_t>(corpus_->train.size()), flags.batch, shape_.context, order);
+  const std::vector<std::int64_t> mine = ranks.mine(offsets);  // this rank's share
+  const auto rows = static_cast<std::int64_t>(mine.size());
+  const TokenBatch b = window_batch(corpus_->train, mine, shape_.context);
+  const Tensor logits = net.forward(b.inputs.to(flags.device));
+  StepLoss out;
+  out.loss =
+      softmax_cross_entropy(logits.reshape({rows * shape_.context, shape_.vocab}), b.targets);
+  out.loss.grad = out.loss.grad.reshape({rows, shape_.context, shape_.vocab});
+  out.mine = mine.size();
+  out.batch = offsets.size();
+  return out;
+}
+
+void GptTask::record(const StepDone& step, Progress& progress) {
+  train_sum_ += step.loss;
+  ++train_count_;
+  rate_ = static_cast<double>(step.run * tokens_per_step()) / std::max(progress.seconds(), 1e-9);
+  progress.update("step", static_cast<long>(step.done), static_cast<long>(steps_),
+                  "loss " + fixed(train_sum_ / static_cast<double>(train_count_), 4) + ", " +
+                      fixed(rate_, 0) + " tok/s");
+}
+
+void GptTask::evaluate(Module& net) {
+  val_loss_ = validation_loss(net, corpus_->validation, shape_, eval_tokens_, flags.device);
+}
+
+std::string GptTask::finish_period(std::int64_t done) {
+  train_loss_ = train_sum_ / static_cast<double>(train_count_);
+  train_sum_ = 0;
+  train_count_ = 0;
+  return "step " + std::to_string(done) + "/" + std::to_string(steps_) + "  train loss " +
+         fixed(train_loss_, 4) + "  val loss " + fixed(val_loss_, 4) + " nats/char (" +
+         fixed(val_loss_ / kLn2, 3) + " bits/char)  " + fixed(rate_, 0) + " tok/s";
+}
+
+void GptTask::log_row(std::ostream& log, const StepDone& step, bool evaluated,
+                      double seconds) const {
+  log << step.done * tokens_per_step() << "," << step.loss << ",";
+  if (evaluated)
+    log << val_loss_ << "," << val_loss_ / kLn2;
+  else
+    log << ",";
+  log << "," << step.lr << "," << seconds;
+}
+
+// The vocabulary is saved as UTF-8, in id order; modula's checkpoints have no 'arch'.
+std::map<std::string, std::string> GptTask::metadata(std::int64_t done) const {
+  std::map<std::string, std::string> metadata{
+      {"vocab", std::to_string(shape_.vocab)},
+      {"vocabulary", encode_utf8(corpus_->vocabulary.characters())},
+      {"width", std::to_string(shape_.width)},
+      {"depth", std::to_string(shape_.depth)},
+      {"heads", std::to_string(shape_.heads)},
+      {"context", std::to_string(shape_.context)},
+      {"steps_done", std::to_string(done)}};
+  if (shape_.arch == GptArch::modern) {
+    metadata["arch"] = to_string(shape_.arch);
+    if (shape_.soft_cap > 0.0) metadata["soft_cap"] = exact_text(shape_.soft_cap);
   }
+  return metadata;
+}
 
-  out << "modnorm train: " << describe(s) << ", " << to_string(c.optimizer.algorithm) << " lr "
-      << show(c.optimizer.lr) << ", batch " << c.batch << ", " << c.steps << " steps, " << c.text
-      << " (" << n_train << " training characters), " << describe_device(c.device) << "\n";
+std::string GptTask::summary() const {
+  return "validation loss " + fixed(val_loss_, 4) + " nats/char (" + fixed(val_loss_ / kLn2, 3) +
+         " bits/char)";
+}
 
-  const std::vector<Parameter> params = net.parameters();
-  std::ofstream log;
-  if (!c.log.empty())
-    log = open_log(c.log, "step,tokens,train_loss,val_loss,val_bits_per_char,lr,seconds", params,
-                   Ranks::log_header());
-
-  const std::int64_t tokens_per_step = c.batch * s.context;
-  double train_sum = 0, train_loss = NAN, val_loss = NAN;
-  std::int64_t train_count = 0;
-  for (std::int64_t step = steps_done; step < c.steps; ++step) {
-    Generator order(step_seed(c.seed, step));
-    const std::vector<std::int64_t> offsets = random_offsets(n_train, c.batch, s.context, order);
-    const std::vector<std::int64_t> mine = ranks.mine(offsets);  // this rank's share
-    const auto rows = static_cast<std::int64_t>(mine.size());
-    const double share = ranks.share_of_mean(mine.size(), offsets.size());
-    const TokenBatch b = window_batch(corpus.train, mine, s.context);
-    const double lr = opt.lr();
-    net.zero_grad();
-    const Tensor logits = net.forward(b.inputs.to(c.device));
-    const CrossEntropy ce =
-        softmax_cross_entropy(logits.reshape({rows * s.context, s.vocab}), b.targets);
-    const double loss = ranks.sum({ce.loss * share}, c.device)[0];  // the whole batch's
-    if (!std::isfinite(loss))
-      throw Error("[train] the loss is " + show(loss) + " at step " + std::to_string(step) +
-                  "; try a smaller --lr (now " + show(c.optimizer.lr) + ")");
-    net.backward(scale(ce.grad, share).reshape({rows, s.context, s.vocab}), false);  // ids
-    const distributed::Stats before = ranks.group.stats();
-    opt.step();
-    const distributed::Stats after = ranks.group.stats();
-    train_sum += loss;
-    ++train_count;
-    const std::int64_t done = step + 1;
-    const double rate = static_cast<double>((done - steps_done) * tokens_per_step) /
-                        std::max(progress.seconds(), 1e-9);
-    progress.update("step", static_cast<long>(done), static_cast<long>(c.steps),
-                    "loss " + fixed(train_sum / static_cast<double>(train_count), 4) + ", " +
-                        fixed(rate, 0) + " tok/s");
-    const bool evaluate = done % c.eval_every == 0 || done == c.steps;
-    if (evaluate) {
-      train_loss = train_sum / static_cast<double>(train_count);
-      train_sum = 0;
-      train_count = 0;
-      val_loss = validation_loss(net, corpus.validation, s, c.eval_tokens, c.device);
-      progress.finish("step " + std::to_string(done) + "/" + std::to_string(c.steps) +
-                      "  train loss " + fixed(train_loss, 4) + "  val loss " + fixed(val_loss, 4) +
-                      " nats/char (" + fixed(val_loss / kLn2, 3) + " bits/char)  " +
-                      fixed(rate, 0) + " tok/s");
-      if (!c.save.empty()) save_gpt(c.save, net, opt, c, s, corpus.vocabulary, ranks.writes());
-    }
-    if (log.is_open() && (done % c.log_every == 0 || evaluate)) {
-      log << done << "," << done * tokens_per_step << "," << loss << ",";
-      if (evaluate)
-        log << val_loss << "," << val_loss / kLn2;
-      else
-        log << ",";
-      log << "," << lr << "," << progress.seconds();
-      for (const Parameter& p : params) log << "," << norm(p.weight, p.norm);
-      log << ranks.log_row(before, after) << "\n";
-    }
-  }
-  if (steps_done >= c.steps)
-    val_loss = validation_loss(net, corpus.validation, s, c.eval_tokens, c.device);
-
-  ReportOptions report_options;
-  report_options.updates = opt.last_updates();
-  report_options.steps = opt.atom_steps();
-  const double seconds = progress.seconds();
-  const double tokens_per_second =
-      static_cast<double>(std::max<std::int64_t>(c.steps - steps_done, 0) * tokens_per_step) /
-      std::max(seconds, 1e-9);
-  out << "validation loss " << fixed(val_loss, 4) << " nats/char (" << fixed(val_loss / kLn2, 3)
-      << " bits/char), " << fixed(seconds, 1) << " s\n\n"
-      << report(net, report_options);
-  if (c.json)
-    std::cout << nlohmann::json{{"model", "gpt"},
-                                {"val_loss", val_loss},
-                                {"val_bits_per_char", val_loss / kLn2},
-                                {"train_loss", train_loss},
-                                {"steps", opt.steps()},
-                                {"seconds", seconds},
-                                {"tokens_per_second", tokens_per_second},
-                                {"optimizer", to_string(c.optimizer.algorithm)},
-                                {"lr", c.optimizer.lr},
-                                {"arch", to_string(s.arch)},
-                                {"width", s.width},
-                                {"depth", s.depth},
-                                {"heads", s.heads},
-                                {"context", s.context},
-                                {"vocab", s.vocab},
-                                {"batch", c.batch},
-                                {"seed", c.seed},
-                                {"device", to_string(c.device)},
-                                {"cpu_gemm", cpu_gemm()},
-                                {"cpu_gemm_kernels", cpu_gemm_kernels()}}
-                     .dump()
-              << std::endl;
-  return 0;
+void GptTask::add_results(nlohmann::json& out, double seconds, std::int64_t run) const {
+  out["val_loss"] = val_loss_;
+  out["val_bits_per_char"] = val_loss_ / kLn2;
+  out["train_loss"] = train_loss_;
+  out["tokens_per_second"] = static_cast<double>(run * tokens_per_step()) / std::max(seconds, 1e-9);
+  out["arch"] = to_string(shape_.arch);
+  out["width"] = shape_.width;
+  out["depth"] = shape_.depth;
+  out["heads"] = shape_.heads;
+  out["context"] = shape_.context;
+  out["vocab"] = shape_.vocab;
 }
 
 void add_sample_flags(CLI::App& cmd, SampleConfig& c) {
-  cmd.add_option("checkpoint", c.checkpoint, "A GPT checkpoint written by train --model gpt --save")
+  cmd.add_option("checkpoint", c.checkpoint, "A GPT checkpoint written by train gpt --save")
       ->required();
   cmd.add_option("--prompt", c.prompt,
                  "Text to continue (characters of the checkpoint's vocabulary)")

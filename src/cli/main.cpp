@@ -1,5 +1,6 @@
-// The `modnorm` command: train (the default job), sample (text from a GPT checkpoint), inspect
-// (a checkpoint's per-layer table) and demo (a tiny tour of the tensor layer).
+// The `modnorm` command: train (the default job: `train mlp|cnn|gpt`, trainer.hpp), sample (text
+// from a GPT checkpoint), inspect (a checkpoint's per-layer table) and demo (a tiny tour of the
+// tensor layer).
 #if MODNORM_WITH_MPI
 #include <mpi.h>
 #endif
@@ -8,8 +9,10 @@
 #include <iostream>
 
 #include "cli/checks.hpp"
+#include "cli/classifier.hpp"
+#include "cli/inspect.hpp"
 #include "cli/lm.hpp"
-#include "cli/train.hpp"
+#include "cli/trainer.hpp"
 #include "modnorm/modnorm.hpp"
 
 namespace {
@@ -55,11 +58,11 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("modnorm ") + modnorm::version());
     app.require_subcommand(0, 1);
 
-    modnorm::cli::TrainConfig train_config;
-    auto* train = app.add_subcommand(
-        "train",
-        "Train an MLP on Fashion-MNIST or a character-level GPT and print its per-layer norms");
-    modnorm::cli::add_train_flags(*train, train_config);
+    modnorm::cli::MlpTask mlp;  // the first: `train` without a model trains it
+    modnorm::cli::CnnTask cnn;
+    modnorm::cli::GptTask gpt;
+    const std::vector<modnorm::cli::Task*> models{&mlp, &cnn, &gpt};
+    const CLI::App& train = modnorm::cli::add_train_command(app, models);
 
     std::string checkpoint;
     auto* inspect = app.add_subcommand("inspect", "Print the per-layer norm table of a checkpoint");
@@ -78,20 +81,15 @@ int main(int argc, char** argv) {
 
     try {
       app.parse(argc, argv);
+    } catch (const CLI::ExtrasError& e) {  // an argument no command takes: reported below
+      const std::string explained = modnorm::cli::explain_extras(train, models, e);
+      if (explained.empty()) throw;
+      throw modnorm::Error(explained);
     } catch (const CLI::ParseError& e) {
       if (e.get_exit_code() != 0) throw;  // a usage error: reported below
       return app.exit(e);                 // --help, --version
     }
-    if (*train) {
-      for (const CLI::Option* option : train->get_options())
-        if (option->count() > 0) {
-          std::string value;
-          for (const std::string& result : option->results())
-            value += (value.empty() ? "" : " ") + result;
-          train_config.given[option->get_name()] = value;
-        }
-      return modnorm::cli::run_train(train_config);
-    }
+    if (train) return modnorm::cli::run_train(train, models);
     if (*sample) return modnorm::cli::run_sample(sample_config);
     if (*inspect) return modnorm::cli::run_inspect(checkpoint);
     if (*demo) return run_demo(seed);

@@ -31,9 +31,9 @@ class Ranks {
   }
 
   // Throws modnorm::Error on every rank, naming the first flag that differs and its values,
-  // unless every rank runs the same modnorm with the same `flags` (given flag -> its value, as
-  // TrainConfig::given) but for the ones only rank 0 uses (kRankZeroFlags). One collective;
-  // call it before the first step, on every rank.
+  // unless every rank runs the same modnorm with the same `flags` (given flag -> its value as
+  // typed, and "train" -> the model) but for the ones only rank 0 uses (kRankZeroFlags). One
+  // collective; call it before the first step, on every rank.
   void check_same_flags(const std::map<std::string, std::string>& flags, Device device) const;
 
   // Whether this rank prints, logs and writes checkpoints.

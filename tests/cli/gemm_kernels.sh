@@ -21,7 +21,7 @@ provider="${BASH_REMATCH[1]}"
 
 # A tiny GPT run: the first line names the provider, and so does the --json summary.
 printf 'in the beginning was the word\n%.0s' {1..40} >"$work/corpus.txt"
-"$modnorm" train --model gpt --text "$work/corpus.txt" --steps 2 --batch 2 --context 8 \
+"$modnorm" train gpt --text "$work/corpus.txt" --steps 2 --batch 2 --context 8 \
   --json >"$work/train" 2>&1 || fail "train failed: $(cat "$work/train")"
 grep -q "cpu (GEMM $provider [0-9.]* on .* kernels)" "$work/train" ||
   fail "train's first line does not name the GEMM: $(head -n 2 "$work/train")"

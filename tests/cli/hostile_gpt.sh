@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `modnorm train --model gpt`, `sample` and `inspect` under hostile input: broken weights are
+# `modnorm train gpt`, `sample` and `inspect` under hostile input: broken weights are
 # refused by all three (naming the checkpoint, never sampled from, never blamed on --lr); a
 # corpus whose vocabulary no checkpoint holds, a --log of another header, a directory, a device
 # or an oversized file as --text, and a step too large for memory are refused before training;
@@ -28,7 +28,7 @@ refused() {
 }
 
 python3 -c "import random; r = random.Random(1); print('\n'.join(' '.join(r.choice(['and', 'the', 'of', 'light']) for _ in range(12)) for _ in range(400)))" > "$work/text.txt"
-gpt=(--model gpt --width 16 --depth 1 --eval-every 2 --eval-tokens 64 --seed 3 --schedule constant)
+gpt=(gpt --width 16 --depth 1 --eval-every 2 --eval-tokens 64 --seed 3 --schedule constant)
 tiny=("${gpt[@]}" --text "$work/text.txt" --context 8 --batch 4)
 "$modnorm" train "${tiny[@]}" --steps 2 --save "$work/ck.safetensors" > /dev/null
 

@@ -12,7 +12,7 @@ export OMP_NUM_THREADS=1
 fail() { echo "FAIL: $*"; exit 1; }
 mpirun=("$mpiexec" --allow-run-as-root --oversubscribe)
 python3 -c "import random; r = random.Random(1); print('\n'.join(' '.join(r.choice(['and', 'the', 'of', 'light']) for _ in range(12)) for _ in range(400)))" > "$work/text.txt"
-tiny=(train --model gpt --width 16 --depth 1 --context 8 --batch 4 --eval-tokens 64)
+tiny=(train gpt --width 16 --depth 1 --context 8 --batch 4 --eval-tokens 64)
 
 # ended LIMIT MESSAGE: the job of $work/out.txt (status $rc, $elapsed seconds) failed within
 # LIMIT seconds and printed MESSAGE (a fixed string).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `modnorm train --model cnn`: a small residual CNN learns (well above chance after 8 steps), a
+# `modnorm train cnn`: a small residual CNN learns (well above chance after 8 steps), a
 # run of 2 epochs equals, bit for bit, a run of 1 epoch resumed for 1 more (with the checkpoint's
 # conv norm); `inspect` prints its per-tap and flattened weights; flags of other models are
 # refused. Five evaluations of the test set (its first 1000 images) in all.
@@ -14,7 +14,7 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
 fi
 # The first 2048 training and 1000 test images: each run evaluates the whole test set.
 python3 "$(dirname "$0")/fashion_subset.py" "$work/data"
-common=(--data "$work/data" --model cnn --limit 256 --batch 64 --width 4 --seed 3 --schedule constant)
+common=(cnn --data "$work/data" --limit 256 --batch 64 --width 4 --seed 3 --schedule constant)
 
 # The flattened norm, straight and resumed: the resume takes the checkpoint's conv norm (the
 # default, per_tap, would give other weight shapes and fail to load).
@@ -47,17 +47,17 @@ grep -q "^1.stem.weight  *\[9x4x1\]  *spectral" "$work/inspect_per_tap.txt"
 if "$modnorm" train --limit 256 --resume "$work/straight.safetensors" 2> "$work/error.txt"; then
   echo "FAIL: a CNN checkpoint resumed as an MLP"; exit 1
 fi
-grep -q "resume it with --model cnn" "$work/error.txt"
+grep -q "a checkpoint of model 'cnn'; resume it with modnorm train cnn" "$work/error.txt"
 if "$modnorm" train --conv-norm flattened 2> "$work/error.txt"; then
   echo "FAIL: --conv-norm accepted for the MLP"; exit 1
 fi
-grep -q "\-\-conv-norm applies to --model cnn, not to mlp" "$work/error.txt"
-if "$modnorm" train --model cnn --steps 5 2> "$work/error.txt"; then
+grep -q "\[train\] --conv-norm is not a flag of the mlp model (modnorm train without a model); it is one of modnorm train cnn$" "$work/error.txt"
+if "$modnorm" train cnn --steps 5 2> "$work/error.txt"; then
   echo "FAIL: --steps accepted for the CNN"; exit 1
 fi
-grep -q "\-\-steps applies to --model gpt, not to cnn" "$work/error.txt"
-if "$modnorm" train --model cnn --conv-norm sideways 2> "$work/error.txt"; then
+grep -q "\[train cnn\] --steps is not a flag of the cnn model; it is one of modnorm train gpt$" "$work/error.txt"
+if "$modnorm" train cnn --conv-norm sideways 2> "$work/error.txt"; then
   echo "FAIL: a bad --conv-norm was accepted"; exit 1
 fi
 grep -q "sideways" "$work/error.txt"
-echo "train --model cnn: ok"
+echo "train cnn: ok"

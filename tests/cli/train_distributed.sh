@@ -47,7 +47,7 @@ same_loss "$work/one.json" "$work/single.json" || fail "resumed with 1 rank diff
 
 # The GPT under mpirun, every rank on its share of each batch of windows.
 python3 -c "import random; r = random.Random(1); print('\n'.join(' '.join(r.choice(['and', 'the', 'of', 'light']) for _ in range(12)) for _ in range(500)))" > "$work/text.txt"
-"${mpirun[@]}" 2 "$modnorm" train --model gpt --text "$work/text.txt" --width 16 --depth 1 --context 8 \
+"${mpirun[@]}" 2 "$modnorm" train gpt --text "$work/text.txt" --width 16 --depth 1 --context 8 \
   --batch 4 --steps 3 --eval-tokens 64 --json > "$work/gpt.json"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['steps'] == 3, d" "$work/gpt.json"
 echo "train_distributed.sh: ok"

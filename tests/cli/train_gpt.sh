@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `modnorm train --model gpt` and `modnorm sample`, as a user runs them: a run of 6 steps equals,
+# `modnorm train gpt` and `modnorm sample`, as a user runs them: a run of 6 steps equals,
 # bit for bit, a run of 3 steps resumed for 3 more; --json and --log; sampling is determined by
 # its seed; `inspect` reads a GPT checkpoint; bad flags, files and prompts are clear errors.
 # Usage: train_gpt.sh path/to/modnorm
@@ -23,7 +23,7 @@ if [ -s "$kjv" ]; then
 else
   python3 -c "import random; r = random.Random(1); print('\n'.join(' '.join(r.choice(['and', 'the', 'of', 'light', 'earth', 'God']) for _ in range(12)) for _ in range(3000)))" > "$work/text.txt"
 fi
-tiny=(--model gpt --text "$work/text.txt" --width 16 --depth 2 --context 16
+tiny=(gpt --text "$work/text.txt" --width 16 --depth 2 --context 16
       --eval-every 3 --eval-tokens 256 --seed 3 --schedule constant)
 
 "$modnorm" train "${tiny[@]}" --steps 6 --save "$work/straight.safetensors" --json > "$work/straight.json" 2> "$work/straight.txt"
@@ -61,27 +61,34 @@ grep -q "^And the" "$work/a.txt"
 cmp "$work/g1.txt" "$work/g2.txt" || fail "greedy sampling depends on the seed"
 
 # Errors: flags of the other model, files, prompts, checkpoints that do not fit.
-expect_error "--epochs applies to --model mlp" "$modnorm" train "${tiny[@]}" --epochs 2
-expect_error "--steps applies to --model gpt" "$modnorm" train --steps 3
-expect_error "$work/nowhere.txt: cannot open" "$modnorm" train --model gpt --text "$work/nowhere.txt"
+expect_error "[train gpt] --epochs is not a flag of the gpt model; it is one of modnorm train mlp, modnorm train cnn" \
+  "$modnorm" train "${tiny[@]}" --epochs 2
+expect_error "[train] --steps is not a flag of the mlp model (modnorm train without a model); it is one of modnorm train gpt" \
+  "$modnorm" train --steps 3
+expect_error "[train] --model is gone: the model is a subcommand now, write modnorm train gpt [flags]" \
+  "$modnorm" train --model gpt --text "$work/text.txt"
+expect_error "[train] --seed comes before the model: write it after, modnorm train gpt --seed" \
+  "$modnorm" train --seed 3 gpt --text "$work/text.txt"
+expect_error "$work/nowhere.txt: cannot open" "$modnorm" train gpt --text "$work/nowhere.txt"
 : > "$work/empty.txt"
-expect_error "empty.txt: the file is empty" "$modnorm" train --model gpt --text "$work/empty.txt"
+expect_error "empty.txt: the file is empty" "$modnorm" train gpt --text "$work/empty.txt"
 printf 'abc\xff' > "$work/binary.txt"
-expect_error "invalid UTF-8 at byte 3" "$modnorm" train --model gpt --text "$work/binary.txt"
+expect_error "invalid UTF-8 at byte 3" "$modnorm" train gpt --text "$work/binary.txt"
 expect_error "heads of even size" "$modnorm" train "${tiny[@]}" --heads 3 --steps 1
-expect_error "must each be longer than --context" "$modnorm" train --model gpt \
+expect_error "must each be longer than --context" "$modnorm" train gpt \
   --text "$work/text.txt" --context 60000 --steps 1
 expect_error "--batch 12, this run has 5" "$modnorm" train "${tiny[@]}" --steps 6 --batch 5 \
   --resume "$work/straight.safetensors"
 expect_error "is not in the vocabulary" "${sample[@]}" --prompt "And the ~"
-expect_error "resume it with --model gpt" "$modnorm" train --resume "$work/straight.safetensors"
+expect_error "a checkpoint of model 'gpt'; resume it with modnorm train gpt" "$modnorm" train --resume "$work/straight.safetensors"
 expect_error "--prompt is empty" "${sample[@]}" --prompt ""
 expect_error "--temperature is -1" "${sample[@]}" --prompt "And" --temperature -1
 expect_error "text.txt: header length" "$modnorm" sample "$work/text.txt" --prompt "a"
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   "$modnorm" train --limit 256 --epochs 1 --width 8 --save "$work/mlp.safetensors" > /dev/null
   expect_error "not a GPT checkpoint" "$modnorm" sample "$work/mlp.safetensors" --prompt "a"
-  expect_error "not a GPT checkpoint" "$modnorm" train "${tiny[@]}" --steps 6 \
+  expect_error "a checkpoint of model 'mlp'; resume it with modnorm train mlp" \
+    "$modnorm" train "${tiny[@]}" --steps 6 \
     --resume "$work/mlp.safetensors"
 fi
-echo "train --model gpt / sample: ok"
+echo "train gpt / sample: ok"

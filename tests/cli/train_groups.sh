@@ -16,7 +16,7 @@ expect_error() {
 }
 
 python3 -c "import random; r = random.Random(1); print('\n'.join(' '.join(r.choice(['and', 'the', 'of', 'light', 'earth', 'God']) for _ in range(12)) for _ in range(3000)))" > "$work/text.txt"
-base=(--model gpt --text "$work/text.txt" --width 16 --depth 1 --context 16 --eval-every 2
+base=(gpt --text "$work/text.txt" --width 16 --depth 1 --context 16 --eval-every 2
       --eval-tokens 256 --seed 3
       --group 'embed:adamw,lr=0.008,betas=0.9/0.95,wd=0.01' --group '@hidden:modular,lr=0.02,rule=muon')
 tiny=("${base[@]}" --schedule constant)

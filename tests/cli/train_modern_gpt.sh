@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `modnorm train --model gpt --arch modern`, `sample` and `inspect` as a user runs them: a run of
+# `modnorm train gpt --arch modern`, `sample` and `inspect` as a user runs them: a run of
 # 6 steps equals, bit for bit, a run of 3 steps resumed for 3 more (the architecture and the soft
 # cap read back from the checkpoint); sampling is determined by its seed; the default --arch is
 # modula's GPT, whose checkpoints carry no 'arch'; bad flags and metadata are clear errors.
@@ -20,7 +20,7 @@ edit() {  # edit NAME PYTHON: a copy of the modern checkpoint with its metadata 
 }
 
 python3 -c "import random; r = random.Random(1); print('\n'.join(' '.join(r.choice(['and', 'the', 'of', 'light', 'earth', 'God']) for _ in range(12)) for _ in range(3000)))" > "$work/text.txt"
-tiny=(--model gpt --text "$work/text.txt" --width 16 --depth 2 --context 16
+tiny=(gpt --text "$work/text.txt" --width 16 --depth 2 --context 16
       --eval-every 3 --eval-tokens 256 --seed 3 --schedule constant)
 modern=("${tiny[@]}" --arch modern --soft-cap 15)
 
@@ -73,7 +73,8 @@ expect_error "--soft-cap is -3, must be a finite number > 0" \
   "$modnorm" train "${tiny[@]}" --arch modern --soft-cap -3 --steps 1
 expect_error "--soft-cap applies to --arch modern, not to --arch modula" \
   "$modnorm" train "${tiny[@]}" --soft-cap 15 --steps 1
-expect_error "--arch applies to --model gpt" "$modnorm" train --arch modern --limit 8
+expect_error "[train] --arch is not a flag of the mlp model (modnorm train without a model); it is one of modnorm train gpt" \
+  "$modnorm" train --arch modern --limit 8
 expect_error "holds a modern GPT" "$modnorm" train "${tiny[@]}" --arch modula --steps 6 \
   --resume "$work/resumed.safetensors"
 expect_error "holds a modern GPT" "$modnorm" train "${tiny[@]}" --arch modern --soft-cap 30 --steps 6 \
@@ -86,4 +87,4 @@ expect_error "metadata 'soft_cap' '-inf' is not a finite number > 0" \
   "$modnorm" inspect "$work/bad_cap.safetensors"
 edit modula_cap 'm["arch"] = "modula"'
 expect_error "belongs to no modula GPT" "$modnorm" inspect "$work/modula_cap.safetensors"
-echo "train --model gpt --arch modern / sample / inspect: ok"
+echo "train gpt --arch modern / sample / inspect: ok"

@@ -1,5 +1,5 @@
 // libFuzzer target: resuming from a checkpoint as `modnorm train --resume` does
-// (src/cli/train.cpp): load_safetensors, copy the weights into a small MLP (same names and
+// (src/cli/trainer.cpp): load_safetensors, copy the weights into a small MLP (same names and
 // shapes required), Optimizer::load_state with the "optim." entries, then one training step on
 // the restored state. Each input is tried against the state layouts of every algorithm
 // (modular, modular with NorMuon, sgd, adamw, adaptive_adam; docs/checkpoints.md). Every
@@ -34,7 +34,7 @@ std::vector<modnorm::OptimizerOptions> layouts() {
   return out;
 }
 
-// train.cpp's load_weights: the checkpoint's tensor of each parameter's name, same shape,
+// checks.cpp's load_weights: the checkpoint's tensor of each parameter's name, same shape,
 // converted to the weight's dtype.
 void load_weights(const modnorm::SafetensorsFile& file, const modnorm::Module& net) {
   for (const modnorm::Parameter& p : net.parameters()) {
@@ -47,7 +47,7 @@ void load_weights(const modnorm::SafetensorsFile& file, const modnorm::Module& n
   }
 }
 
-// train.cpp's optimizer_entries: the "optim." tensors, prefix removed.
+// checks.cpp's optimizer_entries: the "optim." tensors, prefix removed.
 std::vector<std::pair<std::string, modnorm::Tensor>> optimizer_entries(
     const modnorm::SafetensorsFile& file) {
   std::vector<std::pair<std::string, modnorm::Tensor>> out;

@@ -1,5 +1,5 @@
 // libFuzzer target: a GPT checkpoint through `modnorm inspect` and `modnorm sample` as the
-// command runs them (src/cli/train.cpp's run_inspect, src/cli/lm.cpp's run_sample, both on
+// command runs them (src/cli/inspect.cpp, src/cli/lm.cpp's run_sample, both on
 // load_gpt: the metadata, the shape against the weights the file holds, and the weights checked
 // finite and of finite norm). Sampling continues the first character of the checkpoint's
 // vocabulary for a few characters. Every refusal must be a modnorm::Error; anything else (a
@@ -10,8 +10,8 @@
 #include <iostream>
 #include <string>
 
+#include "cli/inspect.hpp"
 #include "cli/lm.hpp"
-#include "cli/train.hpp"
 #include "fuzz_support.hpp"
 #include "modnorm/modnorm.hpp"
 

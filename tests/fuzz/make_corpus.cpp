@@ -41,7 +41,7 @@ void safetensors_seeds(const fs::path& dir) {
   modnorm::save_safetensors((dir / "no_tensors.safetensors").string(), {}, {{"k", "v"}});
 }
 
-// One step of each state layout, saved as train.cpp's save_checkpoint does.
+// One step of each state layout, saved as trainer.cpp's save_checkpoint does.
 void checkpoint_seeds(const fs::path& dir) {
   const modnorm::cli::MlpShape shape{4, 3, 2, 2};
   struct Layout {
@@ -81,7 +81,8 @@ void checkpoint_seeds(const fs::path& dir) {
   }
 }
 
-// A GPT of 3 characters after one step, saved as lm.cpp's save_gpt does (fuzz_gpt_checkpoint).
+// A GPT of 3 characters after one step, saved as trainer.cpp's save_checkpoint does for a GPT
+// (fuzz_gpt_checkpoint).
 void gpt_checkpoint_seeds(const fs::path& dir) {
   const modnorm::cli::GptShape shape{3, 4, 1, 2, 4};
   modnorm::Generator gen(3);

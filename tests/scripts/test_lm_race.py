@@ -6,8 +6,10 @@ import contextlib
 import importlib.machinery
 import importlib.util
 import io
+import json
 import math
 import os
+import tempfile
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -114,6 +116,28 @@ class LmRaceProtocol(unittest.TestCase):
         # Equal wall time, as CPU time: AdamW's 5 s at 0.1 and 0.04 s per step.
         self.assertEqual(hybrid["wall"]["steps"], 50)
         self.assertEqual(race.summary(arms["modula"], target, adamw_hit)["wall"]["steps"], 125)
+
+    def test_a_run_of_one_batch_size_keeps_the_others_race(self):
+        def doc(races, tokens=524288, date="2026-12-06"):
+            return {"arch": "modern", "rule": "muon", "quick": False, "tokens": tokens,
+                    "context": 64, "evals": 20, "eval_tokens": 16384, "seeds": 3, "date": date,
+                    "load_average": [1.5, 1, 1],
+                    "calibration": {f"adamw {t}": {"seconds": int(t)} for t in races},
+                    "races": {t: {"target": float(t)} for t in races}}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "race.json")
+            with open(path, "w") as f:
+                json.dump(doc(["2048", "512"], date="2026-12-05"), f)
+            new = doc(["512"])
+            new["races"]["512"]["target"] = 9.0
+            race.keep_other_races(new, path)
+            self.assertEqual(list(new["races"]), ["2048", "512"])
+            self.assertEqual(new["races"]["512"]["target"], 9.0)  # the new run's, not the file's
+            self.assertEqual(new["races"]["2048"]["date"], "2026-12-05")
+            self.assertEqual(new["calibration"]["adamw 2048"], {"seconds": 2048})
+            other = doc(["512"], tokens=49152)  # another protocol: nothing is kept
+            race.keep_other_races(other, path)
+            self.assertEqual(list(other["races"]), ["512"])
 
 
 if __name__ == "__main__":
