@@ -142,7 +142,7 @@ class Backend {
   /// pixel the sum of the entries im2col copied from it (out's content is overwritten).
   virtual void col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out);
   /// Whether this backend has the three conv2d primitives below for `dtype`; where it does not,
-  /// Conv2D runs im2col and gemm.
+  /// the conv2d ops (ops.hpp) run im2col and gemm.
   virtual bool has_conv2d(DType dtype) const;
   /// y [n, ho, wo, c_out] = alpha sum_{a, b} W_ab x[n, i stride - padding + a,
   /// j stride - padding + b, :] (zero outside the image): x [n, h, w, c] as in g, W_ab the

@@ -1,15 +1,12 @@
 #pragma once
-// The one way the library raises an input error: `[op] what` (the operation first, as MLX's
-// ops.cpp does).
-
-#include <string>
+// The one way the library raises an input error, `[op] what` (the operation first, as MLX's
+// ops.cpp does): modnorm::fail (error.hpp), also under the name detail::fail that the
+// library's sources use.
 
 #include "modnorm/error.hpp"
 
 namespace modnorm::detail {
 
-[[noreturn]] inline void fail(const char* op, const std::string& what) {
-  throw Error(std::string("[") + op + "] " + what);
-}
+using modnorm::fail;
 
 }  // namespace modnorm::detail

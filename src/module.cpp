@@ -1,7 +1,7 @@
 // The module core: the handle, the generic tree walks (parameters with their coefficients,
 // modular norm, duality map, dual norm, initialisation) and printing. The composition rules
-// themselves live in each compound's child_factors() (modules/sequential.cpp, modules/add.cpp,
-// modules/scale.cpp); everything here is generic over the tree (docs/modules.md).
+// themselves live in each compound's child_factors() (src/modules/sequential.cpp, add.cpp,
+// scale.cpp); everything here is generic over the tree (docs/modules.md).
 #include "modnorm/module.hpp"
 
 #include <algorithm>

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,50 @@ detail::WindowGeometry window_geometry(const char* op, const Shape& image, const
 
 Shape windows_shape(const detail::WindowGeometry& g) {
   return {g.n, g.ho, g.wo, g.kernel * g.kernel * g.c};
+}
+
+// A convolution's weight (conv2d): its output channels and the strides of its layout.
+struct ConvWeight {
+  std::int64_t c_out;
+  detail::ConvWeightStrides layout;
+};
+
+// Checks that w (or dw) is a weight of either layout for the g.c input channels and g.kernel^2
+// taps of g, of the dtype and device of `like`.
+ConvWeight conv_weight(const char* op, const Tensor& w, const Tensor& like,
+                       const detail::WindowGeometry& g, const Window2D& window) {
+  check_compatible(op, like, w);
+  const std::int64_t k = g.kernel, taps = k * k, c = g.c;
+  if (c > 0 && w.rank() == 3 && w.dim(0) == taps && w.dim(2) == c && w.dim(1) > 0)
+    return {w.dim(1), {c, 1, k * w.dim(1) * c, w.dim(1) * c}};
+  if (c > 0 && w.rank() == 2 && w.dim(0) > 0 && w.dim(1) % taps == 0 && w.dim(1) / taps == c)
+    return {w.dim(0), {w.dim(1), 1, k * c, c}};
+  // taps * c in double: a huge window over many channels must not overflow the message.
+  const double columns = static_cast<double>(taps) * static_cast<double>(c);
+  char flat[32];
+  std::snprintf(flat, sizeof flat, "%.17g", columns);
+  fail(op, "weight " + w.describe() + " does not fit " + std::to_string(c) +
+               " input channels and " + describe(window) + ": expected [" + std::to_string(taps) +
+               ", C_out, " + std::to_string(c) + "] or [C_out, " + flat +
+               "] with C_in and C_out >= 1");
+}
+
+// The dy of a convolution over g with c_out output channels: [n, ho, wo, c_out], of like's
+// dtype and device.
+void check_conv_grad(const char* op, const Tensor& dy, const Tensor& like,
+                     const detail::WindowGeometry& g, std::int64_t c_out) {
+  check_compatible(op, like, dy);
+  const Shape expected{g.n, g.ho, g.wo, c_out};
+  if (dy.shape() != expected)
+    fail(op, "gradient " + dy.describe() + " does not match the convolution's output " +
+                 to_string(expected));
+}
+
+// The weight as one matrix [c_out x k*k*c_in] in im2col's column order: per tap, the taps'
+// matrices side by side.
+Tensor weight_matrix(const Tensor& w, const ConvWeight& cw) {
+  if (w.rank() == 2) return w;
+  return permute(w, {1, 0, 2}).reshape({cw.c_out, w.dim(0) * w.dim(2)});
 }
 
 }  // namespace
@@ -405,6 +450,71 @@ Tensor col2im(const Tensor& cols, const Shape& image, const Window2D& window) {
   Tensor out = output("col2im", image, cols);
   detail::backend_of(cols).col2im(cols, g, out);
   return out;
+}
+
+// conv2d and its backwards (docs/theory.md, "Convolutions"): on the backend's own convolution
+// where it has one for the dtype (oneDNN, f32 on the CPU), else as im2col and one GEMM: with
+// the windows as rows, X [N*Ho*Wo x k*k*c_in], and the weight as the matrix Wm
+// [c_out x k*k*c_in], y = alpha X Wm^T, dWm = alpha dy^T X and dX = alpha dy Wm, dx = col2im(dX).
+Tensor conv2d(const Tensor& x, const Tensor& w, const Window2D& window, double alpha) {
+  check_float("conv2d", x);
+  const detail::WindowGeometry g = window_geometry("conv2d", x.shape(), window, x.describe());
+  const ConvWeight cw = conv_weight("conv2d", w, x, g, window);
+  detail::Backend& engine = detail::backend_of(x);
+  if (engine.has_conv2d(x.dtype())) {
+    Tensor y = output("conv2d", {g.n, g.ho, g.wo, cw.c_out}, x);
+    engine.conv2d(alpha, x, w, cw.layout, g, y);
+    return y;
+  }
+  const Tensor cols = im2col(x, window);
+  const Tensor rows = cols.reshape({g.n * g.ho * g.wo, cols.dim(3)});
+  Tensor y = output("conv2d", {rows.dim(0), cw.c_out}, x);
+  gemm(alpha, rows, false, weight_matrix(w, cw), true, 0.0, y);  // alpha X Wm^T
+  return y.reshape({g.n, g.ho, g.wo, cw.c_out});
+}
+
+Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& image,
+                            const Window2D& window, double alpha) {
+  constexpr const char* op = "conv2d_backward_data";
+  check_float(op, dy);
+  const detail::WindowGeometry g = window_geometry(op, image, window, "image " + to_string(image));
+  const ConvWeight cw = conv_weight(op, w, dy, g, window);
+  check_conv_grad(op, dy, w, g, cw.c_out);
+  detail::Backend& engine = detail::backend_of(dy);
+  if (engine.has_conv2d(dy.dtype())) {
+    Tensor dx = output(op, image, dy);
+    engine.conv2d_backward_data(alpha, dy, w, cw.layout, g, dx);
+    return dx;
+  }
+  const Shape cols = windows_shape(g);
+  Tensor d_rows = output(op, {g.n * g.ho * g.wo, cols[3]}, dy);
+  gemm(alpha, dy.reshape({d_rows.dim(0), cw.c_out}), false, weight_matrix(w, cw), false, 0.0,
+       d_rows);  // dX = alpha dy Wm
+  return col2im(d_rows.reshape(cols), image, window);
+}
+
+void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Window2D& window, Tensor& dw,
+                             double alpha) {
+  constexpr const char* op = "conv2d_backward_weights";
+  check_float(op, x);
+  const detail::WindowGeometry g = window_geometry(op, x.shape(), window, x.describe());
+  const ConvWeight cw = conv_weight(op, dw, x, g, window);
+  check_conv_grad(op, dy, x, g, cw.c_out);
+  detail::Backend& engine = detail::backend_of(x);
+  if (engine.has_conv2d(x.dtype())) {
+    engine.conv2d_backward_weights(alpha, x, dy, cw.layout, g, dw);
+    return;
+  }
+  const Tensor cols = im2col(x, window);
+  const Tensor rows = cols.reshape({g.n * g.ho * g.wo, cols.dim(3)});
+  const Tensor dy2 = dy.reshape({rows.dim(0), cw.c_out});
+  if (dw.rank() == 2) {
+    gemm(alpha, dy2, true, rows, false, 1.0, dw);  // dWm += alpha dy^T X
+    return;
+  }
+  // dWm [c_out, k*k, c_in] back to the per-tap [k*k, c_out, c_in].
+  const Tensor d_matrix = matmul(dy2, rows, true, false);
+  axpy(alpha, permute(d_matrix.reshape({cw.c_out, dw.dim(0), dw.dim(2)}), {1, 0, 2}), dw);
 }
 
 Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids) {

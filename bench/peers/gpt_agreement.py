@@ -50,7 +50,7 @@ MODERN_SIZES = {**{k: v for k, v in SIZES.items() if k != "final-scale"}, "soft-
 TOLERANCES = {"logits": 1e-5, "loss": 1e-5, "grad": 1e-5, "dual": 1e-3, "dual_map": 1e-5,
               "coefficient": 1e-12}
 
-# modnorm's dotted parameter names (GPT in modules/gpt.cpp: pair = residual(att) >>
+# modnorm's dotted parameter names (GPT in src/models/gpt.cpp: pair = residual(att) >>
 # residual(mlp), residual = Add{Scale(1 - a), Scale(a, f)}, att = Tuple{V, scores} >> ... >> O,
 # scores = Tuple{Q, K} >> ...) -> the JAX model's roles.
 BLOCK_ROLES = {"0.1.0.0.0.0.weight": "v", "0.1.0.0.1.0.0.0.weight": "q",

@@ -76,7 +76,7 @@ def mlp(weights):
 
 
 class ResCNN(torch.nn.Module):
-    """modnorm's ResCNN (modules/rescnn.hpp) for 28x28x1 images in PyTorch's NCHW: per stage
+    """modnorm's ResCNN (models/rescnn.hpp) for 28x28x1 images in PyTorch's NCHW: per stage
     (after the first: AvgPool2d(2) and a 3x3 Conv2d to the new width) one block
     (1 - 1/L) x + (1/L) residue(x), residue = mean-subtract o abs o conv o RMS-divide (each over
     the whole image), L the number of blocks; a 3x3 stem, global average pool and a Linear head.

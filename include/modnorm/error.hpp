@@ -20,4 +20,12 @@ class MODNORM_API Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Throws Error("[op] what"): the one way modnorm, and a module written outside it, raises an
+/// input error (the operation first, then what was received).
+///
+/// Example: modnorm::fail("Square", "size must be >= 1, got " + std::to_string(n));
+[[noreturn]] inline void fail(const char* op, const std::string& what) {
+  throw Error(std::string("[") + op + "] " + what);
+}
+
 }  // namespace modnorm

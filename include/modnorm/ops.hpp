@@ -237,6 +237,46 @@ MODNORM_API Tensor im2col(const Tensor& x, const Window2D& window);
 /// Example: auto dx = col2im(dcols, x.shape(), {3, 1, 1});
 MODNORM_API Tensor col2im(const Tensor& cols, const Shape& image, const Window2D& window);
 
+/// A 2-D convolution of NHWC images (channels last): x [N, H, W, C_in] -> y [N, Ho, Wo, C_out],
+///   y[n, i, j, :] = alpha sum_{a, b < k} W_ab x[n, i s - p + a, j s - p + b, :]
+/// (k, s, p the window's kernel, stride and padding; zero outside the image; Ho and Wo as
+/// Window2D says), W_ab the [C_out x C_in] matrix of tap (a, b). The weight w holds the taps in
+/// one of two layouts, told apart by its rank:
+/// - [k*k, C_out, C_in]: one matrix per tap, tap (a, b) at index a k + b (Conv2D's per-tap norm);
+/// - [C_out, k*k*C_in]: one matrix whose column (a k + b) C_in + c is tap (a, b)'s input
+///   channel c, the column order of im2col's rows (Conv2D's flattened norm).
+/// The backend chooses how: oneDNN's convolution for f32 on the CPU where modnorm is built with
+/// it (cpu_conv()), else im2col and one GEMM, `alpha im2col(x) Wm^T` with Wm the weight as one
+/// [C_out x k*k*C_in] matrix (f64, bf16, CUDA). Throws modnorm::Error for an x that is not
+/// floating-point NHWC images, a window that does not fit (as im2col), or a weight of another
+/// dtype, device or shape:
+/// `[conv2d] weight [9x4x2] f32 cpu does not fit 3 input channels and window 3 (stride 1, padding
+/// 1): expected [9, C_out, 3] or [C_out, 27]`.
+///
+/// Example: auto y = conv2d(x, w, {3, 1, 1});   // x [N, 28, 28, 1], w [9, 32, 1] -> [N, 28, 28,
+/// 32]
+MODNORM_API Tensor conv2d(const Tensor& x, const Tensor& w, const Window2D& window,
+                          double alpha = 1.0);
+/// The backward of conv2d in x: dy [N, Ho, Wo, C_out] -> dx [N, H, W, C_in] for `image` =
+/// {N, H, W, C_in}, the adjoint of conv2d(., w, window, alpha), so that
+/// <conv2d(x, w, window, alpha), dy> = <x, conv2d_backward_data(dy, w, x.shape(), window, alpha)>.
+/// Runs where conv2d runs (oneDNN, or one GEMM and col2im). Throws as conv2d for `image` and w,
+/// and when dy is not the [N, Ho, Wo, C_out] that conv2d gives, or differs in dtype or device.
+///
+/// Example: auto dx = conv2d_backward_data(dy, w, x.shape(), {3, 1, 1});
+MODNORM_API Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& image,
+                                        const Window2D& window, double alpha = 1.0);
+/// The backward of conv2d in the weight, accumulated: dw += the adjoint of
+/// conv2d(x, ., window, alpha) applied to dy, so that <conv2d(x, v, window, alpha), dy> =
+/// <v, the increment of dw> for every v shaped like dw. dw has either of conv2d's weight layouts
+/// (its rank tells which). Runs where conv2d runs (oneDNN, or im2col and one GEMM). Throws as
+/// conv2d for x and dw, and when dy is not the [N, Ho, Wo, C_out] that conv2d gives, or differs
+/// in dtype or device.
+///
+/// Example: conv2d_backward_weights(x, dy, {3, 1, 1}, dw);   // dw [9, C_out, C_in] += dL/dw
+MODNORM_API void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Window2D& window,
+                                         Tensor& dw, double alpha = 1.0);
+
 // ---- loss
 // ----------------------------------------------------------------------------------------
 

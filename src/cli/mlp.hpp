@@ -4,8 +4,6 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "modnorm/modnorm.hpp"
 
@@ -56,21 +54,15 @@ inline void check_size(const MlpShape& s) {
                 std::to_string(kMaxParameters) + " weights (the limit, 1 GiB in f32)");
 }
 
-// Linear, ReLU, ..., Linear as one Sequential (children "0", "1", ...), built from one child
-// list: linear in depth (chaining `>>` copies the list at every link). Throws as check_size.
+// modnorm::MLP of these sizes (Linear, ReLU, ..., Linear). Throws as check_size.
 inline Module make_mlp(const MlpShape& s) {
   check_size(s);
-  std::vector<Child> layers;
-  layers.reserve(2 * static_cast<std::size_t>(s.depth) - 1);
-  std::int64_t in = s.inputs;
-  for (int k = 0; k < s.depth; ++k) {
-    const bool last = k + 1 == s.depth;
-    const std::int64_t out = last ? s.classes : s.width;
-    layers.push_back({"", Linear(in, out)});
-    if (!last) layers.push_back({"", ReLU()});
-    in = out;
-  }
-  return Sequential(std::move(layers));
+  MLPOptions o;
+  o.inputs = s.inputs;
+  o.width = s.width;
+  o.depth = s.depth;
+  o.classes = s.classes;
+  return MLP(o);
 }
 
 }  // namespace modnorm::cli

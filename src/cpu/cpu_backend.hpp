@@ -37,7 +37,8 @@ class CpuBackend final : public Backend {
   void im2col(const Tensor& x, const WindowGeometry& g, Tensor& out) override;
   void col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out) override;
 #if MODNORM_WITH_DNNL
-  // The convolutions on oneDNN (dnnl.cpp); without it, Backend's (none: Conv2D runs im2col).
+  // The convolutions on oneDNN (dnnl.cpp); without it, Backend's (none: the conv2d ops run
+  // im2col and gemm).
   bool has_conv2d(DType dtype) const override;
   void conv2d(double alpha, const Tensor& x, const Tensor& w, const ConvWeightStrides& layout,
               const WindowGeometry& g, Tensor& y) override;

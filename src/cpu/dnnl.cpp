@@ -1,9 +1,9 @@
-// Conv2D's three convolutions of f32 NHWC images on oneDNN
+// The conv2d ops' three convolutions of f32 NHWC images on oneDNN
 // (https://github.com/uxlfoundation/oneDNN), the engine PyTorch runs torch.nn.Conv2d on CPUs with.
 // Images and their gradients stay NHWC as they are; the weight, dense in the module's layout
-// (ConvWeightStrides), is reordered into the blocked layout the chosen kernel asks for
-// (format_tag::any) and scaled by alpha on the way; the weight gradient comes back by the reverse
-// reorder, scaled by alpha and added to dw (an output scale and a sum post-op). Padding is
+// (ConvWeightStrides: per tap or flattened), is reordered into the blocked layout the chosen kernel
+// asks for (format_tag::any) and scaled by alpha on the way; the weight gradient comes back by the
+// reverse reorder, scaled by alpha and added to dw (an output scale and a sum post-op). Padding is
 // symmetric, as in PyTorch (padding_r = padding_l).
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -90,7 +90,7 @@ void run(const char* call, const WindowGeometry& g, std::int64_t c_out,
     fn(problem(g, c_out, layout), stream);
     stream.wait();
   } catch (const dnnl::error& e) {
-    fail("Conv2D",
+    fail("conv2d",
          std::string("oneDNN ") + call + " of images " + to_string(Shape{g.n, g.h, g.w, g.c}) +
              " to " + to_string(Shape{g.n, g.ho, g.wo, c_out}) + " (" + std::to_string(g.kernel) +
              "x" + std::to_string(g.kernel) + " kernel, stride " + std::to_string(g.stride) +

@@ -399,6 +399,45 @@ BOOST_AUTO_TEST_CASE(im2col_and_col2im_match_the_cpu) {
     }
 }
 
+// The conv2d op (im2col and cuBLAS on the GPU; oneDNN for f32 on the CPU where built) and its
+// two backward products, in both weight layouts.
+BOOST_AUTO_TEST_CASE(conv2d_and_its_backwards_match_the_cpu) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const std::vector<std::pair<Shape, Window2D>> cases = {{{2, 5, 7, 3}, {3, 1, 1}},
+                                                         {{1, 6, 5, 2}, {3, 2, 0}},
+                                                         {{3, 4, 4, 4}, {1, 1, 0}},
+                                                         {{1, 3, 3, 2}, {3, 1, 2}},
+                                                         {{4, 28, 28, 16}, {3, 1, 1}}};
+  for (DType dt : {DType::f32, DType::bf16, DType::f64})
+    for (const auto& [shape, window] : cases)
+      for (const bool per_tap : {true, false}) {
+        BOOST_TEST_CONTEXT(to_string(dt)
+                           << " " << to_string(shape) << " window " << window.kernel << " stride "
+                           << window.stride << " padding " << window.padding
+                           << (per_tap ? ", per tap" : ", flattened")) {
+          const std::int64_t taps = window.kernel * window.kernel, c_out = 5;
+          const Shape w_shape =
+              per_tap ? Shape{taps, c_out, shape[3]} : Shape{c_out, taps * shape[3]};
+          const auto x = Tensor::randn(shape, gen, dt);
+          const auto w = Tensor::randn(w_shape, gen, dt);
+          const auto y = conv2d(x, w, window, 0.5);
+          const auto y_gpu = conv2d(x.to(Device::cuda), w.to(Device::cuda), window, 0.5);
+          BOOST_TEST(y_gpu.device() == Device::cuda);
+          BOOST_TEST(rel_error(y_gpu.to_vector_f64(), y.to_vector_f64()) <= band(dt));
+          const auto dy = Tensor::randn(y.shape(), gen, dt);
+          const auto dx = conv2d_backward_data(dy, w, shape, window, 0.5);
+          const auto dx_gpu =
+              conv2d_backward_data(dy.to(Device::cuda), w.to(Device::cuda), shape, window, 0.5);
+          BOOST_TEST(rel_error(dx_gpu.to_vector_f64(), dx.to_vector_f64()) <= band(dt));
+          Tensor dw = Tensor::zeros(w_shape, dt);
+          Tensor dw_gpu = Tensor::zeros(w_shape, dt, Device::cuda);
+          conv2d_backward_weights(x, dy, window, dw, 0.5);
+          conv2d_backward_weights(x.to(Device::cuda), dy.to(Device::cuda), window, dw_gpu, 0.5);
+          BOOST_TEST(rel_error(dw_gpu.to_vector_f64(), dw.to_vector_f64()) <= band(dt));
+        }
+      }
+}
+
 BOOST_AUTO_TEST_CASE(batched_gemm_matches_the_cpu_for_all_transposes) {
   MODNORM_FRESH_GENERATOR(gen);
   const std::vector<Shape> batches = {{5}, {2, 3}, {1}, {1, 1}};

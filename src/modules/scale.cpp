@@ -1,11 +1,11 @@
 // Identity bond and scalar multiple a * M = Mul(a) o M (docs/modules.md, "Composition rules";
 // modula's `a * M`).
-#include "scale.hpp"
+#include "modnorm/modules/scale.hpp"
 
 #include <cmath>
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -33,7 +33,7 @@ class ScaleImpl final : public Cloneable<ScaleImpl, CompoundImpl> {
  public:
   ScaleImpl(double a, Module module) : Cloneable("Scale", {{"", std::move(module)}}), a_(a) {}
 
-  std::string describe() const override { return "Scale(" + detail::short_number(a_) + ")"; }
+  std::string describe() const override { return "Scale(" + short_number(a_) + ")"; }
   double sensitivity() const override { return std::fabs(a_) * inner().sensitivity(); }
   // a * M is the sequential composition Mul(a) o M with a bond of sensitivity |a| after M:
   // ||w||_{aM} = |a| ||w||_M, so M's atoms' coefficients are multiplied by |a| and their
@@ -59,9 +59,9 @@ class ScaleImpl final : public Cloneable<ScaleImpl, CompoundImpl> {
 
 std::shared_ptr<ModuleImpl> make_scale(double a, Module module) {
   if (!std::isfinite(a) || a == 0.0)
-    detail::fail("Scale", "a must be finite and non-zero, got " + detail::short_number(a) +
-                              " (0 * M would give M's atoms coefficient 0: an unbounded dual "
-                              "step; leave the branch out instead)");
+    fail("Scale", "a must be finite and non-zero, got " + short_number(a) +
+                      " (0 * M would give M's atoms coefficient 0: an unbounded dual "
+                      "step; leave the branch out instead)");
   return std::make_shared<ScaleImpl>(a, std::move(module));
 }
 

@@ -1,15 +1,15 @@
 // Add: concatenation (mass adds, sensitivity adds, factor M / m_k) then a sum bond
 // (docs/modules.md, "Composition rules").
-#include "add.hpp"
+#include "modnorm/modules/add.hpp"
 
-#include "concatenation.hpp"
+#include "modnorm/module_checks.hpp"
+#include "modnorm/modules/concatenation.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
 
-class AddImpl final : public detail::ConcatenationImpl<AddImpl> {
+class AddImpl final : public ConcatenationImpl<AddImpl> {
  public:
   explicit AddImpl(std::vector<Child> branches) : ConcatenationImpl("Add", std::move(branches)) {}
 
@@ -21,16 +21,14 @@ class AddImpl final : public detail::ConcatenationImpl<AddImpl> {
     for (std::size_t k = 1; k < kids().size(); ++k) {
       const std::vector<Tensor> yk = Module(kids()[k].module).forward_tuple(x);
       if (yk.size() != y.size())
-        detail::fail_in("Add.forward", *this,
-                        "branch " + kids()[k].name + " gives " + std::to_string(yk.size()) +
-                            " tensors but branch " + kids()[0].name + " gives " +
-                            std::to_string(y.size()));
+        fail_in("Add.forward", *this,
+                "branch " + kids()[k].name + " gives " + std::to_string(yk.size()) +
+                    " tensors but branch " + kids()[0].name + " gives " + std::to_string(y.size()));
       for (std::size_t i = 0; i < y.size(); ++i) {
         if (yk[i].shape() != y[i].shape())
-          detail::fail_in("Add.forward", *this,
-                          "branch " + kids()[k].name + " gives " + to_string(yk[i].shape()) +
-                              " but branch " + kids()[0].name + " gives " +
-                              to_string(y[i].shape()));
+          fail_in("Add.forward", *this,
+                  "branch " + kids()[k].name + " gives " + to_string(yk[i].shape()) +
+                      " but branch " + kids()[0].name + " gives " + to_string(y[i].shape()));
         y[i] = add(y[i], yk[i]);
       }
     }
@@ -50,7 +48,7 @@ class AddImpl final : public detail::ConcatenationImpl<AddImpl> {
 };
 
 std::shared_ptr<ModuleImpl> make_add(std::vector<Child> branches) {
-  if (branches.empty()) detail::fail("Add", "needs at least one branch, got none");
+  if (branches.empty()) fail("Add", "needs at least one branch, got none");
   return std::make_shared<AddImpl>(std::move(branches));
 }
 

@@ -1,10 +1,10 @@
 // Embed: id -> column of W (d x vocab), column norm (docs/theory.md, section 2).
-#include "embed.hpp"
+#include "modnorm/modules/embed.hpp"
 
 #include <cmath>
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -20,21 +20,21 @@ class EmbedImpl final : public Cloneable<EmbedImpl, AtomImpl> {
 
   Tensor forward(const Tensor& ids) override {
     if (ids.rank() != 1 && ids.rank() != 2)
-      detail::fail_in("Embed.forward", *this,
-                      "token ids must be [B] or [B x T], got " + to_string(ids.shape()));
+      fail_in("Embed.forward", *this,
+              "token ids must be [B] or [B x T], got " + to_string(ids.shape()));
     if (ids.dtype() != DType::i32)
-      detail::fail_in("Embed.forward", *this,
-                      "token ids must be i32, got " + ids.describe() +
-                          " (a float id would be rounded: convert with ids.to(DType::i32), "
-                          "which refuses non-integers)");
+      fail_in("Embed.forward", *this,
+              "token ids must be i32, got " + ids.describe() +
+                  " (a float id would be rounded: convert with ids.to(DType::i32), "
+                  "which refuses non-integers)");
     const std::vector<double> values = ids.to_vector_f64();  // exact for i32
     std::vector<std::int64_t> tokens(values.size());
     for (std::size_t k = 0; k < values.size(); ++k) {
       tokens[k] = static_cast<std::int64_t>(values[k]);
       if (tokens[k] < 0 || tokens[k] >= vocab_)
-        detail::fail_in("Embed.forward", *this,
-                        "token id " + std::to_string(tokens[k]) + " at position " +
-                            std::to_string(k) + " is not in [0, " + std::to_string(vocab_) + ")");
+        fail_in("Embed.forward", *this,
+                "token id " + std::to_string(tokens[k]) + " at position " + std::to_string(k) +
+                    " is not in [0, " + std::to_string(vocab_) + ")");
     }
     ids_shape_ = ids.shape();
     tokens_ = std::move(tokens);
@@ -47,8 +47,8 @@ class EmbedImpl final : public Cloneable<EmbedImpl, AtomImpl> {
     require_forward("Embed.backward", *this, !ids_shape_.empty());
     Shape y_shape = ids_shape_;
     y_shape.push_back(d_);
-    detail::check_grad_shape("Embed.backward", *this, dy, y_shape);
-    detail::check_like("Embed.backward", *this, dy, weight());
+    check_grad_shape("Embed.backward", *this, dy, y_shape);
+    check_like("Embed.backward", *this, dy, weight());
     const auto n = static_cast<std::int64_t>(tokens_.size());
     scatter_add_cols(grad(), tokens_, transpose(dy.reshape({n, d_})));  // dW[:, id] += dy_k
     // Token ids are not differentiable: dL/d ids is zero (in the weight's dtype and device).
@@ -69,8 +69,8 @@ class EmbedImpl final : public Cloneable<EmbedImpl, AtomImpl> {
 std::shared_ptr<ModuleImpl> make_embed(std::int64_t vocab, std::int64_t d,
                                        const AtomOptions& options) {
   if (vocab < 1 || d < 1)
-    detail::fail("Embed", "vocab and d must be >= 1, got " + std::to_string(vocab) + " and " +
-                              std::to_string(d));
+    fail("Embed",
+         "vocab and d must be >= 1, got " + std::to_string(vocab) + " and " + std::to_string(d));
   return std::make_shared<EmbedImpl>(vocab, d, options);
 }
 

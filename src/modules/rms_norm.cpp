@@ -1,11 +1,11 @@
 // RMS normalisation and mean subtraction over the last axis or over each example (no weights).
 // Both see the input as a matrix [groups x d], one group per row.
-#include "rms_norm.hpp"
+#include "modnorm/modules/rms_norm.hpp"
 
 #include <cmath>
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -13,15 +13,14 @@ namespace {
 // x as [groups x d] for `axes`, refusing a scalar and empty groups (d = 0).
 Tensor as_groups(const char* op, const ModuleImpl& module, const Tensor& x, NormAxes axes) {
   if (x.rank() < (axes == NormAxes::last ? 1 : 2))
-    detail::fail_in(op, module,
-                    "input " + to_string(x.shape()) + " has no " +
-                        (axes == NormAxes::last ? "axis" : "axis after the batch axis") +
-                        " to normalise over");
+    fail_in(op, module,
+            "input " + to_string(x.shape()) + " has no " +
+                (axes == NormAxes::last ? "axis" : "axis after the batch axis") +
+                " to normalise over");
   const Shape& s = x.shape();
   const std::int64_t d =
       axes == NormAxes::last ? s.back() : checked_numel(Shape(s.begin() + 1, s.end()), op);
-  if (d == 0)
-    detail::fail_in(op, module, "input " + to_string(s) + " has empty groups to normalise");
+  if (d == 0) fail_in(op, module, "input " + to_string(s) + " has empty groups to normalise");
   return x.reshape({x.numel() / d, d});
 }
 
@@ -40,7 +39,7 @@ class RMSNormImpl final : public Cloneable<RMSNormImpl, BondImpl> {
   RMSNormImpl(double eps, NormAxes axes) : eps_(eps), axes_(axes) {}
   std::string describe() const override {
     const std::string axes = axes_suffix(axes_);
-    return "RMSNorm(eps " + detail::short_number(eps_) + (axes.empty() ? "" : ", " + axes) + ")";
+    return "RMSNorm(eps " + short_number(eps_) + (axes.empty() ? "" : ", " + axes) + ")";
   }
   double sensitivity() const override { return 1.0; }
 
@@ -56,7 +55,7 @@ class RMSNormImpl final : public Cloneable<RMSNormImpl, BondImpl> {
 
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("RMSNorm.backward", *this, y_.has_value());
-    detail::check_grad_shape("RMSNorm.backward", *this, dy, x_shape_);
+    check_grad_shape("RMSNorm.backward", *this, dy, x_shape_);
     const Tensor dy2 = dy.reshape(y_->shape());
     const Tensor c = mean(mul(dy2, *y_), 1).reshape({y_->dim(0), 1});  // mean(dy * y) per group
     return div(sub(dy2, mul(*y_, c)), *r_).reshape(x_shape_);
@@ -92,7 +91,7 @@ class MeanSubtractImpl final : public Cloneable<MeanSubtractImpl, BondImpl> {
   // The projection is symmetric: its vector-Jacobian product is the projection itself.
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("MeanSubtract.backward", *this, !groups_.empty());
-    detail::check_grad_shape("MeanSubtract.backward", *this, dy, x_shape_);
+    check_grad_shape("MeanSubtract.backward", *this, dy, x_shape_);
     return centered(dy.reshape(groups_)).reshape(x_shape_);
   }
 
@@ -105,12 +104,12 @@ class MeanSubtractImpl final : public Cloneable<MeanSubtractImpl, BondImpl> {
 
 void check_axes(const char* type, NormAxes axes) {
   if (axes != NormAxes::last && axes != NormAxes::example)
-    detail::fail(type, "unknown axes " + std::to_string(static_cast<int>(axes)));
+    fail(type, "unknown axes " + std::to_string(static_cast<int>(axes)));
 }
 
 std::shared_ptr<ModuleImpl> make_rms_norm(double eps, NormAxes axes) {
   if (!(eps >= 0.0) || !std::isfinite(eps))
-    detail::fail("RMSNorm", "eps must be a finite number >= 0, got " + std::to_string(eps));
+    fail("RMSNorm", "eps must be a finite number >= 0, got " + std::to_string(eps));
   check_axes("RMSNorm", axes);
   return std::make_shared<RMSNormImpl>(eps, axes);
 }

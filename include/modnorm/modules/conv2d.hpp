@@ -1,8 +1,8 @@
 #pragma once
 /// @file conv2d.hpp
 /// Conv2D(c_in, c_out, kernel, stride, padding): a 2-D convolution of NHWC images (channels
-/// last), computed as im2col and one GEMM (ops.hpp), or for f32 CPU tensors on oneDNN's
-/// convolutions where modnorm is built with them (cpu_conv()), with the two norms of docs/theory.md
+/// last), computed by the conv2d op (ops.hpp: oneDNN's convolutions for f32 CPU tensors where
+/// modnorm is built with them, else im2col and one GEMM), with the two norms of docs/theory.md
 /// ("Convolutions"): per tap, as the 2024 modula (jxbz/modula, atom.py `Conv2D`), or the weight
 /// flattened to one matrix, as Muon users do. No bias.
 
@@ -51,7 +51,8 @@ struct MODNORM_API Conv2DOptions : AtomOptions {
 /// (rounded down; Wo likewise):
 ///   y[n, i, j, :] = f sum_{a, b < kernel} W_ab x[n, i s - p + a, j s - p + b, :]
 /// (zero outside the image; W_ab the [c_out x c_in] matrix of tap (a, b); f = 1/k^2 per tap,
-/// 1 flattened). backward accumulates the weight gradient and returns dL/dx (col2im).
+/// 1 flattened). backward accumulates the weight gradient and returns dL/dx (the conv2d op's
+/// two backward products).
 /// Sensitivity 1 is exact for stride 1 with `same` padding (2 padding = kernel - 1) and a
 /// convention otherwise (docs/theory.md gives the bound).
 ///

@@ -1,12 +1,12 @@
 // ReLU, GELU, Abs, SquaredReLU, SoftCap: one elementwise bond class, the map and its VJP from
 // ops.hpp.
-#include "activations.hpp"
+#include "modnorm/modules/activations.hpp"
 
 #include <cmath>
 #include <functional>
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -34,7 +34,7 @@ class ElementwiseBond final : public Cloneable<ElementwiseBond, BondImpl> {
 
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward((name_ + ".backward").c_str(), *this, x_.has_value());
-    detail::check_grad_shape((name_ + ".backward").c_str(), *this, dy, x_->shape());
+    check_grad_shape((name_ + ".backward").c_str(), *this, dy, x_->shape());
     return vjp_(*x_, dy);
   }
 
@@ -53,9 +53,9 @@ const double kGeluMaxSlope = 0.5 * std::erfc(-1.0) + 1.0 / (std::exp(1.0) * std:
 
 std::shared_ptr<ModuleImpl> make_soft_cap(double cap) {
   if (!(cap > 0.0) || !std::isfinite(cap))
-    detail::fail("SoftCap", "cap must be a finite number > 0, got " + detail::short_number(cap));
+    fail("SoftCap", "cap must be a finite number > 0, got " + short_number(cap));
   return std::make_shared<ElementwiseBond>(
-      "SoftCap(" + detail::short_number(cap) + ")", 1.0,
+      "SoftCap(" + short_number(cap) + ")", 1.0,
       [cap](const Tensor& x) { return scale(modnorm::tanh(scale(x, 1.0 / cap)), cap); },
       [cap](const Tensor& x, const Tensor& dy) { return tanh_backward(scale(x, 1.0 / cap), dy); });
 }

@@ -1,12 +1,12 @@
 // The bonds of attention (modula-systems/modula `modula/bond.py`): forward and backward of each,
 // written with the tensor ops, so they run on any device.
-#include "attention.hpp"
+#include "modnorm/modules/attention.hpp"
 
 #include <cmath>
 #include <limits>
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -15,14 +15,14 @@ namespace {
 void check_rank(const char* op, const ModuleImpl& module, const Tensor& x, int rank,
                 const char* layout) {
   if (x.rank() != rank)
-    detail::fail_in(op, module, std::string("expects ") + layout + ", got " + to_string(x.shape()));
+    fail_in(op, module, std::string("expects ") + layout + ", got " + to_string(x.shape()));
 }
 
 // A tuple of exactly two tensors (q, k) or (v, scores).
 void check_pair(const char* op, const ModuleImpl& module, const std::vector<Tensor>& x,
                 const char* names) {
   if (x.size() != 2)
-    detail::fail_in(
+    fail_in(
         op, module,
         std::string("takes the tuple ") + names + ", got " + std::to_string(x.size()) + " tensors");
 }
@@ -36,17 +36,17 @@ class SplitIntoHeadsImpl final : public Cloneable<SplitIntoHeadsImpl, BondImpl> 
   Tensor forward(const Tensor& x) override {
     check_rank("SplitIntoHeads.forward", *this, x, 3, "[B, T, h d]");
     if (x.dim(2) % heads_ != 0)
-      detail::fail_in("SplitIntoHeads.forward", *this,
-                      "the last axis of " + to_string(x.shape()) + " is not a multiple of " +
-                          std::to_string(heads_) + " heads");
+      fail_in("SplitIntoHeads.forward", *this,
+              "the last axis of " + to_string(x.shape()) + " is not a multiple of " +
+                  std::to_string(heads_) + " heads");
     x_shape_ = x.shape();
     return permute(x.reshape({x.dim(0), x.dim(1), heads_, x.dim(2) / heads_}), {0, 2, 1, 3});
   }
 
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("SplitIntoHeads.backward", *this, !x_shape_.empty());
-    detail::check_grad_shape("SplitIntoHeads.backward", *this, dy,
-                             {x_shape_[0], heads_, x_shape_[1], x_shape_[2] / heads_});
+    check_grad_shape("SplitIntoHeads.backward", *this, dy,
+                     {x_shape_[0], heads_, x_shape_[1], x_shape_[2] / heads_});
     return permute(dy, {0, 2, 1, 3}).reshape(x_shape_);
   }
 
@@ -71,7 +71,7 @@ class MergeHeadsImpl final : public Cloneable<MergeHeadsImpl, BondImpl> {
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("MergeHeads.backward", *this, !x_shape_.empty());
     const Shape& s = x_shape_;
-    detail::check_grad_shape("MergeHeads.backward", *this, dy, {s[0], s[2], s[1] * s[3]});
+    check_grad_shape("MergeHeads.backward", *this, dy, {s[0], s[2], s[1] * s[3]});
     return permute(dy.reshape({s[0], s[2], s[1], s[3]}), {0, 2, 1, 3});
   }
 
@@ -91,9 +91,8 @@ class AttentionQKImpl final : public Cloneable<AttentionQKImpl, BondImpl> {
     check_pair(op, *this, x, "(q, k)");
     check_rank(op, *this, x[0], 4, "q as [B, h, T, d]");
     if (x[1].shape() != x[0].shape())
-      detail::fail_in(
-          op, *this,
-          "q " + to_string(x[0].shape()) + " and k " + to_string(x[1].shape()) + " differ");
+      fail_in(op, *this,
+              "q " + to_string(x[0].shape()) + " and k " + to_string(x[1].shape()) + " differ");
     q_ = x[0];
     k_ = x[1];
     scale_ = 1.0 / static_cast<double>(x[0].dim(3));
@@ -103,7 +102,7 @@ class AttentionQKImpl final : public Cloneable<AttentionQKImpl, BondImpl> {
   std::vector<Tensor> backward_tuple(const std::vector<Tensor>& dy, bool /*input_grad*/) override {
     require_forward("AttentionQK.backward", *this, q_.has_value());
     const Shape s = q_->shape();
-    detail::check_grad_shape("AttentionQK.backward", *this, dy.at(0), {s[0], s[1], s[2], s[2]});
+    check_grad_shape("AttentionQK.backward", *this, dy.at(0), {s[0], s[1], s[2], s[2]});
     const Tensor g = scale(dy[0], scale_);
     return {matmul(g, *k_), matmul(g, *q_, true, false)};  // dq = g k, dk = g^T q
   }
@@ -125,15 +124,15 @@ class CausalMaskImpl final : public Cloneable<CausalMaskImpl, BondImpl> {
 
   Tensor forward(const Tensor& x) override {
     if (x.rank() < 2 || x.dim(-1) != x.dim(-2))
-      detail::fail_in("CausalMask.forward", *this,
-                      "expects scores [..., T, T], got " + to_string(x.shape()));
+      fail_in("CausalMask.forward", *this,
+              "expects scores [..., T, T], got " + to_string(x.shape()));
     x_shape_ = x.shape();
     return tril(x, -std::numeric_limits<double>::infinity());
   }
 
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("CausalMask.backward", *this, !x_shape_.empty());
-    detail::check_grad_shape("CausalMask.backward", *this, dy, x_shape_);
+    check_grad_shape("CausalMask.backward", *this, dy, x_shape_);
     return tril(dy, 0.0);  // the masked entries do not depend on x
   }
 
@@ -146,7 +145,7 @@ class CausalMaskImpl final : public Cloneable<CausalMaskImpl, BondImpl> {
 class SoftmaxImpl final : public Cloneable<SoftmaxImpl, BondImpl> {
  public:
   explicit SoftmaxImpl(double scale) : scale_(scale) {}
-  std::string describe() const override { return "Softmax(" + detail::short_number(scale_) + ")"; }
+  std::string describe() const override { return "Softmax(" + short_number(scale_) + ")"; }
   double sensitivity() const override { return scale_; }
 
   Tensor forward(const Tensor& x) override {
@@ -156,7 +155,7 @@ class SoftmaxImpl final : public Cloneable<SoftmaxImpl, BondImpl> {
 
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("Softmax.backward", *this, y_.has_value());
-    detail::check_grad_shape("Softmax.backward", *this, dy, y_->shape());
+    check_grad_shape("Softmax.backward", *this, dy, y_->shape());
     const Tensor dx = softmax_backward(*y_, dy);
     return scale_ == 1.0 ? dx : scale(dx, scale_);
   }
@@ -179,9 +178,9 @@ class ApplyAttentionScoresImpl final : public Cloneable<ApplyAttentionScoresImpl
     check_rank(op, *this, x[0], 4, "v as [B, h, T, d]");
     const Shape& v = x[0].shape();
     if (x[1].shape() != Shape{v[0], v[1], v[2], v[2]})
-      detail::fail_in(op, *this,
-                      "scores " + to_string(x[1].shape()) + " do not fit v " + to_string(v) +
-                          " (expected [B, h, T, T])");
+      fail_in(op, *this,
+              "scores " + to_string(x[1].shape()) + " do not fit v " + to_string(v) +
+                  " (expected [B, h, T, T])");
     v_ = x[0];
     scores_ = x[1];
     return {matmul(*scores_, *v_)};
@@ -189,7 +188,7 @@ class ApplyAttentionScoresImpl final : public Cloneable<ApplyAttentionScoresImpl
 
   std::vector<Tensor> backward_tuple(const std::vector<Tensor>& dy, bool /*input_grad*/) override {
     require_forward("ApplyAttentionScores.backward", *this, v_.has_value());
-    detail::check_grad_shape("ApplyAttentionScores.backward", *this, dy.at(0), v_->shape());
+    check_grad_shape("ApplyAttentionScores.backward", *this, dy.at(0), v_->shape());
     return {matmul(*scores_, dy[0], true, false), matmul(dy[0], *v_, false, true)};
   }
 
@@ -206,7 +205,7 @@ class RopeImpl final : public Cloneable<RopeImpl, BondImpl> {
  public:
   RopeImpl(std::int64_t d_head, double base) : d_head_(d_head), base_(base) {}
   std::string describe() const override {
-    return "Rope(" + std::to_string(d_head_) + ", base " + detail::short_number(base_) + ")";
+    return "Rope(" + std::to_string(d_head_) + ", base " + short_number(base_) + ")";
   }
   double sensitivity() const override { return 1.0; }
 
@@ -219,9 +218,9 @@ class RopeImpl final : public Cloneable<RopeImpl, BondImpl> {
     for (const Tensor& t : x) {
       check_rank(op, *this, t, 4, "q and k as [B, h, T, d_head]");
       if (t.dim(3) != d_head_)
-        detail::fail_in(op, *this,
-                        "the last axis of " + to_string(t.shape()) + " is not d_head " +
-                            std::to_string(d_head_));
+        fail_in(op, *this,
+                "the last axis of " + to_string(t.shape()) + " is not d_head " +
+                    std::to_string(d_head_));
     }
     tables(x[0]);
     std::vector<Tensor> y;
@@ -233,7 +232,7 @@ class RopeImpl final : public Cloneable<RopeImpl, BondImpl> {
     require_forward("Rope.backward", *this, direct_.has_value());
     std::vector<Tensor> dx;
     for (const Tensor& g : dy) {
-      detail::check_grad_shape("Rope.backward", *this, g, shape_);
+      check_grad_shape("Rope.backward", *this, g, shape_);
       dx.push_back(add(mul(g, *direct_), swapped(mul(g, *crossed_))));
     }
     return dx;
@@ -283,22 +282,21 @@ class RopeImpl final : public Cloneable<RopeImpl, BondImpl> {
 };
 
 std::shared_ptr<ModuleImpl> make_split(std::int64_t heads) {
-  if (heads < 1) detail::fail("SplitIntoHeads", "heads must be >= 1, got " + std::to_string(heads));
+  if (heads < 1) fail("SplitIntoHeads", "heads must be >= 1, got " + std::to_string(heads));
   return std::make_shared<SplitIntoHeadsImpl>(heads);
 }
 
 std::shared_ptr<ModuleImpl> make_softmax(double scale) {
   if (!(scale > 0.0) || !std::isfinite(scale))
-    detail::fail("Softmax",
-                 "scale must be a finite number > 0, got " + detail::short_number(scale));
+    fail("Softmax", "scale must be a finite number > 0, got " + short_number(scale));
   return std::make_shared<SoftmaxImpl>(scale);
 }
 
 std::shared_ptr<ModuleImpl> make_rope(std::int64_t d_head, double base) {
   if (d_head < 2 || d_head % 2 != 0)
-    detail::fail("Rope", "d_head must be even and >= 2, got " + std::to_string(d_head));
+    fail("Rope", "d_head must be even and >= 2, got " + std::to_string(d_head));
   if (!(base > 1.0) || !std::isfinite(base))
-    detail::fail("Rope", "base must be a finite number > 1, got " + detail::short_number(base));
+    fail("Rope", "base must be a finite number > 1, got " + short_number(base));
   return std::make_shared<RopeImpl>(d_head, base);
 }
 

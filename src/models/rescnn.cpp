@@ -1,8 +1,9 @@
 // ResCNN built from atoms and bonds by the composition rules (jxbz/modula compound.py).
-#include "rescnn.hpp"
+#include "modnorm/models/rescnn.hpp"
 
 #include <cmath>
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/modules/activations.hpp"
 #include "modnorm/modules/add.hpp"
 #include "modnorm/modules/linear.hpp"
@@ -10,7 +11,6 @@
 #include "modnorm/modules/rms_norm.hpp"
 #include "modnorm/modules/scale.hpp"
 #include "modnorm/modules/sequential.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -22,16 +22,15 @@ void check_sizes(const ResCNNOptions& o) {
                                     {"block_depth", o.block_depth},
                                     {"kernel", o.kernel}})
     if (value < 1 || value > (std::int64_t{1} << 20))
-      detail::fail("ResCNN",
-                   std::string(name) + " must be in [1, 2^20], got " + std::to_string(value));
-  if (o.widths.empty()) detail::fail("ResCNN", "widths must name at least one stage");
+      fail("ResCNN", std::string(name) + " must be in [1, 2^20], got " + std::to_string(value));
+  if (o.widths.empty()) fail("ResCNN", "widths must name at least one stage");
   for (const std::int64_t w : o.widths)
-    if (w < 1) detail::fail("ResCNN", "every width must be >= 1, got " + std::to_string(w));
+    if (w < 1) fail("ResCNN", "every width must be >= 1, got " + std::to_string(w));
   if (o.kernel % 2 == 0)
-    detail::fail("ResCNN", "kernel must be odd (same padding), got " + std::to_string(o.kernel));
+    fail("ResCNN", "kernel must be odd (same padding), got " + std::to_string(o.kernel));
   if (!(o.blocks_mass >= 0.0) || !std::isfinite(o.blocks_mass))
-    detail::fail("ResCNN",
-                 "blocks_mass must be a finite number >= 0, got " + std::to_string(o.blocks_mass));
+    fail("ResCNN",
+         "blocks_mass must be a finite number >= 0, got " + std::to_string(o.blocks_mass));
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 // Flatten, Unflatten and Mean over an axis.
-#include "shape.hpp"
+#include "modnorm/modules/shape.hpp"
 
 #include <algorithm>
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -16,14 +16,14 @@ class FlattenImpl final : public Cloneable<FlattenImpl, BondImpl> {
 
   Tensor forward(const Tensor& x) override {
     if (x.rank() < 1)
-      detail::fail_in("Flatten.forward", *this, "input must have a batch axis, got a scalar");
+      fail_in("Flatten.forward", *this, "input must have a batch axis, got a scalar");
     x_shape_ = x.shape();
     return x.reshape({x.dim(0), x.numel() / std::max<std::int64_t>(x.dim(0), 1)});
   }
 
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     require_forward("Flatten.backward", *this, !x_shape_.empty());
-    detail::check_grad_shape(
+    check_grad_shape(
         "Flatten.backward", *this, dy,
         {x_shape_[0], checked_numel(x_shape_, "Flatten") / std::max<std::int64_t>(x_shape_[0], 1)});
     return dy.reshape(x_shape_);
@@ -44,9 +44,8 @@ class UnflattenImpl final : public Cloneable<UnflattenImpl, BondImpl> {
   Tensor forward(const Tensor& x) override {
     const std::int64_t width = checked_numel(shape_, "Unflatten");
     if (x.rank() != 2 || x.dim(1) != width)
-      detail::fail_in(
-          "Unflatten.forward", *this,
-          "input " + to_string(x.shape()) + " must be [B x " + std::to_string(width) + "]");
+      fail_in("Unflatten.forward", *this,
+              "input " + to_string(x.shape()) + " must be [B x " + std::to_string(width) + "]");
     x_shape_ = x.shape();
     Shape out{x.dim(0)};
     out.insert(out.end(), shape_.begin(), shape_.end());
@@ -57,7 +56,7 @@ class UnflattenImpl final : public Cloneable<UnflattenImpl, BondImpl> {
     require_forward("Unflatten.backward", *this, !x_shape_.empty());
     Shape y_shape{x_shape_[0]};
     y_shape.insert(y_shape.end(), shape_.begin(), shape_.end());
-    detail::check_grad_shape("Unflatten.backward", *this, dy, y_shape);
+    check_grad_shape("Unflatten.backward", *this, dy, y_shape);
     return dy.reshape(x_shape_);
   }
 
@@ -77,7 +76,7 @@ class MeanImpl final : public Cloneable<MeanImpl, BondImpl> {
   Tensor forward(const Tensor& x) override {
     const int r = x.rank();
     if (axis_ < -r || axis_ >= r)
-      detail::fail_in(
+      fail_in(
           "Mean.forward", *this,
           "axis " + std::to_string(axis_) + " is out of range for input " + to_string(x.shape()));
     x_shape_ = x.shape();
@@ -92,7 +91,7 @@ class MeanImpl final : public Cloneable<MeanImpl, BondImpl> {
     const std::size_t axis = static_cast<std::size_t>(axis_ < 0 ? axis_ + r : axis_);
     Shape y_shape = x_shape_;
     y_shape.erase(y_shape.begin() + static_cast<std::ptrdiff_t>(axis));
-    detail::check_grad_shape("Mean.backward", *this, dy, y_shape);
+    check_grad_shape("Mean.backward", *this, dy, y_shape);
     // dx_t = dy / n for every t along the axis: dy with the axis kept as 1, broadcast.
     Shape kept = x_shape_;
     kept[axis] = 1;
@@ -112,8 +111,7 @@ class MeanImpl final : public Cloneable<MeanImpl, BondImpl> {
 std::shared_ptr<ModuleImpl> make_unflatten(Shape shape) {
   if (shape.empty() || shape.size() > 3 ||
       std::any_of(shape.begin(), shape.end(), [](std::int64_t d) { return d < 1; }))
-    detail::fail("Unflatten",
-                 "shape must have 1 to 3 dimensions, each >= 1, got " + to_string(shape));
+    fail("Unflatten", "shape must have 1 to 3 dimensions, each >= 1, got " + to_string(shape));
   checked_numel(shape, "Unflatten");
   return std::make_shared<UnflattenImpl>(std::move(shape));
 }

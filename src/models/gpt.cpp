@@ -1,10 +1,11 @@
 // Attention and GPT built from atoms and bonds by the composition rules (modula-systems/modula
 // `modula/compound.py`).
-#include "gpt.hpp"
+#include "modnorm/models/gpt.hpp"
 
 #include <cmath>
 #include <initializer_list>
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/modules/activations.hpp"
 #include "modnorm/modules/add.hpp"
 #include "modnorm/modules/attention.hpp"
@@ -14,7 +15,6 @@
 #include "modnorm/modules/scale.hpp"
 #include "modnorm/modules/sequential.hpp"
 #include "modnorm/modules/tuple.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -22,8 +22,7 @@ namespace {
 void check_sizes(const char* op,
                  std::initializer_list<std::pair<const char*, std::int64_t>> sizes) {
   for (const auto& [name, value] : sizes)
-    if (value < 1)
-      detail::fail(op, std::string(name) + " must be >= 1, got " + std::to_string(value));
+    if (value < 1) fail(op, std::string(name) + " must be >= 1, got " + std::to_string(value));
 }
 
 void check_sizes(const char* op, const GPTOptions& o) {
@@ -97,11 +96,10 @@ Module ModernGPT(const ModernGPTOptions& o) {
                    {"d_embed", o.d_embed},
                    {"d_head", o.d_head},
                    {"blocks", o.blocks}});
-  if (o.d_head % 2 != 0)
-    detail::fail(op, "d_head must be even (Rope), got " + std::to_string(o.d_head));
+  if (o.d_head % 2 != 0) fail(op, "d_head must be even (Rope), got " + std::to_string(o.d_head));
   if (!(o.soft_cap >= 0.0) || !std::isfinite(o.soft_cap))
-    detail::fail(op, "soft_cap must be a finite number > 0, or 0 for none, got " +
-                         detail::short_number(o.soft_cap));
+    fail(op,
+         "soft_cap must be a finite number > 0, or 0 for none, got " + short_number(o.soft_cap));
   const std::int64_t width = 4 * o.d_embed;
   const Module activation =
       o.activation == MLPActivation::gelu ? Module(GELU()) : Module(SquaredReLU());

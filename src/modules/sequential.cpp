@@ -1,10 +1,10 @@
 // Sequential composition: mass adds, sensitivity multiplies, child k's atoms get the factor
 // (M / m_k) * prod_{j > k} s_j (docs/modules.md).
-#include "sequential.hpp"
+#include "modnorm/modules/sequential.hpp"
 
 #include <limits>
 
-#include "module_checks.hpp"
+#include "modnorm/module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -50,7 +50,7 @@ class SequentialImpl final : public Cloneable<SequentialImpl, CompoundImpl> {
 };
 
 std::shared_ptr<ModuleImpl> make_sequential(std::vector<Child> children) {
-  if (children.empty()) detail::fail("Sequential", "needs at least one module, got none");
+  if (children.empty()) fail("Sequential", "needs at least one module, got none");
   return std::make_shared<SequentialImpl>(std::move(children));
 }
 
@@ -74,7 +74,7 @@ Module operator>>(const Module& a, const Module& b) {
 }
 
 Module repeat(const Module& block, int times) {
-  if (times < 1) detail::fail("repeat", "times must be >= 1, got " + std::to_string(times));
+  if (times < 1) fail("repeat", "times must be >= 1, got " + std::to_string(times));
   std::vector<Child> children{{"", block}};
   for (int k = 1; k < times; ++k) children.push_back({"", block.clone()});
   return Sequential(std::move(children));

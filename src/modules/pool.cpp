@@ -1,9 +1,9 @@
 // AvgPool2D (im2col, then the mean over each window's taps) and GlobalAvgPool (the mean over
 // the pixels). Their backward maps spread dy evenly over what was averaged.
-#include "pool.hpp"
+#include "modnorm/modules/pool.hpp"
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -18,11 +18,11 @@ Tensor spread(const Tensor& dy, std::int64_t count) {
 class AvgPool2DImpl final : public Cloneable<AvgPool2DImpl, BondImpl> {
  public:
   explicit AvgPool2DImpl(Window2D window) : window_(window) {}
-  std::string describe() const override { return "AvgPool2D(" + detail::describe(window_) + ")"; }
+  std::string describe() const override { return "AvgPool2D(" + to_string(window_) + ")"; }
   double sensitivity() const override { return 1.0; }  // modula bond.py AvgPool; pool.hpp
 
   Tensor forward(const Tensor& x) override {
-    detail::check_images("AvgPool2D.forward", *this, x, window_, 0);
+    check_images("AvgPool2D.forward", *this, x, window_, 0);
     x_shape_ = x.shape();
     const Tensor cols = im2col(x, window_);  // [N, Ho, Wo, k*k*C]
     cols_shape_ = cols.shape();
@@ -35,7 +35,7 @@ class AvgPool2DImpl final : public Cloneable<AvgPool2DImpl, BondImpl> {
     constexpr const char* op = "AvgPool2D.backward";
     require_forward(op, *this, !x_shape_.empty());
     const std::int64_t c = x_shape_[3];
-    detail::check_grad_shape(op, *this, dy, {cols_shape_[0], cols_shape_[1], cols_shape_[2], c});
+    check_grad_shape(op, *this, dy, {cols_shape_[0], cols_shape_[1], cols_shape_[2], c});
     const Tensor d_cols = spread(dy.reshape({dy.numel() / c, c}), taps());
     return col2im(d_cols.reshape(cols_shape_), x_shape_, window_);
   }
@@ -56,7 +56,7 @@ class GlobalAvgPoolImpl final : public Cloneable<GlobalAvgPoolImpl, BondImpl> {
 
   Tensor forward(const Tensor& x) override {
     // A 1x1 window fits in every image with a pixel.
-    detail::check_images("GlobalAvgPool.forward", *this, x, Window2D{}, 0);
+    check_images("GlobalAvgPool.forward", *this, x, Window2D{}, 0);
     x_shape_ = x.shape();
     return mean(x.reshape({x.dim(0), x.dim(1) * x.dim(2), x.dim(3)}), 1);
   }
@@ -64,7 +64,7 @@ class GlobalAvgPoolImpl final : public Cloneable<GlobalAvgPoolImpl, BondImpl> {
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
     constexpr const char* op = "GlobalAvgPool.backward";
     require_forward(op, *this, !x_shape_.empty());
-    detail::check_grad_shape(op, *this, dy, {x_shape_[0], x_shape_[3]});
+    check_grad_shape(op, *this, dy, {x_shape_[0], x_shape_[3]});
     return spread(dy, x_shape_[1] * x_shape_[2]).reshape(x_shape_);
   }
 
@@ -77,7 +77,7 @@ class GlobalAvgPoolImpl final : public Cloneable<GlobalAvgPoolImpl, BondImpl> {
 std::shared_ptr<ModuleImpl> make_avg_pool(std::int64_t kernel, std::optional<std::int64_t> stride,
                                           std::int64_t padding) {
   const Window2D window{kernel, stride.value_or(kernel), padding};
-  detail::check_window("AvgPool2D", window);
+  check_window("AvgPool2D", window);
   return std::make_shared<AvgPool2DImpl>(window);
 }
 

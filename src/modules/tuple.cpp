@@ -1,14 +1,14 @@
 // Tuple: concatenation without the sum (docs/modules.md, "Tuples").
-#include "tuple.hpp"
+#include "modnorm/modules/tuple.hpp"
 
-#include "concatenation.hpp"
+#include "modnorm/module_checks.hpp"
+#include "modnorm/modules/concatenation.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
 
-class TupleImpl final : public detail::ConcatenationImpl<TupleImpl> {
+class TupleImpl final : public ConcatenationImpl<TupleImpl> {
  public:
   explicit TupleImpl(std::vector<Child> children)
       : ConcatenationImpl("Tuple", std::move(children)) {}
@@ -31,9 +31,9 @@ class TupleImpl final : public detail::ConcatenationImpl<TupleImpl> {
     std::size_t total = 0;
     for (const std::size_t n : arity_) total += n;
     if (dy.size() != total)
-      detail::fail_in("Tuple.backward", *this,
-                      "got " + std::to_string(dy.size()) + " output gradients for " +
-                          std::to_string(total) + " outputs");
+      fail_in("Tuple.backward", *this,
+              "got " + std::to_string(dy.size()) + " output gradients for " +
+                  std::to_string(total) + " outputs");
     std::vector<Tensor> dx;
     auto first = dy.begin();
     for (std::size_t k = 0; k < kids().size(); ++k) {
@@ -55,7 +55,7 @@ class TupleImpl final : public detail::ConcatenationImpl<TupleImpl> {
 };
 
 std::shared_ptr<ModuleImpl> make_tuple(std::vector<Child> children) {
-  if (children.empty()) detail::fail("Tuple", "needs at least one child, got none");
+  if (children.empty()) fail("Tuple", "needs at least one child, got none");
   return std::make_shared<TupleImpl>(std::move(children));
 }
 

@@ -1,8 +1,8 @@
 // Linear: y = x W^T, W d_out x d_in in the spectral norm (docs/theory.md, section 2).
-#include "linear.hpp"
+#include "modnorm/modules/linear.hpp"
 
+#include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
-#include "module_checks.hpp"
 
 namespace modnorm {
 namespace {
@@ -17,8 +17,8 @@ class LinearImpl final : public Cloneable<LinearImpl, AtomImpl> {
   }
 
   Tensor forward(const Tensor& x) override {
-    detail::check_width("Linear.forward", *this, x, d_in_);
-    detail::check_like("Linear.forward", *this, x, weight());
+    check_width("Linear.forward", *this, x, d_in_);
+    check_like("Linear.forward", *this, x, weight());
     x_shape_ = x.shape();
     x_ = x.reshape({x.numel() / d_in_, d_in_});
     Tensor y = matmul(*x_, weight(), false, true);  // [N x d_in] [d_out x d_in]^T
@@ -31,7 +31,7 @@ class LinearImpl final : public Cloneable<LinearImpl, AtomImpl> {
     require_forward("Linear.backward", *this, x_.has_value());
     Shape y_shape = x_shape_;
     y_shape.back() = d_out_;
-    detail::check_grad_shape("Linear.backward", *this, dy, y_shape);
+    check_grad_shape("Linear.backward", *this, dy, y_shape);
     const Tensor dy2 = dy.reshape({x_->dim(0), d_out_});
     gemm(1.0, dy2, true, *x_, false, 1.0, grad());   // dW += dy^T x
     if (!input_grad) return Tensor();                // a first layer: dx = dy W is not wanted
@@ -49,8 +49,8 @@ class LinearImpl final : public Cloneable<LinearImpl, AtomImpl> {
 std::shared_ptr<ModuleImpl> make_linear(std::int64_t d_in, std::int64_t d_out,
                                         const AtomOptions& options) {
   if (d_in < 1 || d_out < 1)
-    detail::fail("Linear", "d_in and d_out must be >= 1, got " + std::to_string(d_in) + " and " +
-                               std::to_string(d_out));
+    fail("Linear", "d_in and d_out must be >= 1, got " + std::to_string(d_in) + " and " +
+                       std::to_string(d_out));
   return std::make_shared<LinearImpl>(d_in, d_out, options);
 }
 
