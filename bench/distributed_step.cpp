@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
                         {"width", r.width},
                         {"batch", r.batch},
                         {"ranks", world.size()},
-                        {"backend", dist::to_string(world.backend())},
+                        {"transport", dist::to_string(world.transport())},
                         {"cpu_gemm", modnorm::cpu_gemm()},
                         {"cpu_gemm_kernels", modnorm::cpu_gemm_kernels()},
                         {"warmup", r.warmup},

@@ -38,7 +38,7 @@ Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& option
 
 /// The (a, b, c) of every Newton-Schulz step the options ask for (the method's schedule, its
 /// last entry repeated up to the step count). Options are valid and the method is not svd.
-std::vector<std::array<double, 3>> newton_schulz_steps(const OrthogonalizeOptions& options);
+std::vector<std::array<double, 3>> newton_schulz_coefficients(const OrthogonalizeOptions& options);
 
 /// The s of X_0 = G / (s ||G||_F + epsilon): options.norm_safety, or the method's default.
 double norm_safety(const OrthogonalizeOptions& options);

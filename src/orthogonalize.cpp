@@ -210,7 +210,7 @@ Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& option
 
   // Tall inputs are the transposed problem: the primitive iterates with the small Gram matrix
   // X^T X and X <- X B instead of X X^T and B X, which is transposing without the copies.
-  backend_of(x).newton_schulz(x, newton_schulz_steps(options),
+  backend_of(x).newton_schulz(x, newton_schulz_coefficients(options),
                               options.compute_dtype == DType::bf16);
   return x.to(G.dtype());
 }
@@ -219,7 +219,7 @@ double norm_safety(const OrthogonalizeOptions& options) {
   return options.norm_safety.value_or(default_norm_safety(options.method));
 }
 
-std::vector<std::array<double, 3>> newton_schulz_steps(const OrthogonalizeOptions& options) {
+std::vector<std::array<double, 3>> newton_schulz_coefficients(const OrthogonalizeOptions& options) {
   const Schedule schedule = options.method == OrthogonalizeMethod::custom
                                 ? options.coefficients
                                 : orthogonalize_schedule(options.method);

@@ -30,27 +30,27 @@
 namespace modnorm::distributed {
 
 /// The engine behind a Group.
-enum class Backend : std::uint8_t {
+enum class Transport : std::uint8_t {
   single,  ///< one process: every collective is a copy of its input (any device)
   mpi,     ///< MPI (Open MPI, MPICH, ...): CPU tensors
   nccl,    ///< NCCL: CUDA tensors, one GPU per rank; started through MPI
 };
 
 /// "single", "mpi", "nccl".
-MODNORM_API const char* to_string(Backend backend);
+MODNORM_API const char* to_string(Transport transport);
 
-/// Whether `backend` was built into this library (single always is; mpi when CMake found MPI,
+/// Whether `transport` was built into this library (single always is; mpi when CMake found MPI,
 /// MODNORM_MPI; nccl when it also found CUDA and nccl.h). Says nothing about GPUs being visible.
 ///
-/// Example: if (modnorm::distributed::is_available(Backend::mpi)) ...
-MODNORM_API bool is_available(Backend backend);
+/// Example: if (modnorm::distributed::is_available(Transport::mpi)) ...
+MODNORM_API bool is_available(Transport transport);
 
 /// Options of init().
 struct InitOptions {
   /// Which engine. Unset: mpi when it is built and the program was started by `mpirun` (or
   /// another MPI launcher: OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE is set), single
   /// otherwise. nccl must be asked for by name: its collectives take CUDA tensors.
-  std::optional<Backend> backend;
+  std::optional<Transport> transport;
   /// A collective that has not completed after this many seconds throws modnorm::Error on the
   /// ranks waiting in it (> 0). Long enough for the slowest rank's compute between collectives.
   double timeout_seconds = 600.0;
@@ -80,7 +80,7 @@ class Communicator;  // src/distributed/communicator.hpp
 ///   auto half = world.split(world.rank() % 2);   // evens and odds, each its own group
 class MODNORM_API Group {
  public:
-  /// The one-process group (rank 0 of size 1, Backend::single).
+  /// The one-process group (rank 0 of size 1, Transport::single).
   Group();
   /// Defined in the library, which exports it: a Group is a defaulted argument
   /// (Optimizer(net, options, group)), and clang-repl based kernels look the destructor of a
@@ -95,7 +95,7 @@ class MODNORM_API Group {
   /// Number of processes in the group.
   int size() const;
   /// The engine.
-  Backend backend() const;
+  Transport transport() const;
   /// A collective over this group: the ranks that pass the same `color` (>= 0) form a new
   /// group, ordered by `key` (ties by rank here; key < 0 means this rank). Every rank of this
   /// group must call it. Throws modnorm::Error for color < 0.
@@ -115,7 +115,7 @@ class MODNORM_API Group {
 
 /// The group of every process of this program (MPI's COMM_WORLD, or NCCL's over it), per
 /// InitOptions; the engine is started on the first call and stopped at exit. Later calls return
-/// the same world. Throws modnorm::Error when the backend asked for is not built
+/// the same world. Throws modnorm::Error when the transport asked for is not built
 /// (is_available), was started with a different one, or fails to start (naming the call).
 ///
 /// Example: auto world = modnorm::distributed::init();  // size() 1 unless run by mpirun

@@ -22,9 +22,9 @@ class Ranks {
   // The other ranks' standard output goes to /dev/null (their errors still reach stderr).
   explicit Ranks(Device device) {
     distributed::InitOptions options;
-    if (device == Device::cuda && distributed::is_available(distributed::Backend::nccl) &&
+    if (device == Device::cuda && distributed::is_available(distributed::Transport::nccl) &&
         std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr)
-      options.backend = distributed::Backend::nccl;
+      options.transport = distributed::Transport::nccl;
     group = distributed::init(options);
     if (!writes() && std::freopen("/dev/null", "w", stdout) == nullptr)
       throw Error("[train] rank " + std::to_string(group.rank()) + ": cannot silence stdout");

@@ -74,9 +74,9 @@ void agree(Communicator& c, const char* op, const std::string& local_error,
 
 // "" or why this rank cannot take part with x.
 std::string refuse(const Communicator& c, const Tensor& x, bool needs_axis) {
-  if (c.backend() != Backend::single && x.device() != c.device())
-    return std::string("a group on ") + to_string(c.backend()) + " takes " + to_string(c.device()) +
-           " tensors, got " + x.describe();
+  if (c.transport() != Transport::single && x.device() != c.device())
+    return std::string("a group on ") + to_string(c.transport()) + " takes " +
+           to_string(c.device()) + " tensors, got " + x.describe();
   if (needs_axis && x.rank() == 0) return "needs a tensor of rank >= 1, got " + x.describe();
   if (x.numel() > INT_MAX)
     return "a message holds at most " + std::to_string(INT_MAX) + " elements, got " + x.describe();

@@ -19,7 +19,7 @@ namespace modnorm::distributed::detail {
 class Communicator {
  public:
   virtual ~Communicator() = default;
-  virtual Backend backend() const = 0;
+  virtual Transport transport() const = 0;
   virtual Device device() const = 0;
   virtual int rank() const = 0;
   virtual int size() const = 0;

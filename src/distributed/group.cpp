@@ -12,7 +12,7 @@ namespace {
 // The group of one process: every collective is a copy.
 class SingleCommunicator final : public Communicator {
  public:
-  Backend backend() const override { return Backend::single; }
+  Transport transport() const override { return Transport::single; }
   Device device() const override { return Device::cpu; }
   int rank() const override { return 0; }
   int size() const override { return 1; }
@@ -62,25 +62,25 @@ bool launched_by_mpi() {
 
 }  // namespace detail
 
-const char* to_string(Backend backend) {
-  switch (backend) {
-    case Backend::single:
+const char* to_string(Transport transport) {
+  switch (transport) {
+    case Transport::single:
       return "single";
-    case Backend::mpi:
+    case Transport::mpi:
       return "mpi";
-    case Backend::nccl:
+    case Transport::nccl:
       return "nccl";
   }
   return "unknown";
 }
 
-bool is_available(Backend backend) {
-  switch (backend) {
-    case Backend::single:
+bool is_available(Transport transport) {
+  switch (transport) {
+    case Transport::single:
       return true;
-    case Backend::mpi:
+    case Transport::mpi:
       return detail::mpi_built();
-    case Backend::nccl:
+    case Transport::nccl:
       return detail::nccl_built();
   }
   return false;
@@ -101,8 +101,8 @@ int Group::size() const {
   return communicator_->size();
 }
 
-Backend Group::backend() const {
-  return communicator_->backend();
+Transport Group::transport() const {
+  return communicator_->transport();
 }
 
 Stats Group::stats() const {
@@ -125,17 +125,17 @@ Group init(const InitOptions& options) {
     modnorm::detail::fail(
         op, "timeout_seconds must be > 0, got " + std::to_string(options.timeout_seconds));
   const detail::Seconds timeout(options.timeout_seconds);
-  const Backend backend = options.backend.value_or(
-      detail::mpi_built() && detail::launched_by_mpi() ? Backend::mpi : Backend::single);
-  switch (backend) {
-    case Backend::single:
+  const Transport transport = options.transport.value_or(
+      detail::mpi_built() && detail::launched_by_mpi() ? Transport::mpi : Transport::single);
+  switch (transport) {
+    case Transport::single:
       return Group();
-    case Backend::mpi:
+    case Transport::mpi:
       return Group(detail::mpi_world(timeout));
-    case Backend::nccl:
+    case Transport::nccl:
       return Group(detail::nccl_world(timeout));
   }
-  modnorm::detail::fail(op, "unknown backend " + std::to_string(static_cast<int>(backend)));
+  modnorm::detail::fail(op, "unknown backend " + std::to_string(static_cast<int>(transport)));
 }
 
 Share share(std::int64_t n, const Group& group) {

@@ -109,7 +109,7 @@ class MpiCommunicator final : public Communicator {
   MpiCommunicator(const MpiCommunicator&) = delete;
   MpiCommunicator& operator=(const MpiCommunicator&) = delete;
 
-  Backend backend() const override { return Backend::mpi; }
+  Transport transport() const override { return Transport::mpi; }
   Device device() const override { return Device::cpu; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }

@@ -73,7 +73,7 @@ class NcclCommunicator final : public Communicator {
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
 
-  Backend backend() const override { return Backend::nccl; }
+  Transport transport() const override { return Transport::nccl; }
   Device device() const override { return Device::cuda; }
   int rank() const override { return host_->rank(); }
   int size() const override { return host_->size(); }

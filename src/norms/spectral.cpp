@@ -6,11 +6,11 @@
 #include <cmath>
 #include <memory>
 
-#include "concatenate.hpp"
 #include "dualize_detail.hpp"
 #include "host_linalg.hpp"
 #include "modnorm/dualize.hpp"
 #include "modnorm/ops.hpp"
+#include "pack.hpp"
 
 namespace modnorm {
 namespace {
@@ -62,9 +62,8 @@ class SpectralRule final : public NormRule {
     const Shape& shape = G.at(0).shape();
     const std::int64_t rows = G[0].dim(-2), cols = G[0].dim(-1);
     const auto n = static_cast<std::int64_t>(G.size()) * (G[0].numel() / (rows * cols));
-    const Tensor O =
-        detail::orthogonalize_checked(detail::concatenate(G, {n, rows, cols}), options);
-    std::vector<Tensor> out = detail::split(O, std::vector<Shape>(G.size(), shape));
+    const Tensor O = detail::orthogonalize_checked(detail::pack(G, {n, rows, cols}), options);
+    std::vector<Tensor> out = detail::unpack(O, std::vector<Shape>(G.size(), shape));
     for (Tensor& o : out) o = scale(o, shape_factor(o.shape()));
     return out;
   }
@@ -88,7 +87,7 @@ class SpectralRule final : public NormRule {
     const auto m = static_cast<double>(std::min(rows, cols));
     const auto n = static_cast<double>(std::max(rows, cols));
     double flops = 0.0;
-    for (const auto& step : detail::newton_schulz_steps(counted))
+    for (const auto& step : detail::newton_schulz_coefficients(counted))
       flops += 4.0 * m * m * n + (step[2] != 0.0 ? 2.0 * m * m * m : 0.0);
     return matrices * flops;
   }

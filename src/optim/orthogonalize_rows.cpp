@@ -76,7 +76,7 @@ std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces,
   for (Tensor& piece : x) piece = scale(piece, factor);
 
   // X_k <- X_k (a I + b A + c A A), A = sum over every rank's blocks of X_k^T X_k.
-  for (const auto& [a, b, c] : detail::newton_schulz_steps(options)) {
+  for (const auto& [a, b, c] : detail::newton_schulz_coefficients(options)) {
     Tensor gram = Tensor::zeros({cols, cols}, work, first.device());
     for (const Tensor& piece : x)
       if (piece.numel() > 0) gemm(1.0, piece, true, piece, false, 1.0, gram);

@@ -12,9 +12,9 @@
 #include <numeric>
 #include <string>
 
-#include "concatenate.hpp"
 #include "dualize_detail.hpp"
 #include "modnorm/ops.hpp"
+#include "pack.hpp"
 #include "parameter_checks.hpp"
 
 namespace modnorm::detail {
@@ -149,10 +149,9 @@ class ShardedPlan final : public StepPlan {
     for (const Entry& e : order_)
       parts.push_back(is_split(atoms_[e.atom]) ? rows_of(params[e.atom].grad, e.block)
                                                : params[e.atom].grad);
-    const Tensor mine =
-        distributed::sum_scatter(concatenate(parts, {total_elements_}), group_, counts_);
+    const Tensor mine = distributed::sum_scatter(pack(parts, {total_elements_}), group_, counts_);
     const std::vector<Entry> owned = owned_by(group_.rank());
-    const std::vector<Tensor> sums = split(mine, shapes_of(owned));
+    const std::vector<Tensor> sums = unpack(mine, shapes_of(owned));
     for (std::size_t k = 0; k < owned.size(); ++k) grads[owned[k].atom] = sums[k];
     return grads;
   }
@@ -211,15 +210,15 @@ class ShardedPlan final : public StepPlan {
     const std::int64_t count = counts_[static_cast<std::size_t>(group_.rank())];
     const Atom& any = atoms_[order_[0].atom];
     const Tensor packed =
-        parts.empty() ? Tensor::empty({0}, any.dtype, any.device) : concatenate(parts, {count});
+        parts.empty() ? Tensor::empty({0}, any.dtype, any.device) : pack(parts, {count});
     const std::vector<Tensor> all =
-        split(distributed::all_gather(packed, group_, counts_), shapes_of(order_));
+        unpack(distributed::all_gather(packed, group_, counts_), shapes_of(order_));
     // A split atom's blocks arrive in row order: laid end to end they are its update.
     std::vector<std::vector<Tensor>> blocks(atoms_.size());
     for (std::size_t k = 0; k < order_.size(); ++k) blocks[order_[k].atom].push_back(all[k]);
     for (std::size_t i = 0; i < atoms_.size(); ++i)
       if (!blocks[i].empty())
-        axpy(1.0, blocks[i].size() == 1 ? blocks[i][0] : concatenate(blocks[i], atoms_[i].shape),
+        axpy(1.0, blocks[i].size() == 1 ? blocks[i][0] : pack(blocks[i], atoms_[i].shape),
              updates[i], 0.0);
   }
 

@@ -27,14 +27,14 @@ inline distributed::Group& world() {
 /// several ranks and every rank its own GPU (NCCL refuses two ranks on one device).
 inline const distributed::Group* nccl_world() {
   static const std::optional<distributed::Group> group = []() -> std::optional<distributed::Group> {
-    const bool fits = distributed::is_available(distributed::Backend::nccl) &&
+    const bool fits = distributed::is_available(distributed::Transport::nccl) &&
                       world().size() >= 2 && cuda_device_count() >= world().size();
     // Every rank decides alike: none unless it fits on every rank.
     const double unfit =
         distributed::all_sum(Tensor::full({1}, fits ? 0.0 : 1.0, DType::f64), world()).item();
     if (unfit > 0) return std::nullopt;
     distributed::InitOptions options;
-    options.backend = distributed::Backend::nccl;
+    options.transport = distributed::Transport::nccl;
     options.timeout_seconds = 120;
     return distributed::init(options);
   }();

@@ -175,16 +175,16 @@ BOOST_AUTO_TEST_CASE(world_matches_the_launcher) {
   BOOST_TEST(g.rank() >= 0);
   BOOST_TEST(g.rank() < g.size());
   const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;
-  if (launched && dist::is_available(dist::Backend::mpi)) {
-    BOOST_TEST((g.backend() == dist::Backend::mpi));
+  if (launched && dist::is_available(dist::Transport::mpi)) {
+    BOOST_TEST((g.transport() == dist::Transport::mpi));
     BOOST_TEST(g.size() == std::atoi(std::getenv("OMPI_COMM_WORLD_SIZE")));
   } else {
-    BOOST_TEST((g.backend() == dist::Backend::single));
+    BOOST_TEST((g.transport() == dist::Transport::single));
     BOOST_TEST(g.size() == 1);
   }
   BOOST_TEST(dist::Group().size() == 1);
-  BOOST_TEST(dist::is_available(dist::Backend::single));
-  BOOST_TEST(std::string(dist::to_string(dist::Backend::nccl)) == "nccl");
+  BOOST_TEST(dist::is_available(dist::Transport::single));
+  BOOST_TEST(std::string(dist::to_string(dist::Transport::nccl)) == "nccl");
 }
 
 BOOST_AUTO_TEST_CASE(all_sum_is_the_sum_of_every_rank) {
@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(broadcast_copies_the_root_everywhere) {
 BOOST_AUTO_TEST_CASE(nccl_collectives_are_the_sums_and_copies_of_every_rank,
                      *boost::unit_test::precondition(modnorm::test::nccl_ranks)) {
   const dist::Group& nccl = *modnorm::test::nccl_world();
-  BOOST_TEST((nccl.backend() == dist::Backend::nccl));
+  BOOST_TEST((nccl.transport() == dist::Transport::nccl));
   check_all_sum(nccl, Device::cuda);
   check_sum_scatter(nccl, Device::cuda);
   check_all_gather(nccl, Device::cuda);
@@ -278,9 +278,9 @@ BOOST_AUTO_TEST_CASE(bad_input_is_an_error_on_every_rank) {
                 "root " + std::to_string(w) + " is not a rank of a group of");
   require_error(
       [&] {
-        dist::init({dist::Backend::nccl, 1.0});
+        dist::init({dist::Transport::nccl, 1.0});
       },
-      dist::is_available(dist::Backend::nccl) ? "" : "built without NCCL");
+      dist::is_available(dist::Transport::nccl) ? "" : "built without NCCL");
   require_error([&] { dist::init({std::nullopt, 0.0}); }, "timeout_seconds must be > 0");
   // The world still works after every refusal.
   BOOST_TEST(dist::all_sum(Tensor::full({1}, 1.0, DType::f64), world()).item() == w);

@@ -1,11 +1,11 @@
-// detail::concatenate and detail::split: byte copies on the tensors' device (Backend::copy).
-#include "concatenate.hpp"
+// detail::pack and detail::unpack: byte copies on the tensors' device (Backend::copy).
+#include "pack.hpp"
 
 #include "backend.hpp"
 
 namespace modnorm::detail {
 
-Tensor concatenate(const std::vector<Tensor>& parts, Shape shape) {
+Tensor pack(const std::vector<Tensor>& parts, Shape shape) {
   const Tensor& first = parts.at(0);
   Tensor out = Tensor::empty(std::move(shape), first.dtype(), first.device());
   auto* at = static_cast<char*>(out.raw());
@@ -16,7 +16,7 @@ Tensor concatenate(const std::vector<Tensor>& parts, Shape shape) {
   return out;
 }
 
-std::vector<Tensor> split(const Tensor& whole, const std::vector<Shape>& shapes) {
+std::vector<Tensor> unpack(const Tensor& whole, const std::vector<Shape>& shapes) {
   std::vector<Tensor> out;
   const auto* at = static_cast<const char*>(whole.raw());
   for (const Shape& shape : shapes) {
