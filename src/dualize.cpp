@@ -11,15 +11,13 @@
 #include <string>
 
 #include "dualize_detail.hpp"
-#include "fail.hpp"
 #include "host_linalg.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 #include "tensor_checks.hpp"
 
 namespace modnorm {
 namespace {
-
-using detail::fail;
 
 // sigma_max(W) by orthogonal (block) iteration; W is a finite non-zero matrix.
 double spectral_norm_iterated(const Tensor& W, const SpectralNormOptions& options) {

@@ -13,14 +13,12 @@
 #include <tuple>
 
 #include "dualize_detail.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 #include "parameter_checks.hpp"
 
 namespace modnorm {
 namespace {
-
-using detail::fail;
 using detail::for_parameter;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();

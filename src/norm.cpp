@@ -2,8 +2,8 @@
 // of src/norms/, which also defines its Norm::NAME.
 #include "modnorm/norm.hpp"
 
-#include "fail.hpp"
 #include "modnorm/dualize.hpp"
+#include "modnorm/error.hpp"
 
 namespace modnorm {
 
@@ -33,8 +33,7 @@ double NormRule::cost(const Shape&, const OrthogonalizeOptions&) const {
 }
 
 Norm::Norm(std::shared_ptr<const NormRule> rule) : rule_(std::move(rule)) {
-  if (!rule_)
-    detail::fail("Norm", "null rule; pass a rule object, e.g. std::make_shared<MyRule>()");
+  if (!rule_) fail("Norm", "null rule; pass a rule object, e.g. std::make_shared<MyRule>()");
 }
 
 const char* to_string(const Norm& norm) {

@@ -9,14 +9,13 @@
 #include <vector>
 
 #include "backend.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "tensor_checks.hpp"
 
 namespace modnorm {
 namespace {
 
 using detail::check_matrix;
-using detail::fail;
 
 // The operations compute on floating-point values: an i32 tensor (integer ids) is refused by
 // name, never read as floats.

@@ -14,9 +14,9 @@
 
 #include "backend.hpp"
 #include "dualize_detail.hpp"
-#include "fail.hpp"
 #include "host_linalg.hpp"
 #include "modnorm/dualize.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 
 namespace modnorm {

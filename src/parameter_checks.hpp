@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/module.hpp"
 
 namespace modnorm::detail {

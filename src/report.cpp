@@ -8,8 +8,8 @@
 #include <ostream>
 #include <sstream>
 
-#include "fail.hpp"
 #include "html_escape.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 
 namespace modnorm {
@@ -65,11 +65,11 @@ ReportOptions::~ReportOptions() = default;
 Report report(const Module& net, const ReportOptions& options) {
   const std::vector<Parameter> params = net.parameters();
   if (!options.updates.empty() && options.updates.size() != params.size())
-    detail::fail("report", std::to_string(options.updates.size()) + " updates given for " +
-                               std::to_string(params.size()) + " parameters");
+    fail("report", std::to_string(options.updates.size()) + " updates given for " +
+                       std::to_string(params.size()) + " parameters");
   if (!options.steps.empty() && options.steps.size() != params.size())
-    detail::fail("report", std::to_string(options.steps.size()) + " steps given for " +
-                               std::to_string(params.size()) + " parameters");
+    fail("report", std::to_string(options.steps.size()) + " steps given for " +
+                       std::to_string(params.size()) + " parameters");
   const double total = net.mass();
   Report out;
   for (std::size_t l = 0; l < params.size(); ++l) {
@@ -85,8 +85,8 @@ Report report(const Module& net, const ReportOptions& options) {
     if (!options.updates.empty()) {
       const Tensor& u = options.updates[l];
       if (u.shape() != p.weight.shape())
-        detail::fail("report", "parameter '" + p.name + "': update " + to_string(u.shape()) +
-                                   " does not match the weight " + to_string(p.weight.shape()));
+        fail("report", "parameter '" + p.name + "': update " + to_string(u.shape()) +
+                           " does not match the weight " + to_string(p.weight.shape()));
       row.update_norm = norm(u, p.norm, options.spectral);
       if (row.weight_norm > 0) row.update_ratio = *row.update_norm / row.weight_norm;
     }

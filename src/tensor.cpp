@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "backend.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 
 namespace modnorm {
 
@@ -18,8 +18,6 @@ static_assert(static_cast<std::uint64_t>(kMaxTensorBytes) <=
               "kMaxTensorBytes must leave room for a sum in std::size_t (a 64-bit host)");
 
 namespace {
-
-using detail::fail;
 
 std::uint32_t float_bits(float f) {
   std::uint32_t bits;

@@ -2,7 +2,7 @@
 // Input checks on tensors shared by the tensor layer (src/ops.cpp) and the layers above it
 // (src/dualize.cpp): each throws `[op] what was received`.
 
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/tensor.hpp"
 
 namespace modnorm::detail {

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "cpu/cpu_backend.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 
 namespace modnorm::detail {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "cpu/eigen_gemm.hpp"
 #include "cpu/lower_tiles.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 
 #if MODNORM_GEMM_ONEDNN
 #include <oneapi/dnnl/dnnl.h>

@@ -7,13 +7,12 @@
 #include <numeric>
 
 #include "distributed/communicator.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 
 namespace modnorm::distributed {
 namespace {
 
 using detail::Communicator;
-using modnorm::detail::fail;
 
 constexpr int kShapeEntries = 5;  // rank, then up to 4 dimensions (-1 past the rank)
 

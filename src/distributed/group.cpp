@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "distributed/communicator.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 
 namespace modnorm::distributed {
 namespace detail {
@@ -34,7 +34,7 @@ class SingleCommunicator final : public Communicator {
 
  private:
   [[noreturn]] static void unused(const char* op) {
-    modnorm::detail::fail(op, "internal: the one-process group moves no bytes");
+    modnorm::fail(op, "internal: the one-process group moves no bytes");
   }
 };
 
@@ -42,12 +42,12 @@ class SingleCommunicator final : public Communicator {
 
 void fail_call(const char* op, int rank, int size, const char* call,
                const std::string& engine_error) {
-  modnorm::detail::fail(op, "rank " + std::to_string(rank) + " of " + std::to_string(size) + ": " +
-                                call + " failed with " + engine_error);
+  modnorm::fail(op, "rank " + std::to_string(rank) + " of " + std::to_string(size) + ": " + call +
+                        " failed with " + engine_error);
 }
 
 void fail_timeout(const char* op, int rank, int size, const char* call, Seconds timeout) {
-  modnorm::detail::fail(
+  modnorm::fail(
       op, "rank " + std::to_string(rank) + " of " + std::to_string(size) + ": " + call +
               " did not complete within " + std::to_string(timeout.count()) +
               " s (InitOptions::timeout_seconds): a peer rank died, hangs, or stopped calling "
@@ -110,8 +110,7 @@ Stats Group::stats() const {
 }
 
 Group Group::split(int color, int key) const {
-  if (color < 0)
-    modnorm::detail::fail("Group.split", "color must be >= 0, got " + std::to_string(color));
+  if (color < 0) modnorm::fail("Group.split", "color must be >= 0, got " + std::to_string(color));
   return Group(communicator_->split(color, key < 0 ? rank() : key));
 }
 
@@ -122,8 +121,8 @@ detail::Communicator& communicator(const Group& group) {
 Group init(const InitOptions& options) {
   constexpr const char* op = "init";
   if (!(options.timeout_seconds > 0.0))
-    modnorm::detail::fail(
-        op, "timeout_seconds must be > 0, got " + std::to_string(options.timeout_seconds));
+    modnorm::fail(op,
+                  "timeout_seconds must be > 0, got " + std::to_string(options.timeout_seconds));
   const detail::Seconds timeout(options.timeout_seconds);
   const Transport transport = options.transport.value_or(
       detail::mpi_built() && detail::launched_by_mpi() ? Transport::mpi : Transport::single);
@@ -135,11 +134,11 @@ Group init(const InitOptions& options) {
     case Transport::nccl:
       return Group(detail::nccl_world(timeout));
   }
-  modnorm::detail::fail(op, "unknown backend " + std::to_string(static_cast<int>(transport)));
+  modnorm::fail(op, "unknown backend " + std::to_string(static_cast<int>(transport)));
 }
 
 Share share(std::int64_t n, const Group& group) {
-  if (n < 0) modnorm::detail::fail("share", "n must be >= 0, got " + std::to_string(n));
+  if (n < 0) modnorm::fail("share", "n must be >= 0, got " + std::to_string(n));
   const std::int64_t w = group.size(), r = group.rank();
   const std::int64_t base = n / w, extra = n % w;
   return {r * base + std::min(r, extra), base + (r < extra ? 1 : 0)};

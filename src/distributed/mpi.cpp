@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "distributed/communicator.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/tensor.hpp"
 
 namespace modnorm::distributed::detail {

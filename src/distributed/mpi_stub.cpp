@@ -1,7 +1,7 @@
 // Compiled instead of mpi.cpp when MPI is not built (MODNORM_MPI=OFF or not found), like
 // src/cuda_stub.cpp: init() then gives the one-process group, and asking for MPI by name throws.
 #include "distributed/communicator.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 
 namespace modnorm::distributed::detail {
 
@@ -10,9 +10,9 @@ bool mpi_built() {
 }
 
 std::shared_ptr<Communicator> mpi_world(Seconds) {
-  modnorm::detail::fail("init",
-                        "modnorm was built without MPI (install libopenmpi-dev and configure "
-                        "with MODNORM_MPI=ON)");
+  modnorm::fail("init",
+                "modnorm was built without MPI (install libopenmpi-dev and configure "
+                "with MODNORM_MPI=ON)");
 }
 
 }  // namespace modnorm::distributed::detail

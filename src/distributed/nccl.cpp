@@ -12,7 +12,7 @@
 
 #include "cuda/cuda_backend.hpp"
 #include "distributed/communicator.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 
 namespace modnorm::distributed::detail {
 namespace {

@@ -1,7 +1,7 @@
 // Compiled instead of nccl.cpp when NCCL is not built (no CUDA backend, no MPI, or no nccl.h):
 // asking for the NCCL backend throws.
 #include "distributed/communicator.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 
 namespace modnorm::distributed::detail {
 
@@ -10,9 +10,9 @@ bool nccl_built() {
 }
 
 std::shared_ptr<Communicator> nccl_world(Seconds) {
-  modnorm::detail::fail("init",
-                        "modnorm was built without NCCL (it needs the CUDA backend, MPI and "
-                        "nccl.h from the CUDA Toolkit)");
+  modnorm::fail("init",
+                "modnorm was built without NCCL (it needs the CUDA backend, MPI and "
+                "nccl.h from the CUDA Toolkit)");
 }
 
 }  // namespace modnorm::distributed::detail

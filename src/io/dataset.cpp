@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "fail.hpp"
 #include "modnorm/data.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 
 namespace modnorm {
@@ -25,10 +25,10 @@ std::string find_fashion_file(const std::string& dir, const std::string& name) {
   std::string base = dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
   if (is_file(base + ".gz")) return base + ".gz";
   if (is_file(base)) return base;
-  detail::fail("load_fashion_mnist",
-               base +
-                   ".gz: no such file; pass the Fashion-MNIST directory with --data DIR, or "
-                   "install it with `apt-get install dataset-fashion-mnist`");
+  fail("load_fashion_mnist",
+       base +
+           ".gz: no such file; pass the Fashion-MNIST directory with --data DIR, or "
+           "install it with `apt-get install dataset-fashion-mnist`");
 }
 
 // In place: x -> (x - mean) / std over every element of a CPU f32 tensor.
@@ -57,19 +57,19 @@ FashionMnist load_fashion_mnist(const std::string& dir) {
   out.train = read_idx(train_images, train_labels);
   out.test = read_idx(test_images, test_labels);
   if (out.train.rows != out.test.rows || out.train.cols != out.test.cols)
-    detail::fail("load_fashion_mnist",
-                 dir + ": training images are " + std::to_string(out.train.rows) + " x " +
-                     std::to_string(out.train.cols) + " pixels but test images are " +
-                     std::to_string(out.test.rows) + " x " + std::to_string(out.test.cols));
-  if (out.train.size() == 0) detail::fail("load_fashion_mnist", train_images + ": no images");
+    fail("load_fashion_mnist", dir + ": training images are " + std::to_string(out.train.rows) +
+                                   " x " + std::to_string(out.train.cols) +
+                                   " pixels but test images are " + std::to_string(out.test.rows) +
+                                   " x " + std::to_string(out.test.cols));
+  if (out.train.size() == 0) fail("load_fashion_mnist", train_images + ": no images");
   // Fashion-MNIST has 10 classes: a label outside [0, 10) is caught here, at load, not at the
   // first batch that draws it.
   for (const auto& [data, path] : {std::pair{&out.train, &train_labels}, {&out.test, &test_labels}})
     for (std::size_t i = 0; i < data->labels.size(); ++i)
       if (data->labels[i] < 0 || data->labels[i] >= 10)
-        detail::fail("load_fashion_mnist", *path + ": label " + std::to_string(data->labels[i]) +
-                                               " at index " + std::to_string(i) +
-                                               " is not a Fashion-MNIST class (0 to 9)");
+        fail("load_fashion_mnist", *path + ": label " + std::to_string(data->labels[i]) +
+                                       " at index " + std::to_string(i) +
+                                       " is not a Fashion-MNIST class (0 to 9)");
 
   // One scalar mean and standard deviation over all training pixels (two passes, in double).
   const float* x = out.train.images.data<float>();
@@ -81,9 +81,9 @@ FashionMnist load_fashion_mnist(const std::string& dir) {
   for (std::int64_t i = 0; i < n; ++i) squares += (x[i] - mean) * (x[i] - mean);
   const double stddev = std::sqrt(squares / static_cast<double>(n));
   if (!(stddev > 0.0))
-    detail::fail("load_fashion_mnist", train_images + ": every training pixel equals " +
-                                           std::to_string(mean) +
-                                           "; cannot normalise by a standard deviation of 0");
+    fail("load_fashion_mnist", train_images + ": every training pixel equals " +
+                                   std::to_string(mean) +
+                                   "; cannot normalise by a standard deviation of 0");
 
   standardize(out.train.images, mean, stddev);
   standardize(out.test.images, mean, stddev);
@@ -102,15 +102,13 @@ BatchSampler::BatchSampler(std::int64_t dataset_size, std::int64_t batch_size, G
       drop_last_(drop_last),
       gen_(gen.next_u64()) {
   if (dataset_size < 1)
-    detail::fail("BatchSampler",
-                 "dataset size must be at least 1, got " + std::to_string(dataset_size));
+    fail("BatchSampler", "dataset size must be at least 1, got " + std::to_string(dataset_size));
   if (batch_size < 1)
-    detail::fail("BatchSampler",
-                 "batch size must be at least 1, got " + std::to_string(batch_size));
+    fail("BatchSampler", "batch size must be at least 1, got " + std::to_string(batch_size));
   if (drop_last && batch_size > dataset_size)
-    detail::fail("BatchSampler", "drop_last with batch size " + std::to_string(batch_size) +
-                                     " > dataset size " + std::to_string(dataset_size) +
-                                     " leaves no batch");
+    fail("BatchSampler", "drop_last with batch size " + std::to_string(batch_size) +
+                             " > dataset size " + std::to_string(dataset_size) +
+                             " leaves no batch");
 }
 
 // Quotient and remainder rather than (size + batch - 1) / batch, which overflows for a batch
@@ -143,17 +141,17 @@ std::vector<std::vector<std::int64_t>> BatchSampler::next_epoch() {
 }
 
 Batch make_batch(const Dataset& data, const std::vector<std::int64_t>& indices) {
-  if (indices.empty()) detail::fail("make_batch", "no indices: a batch needs at least one example");
+  if (indices.empty()) fail("make_batch", "no indices: a batch needs at least one example");
   if (data.images.rank() != 2 || data.images.dim(0) != data.size())
-    detail::fail("make_batch", "images " + data.images.describe() + " should have one row per " +
-                                   "label (" + std::to_string(data.size()) + " labels)");
+    fail("make_batch", "images " + data.images.describe() + " should have one row per " +
+                           "label (" + std::to_string(data.size()) + " labels)");
   Batch out;
   out.y.reserve(indices.size());
   for (std::size_t k = 0; k < indices.size(); ++k) {
     const std::int64_t i = indices[k];
     if (i < 0 || i >= data.size())
-      detail::fail("make_batch", "index " + std::to_string(i) + " (position " + std::to_string(k) +
-                                     ") is outside [0, " + std::to_string(data.size()) + ")");
+      fail("make_batch", "index " + std::to_string(i) + " (position " + std::to_string(k) +
+                             ") is outside [0, " + std::to_string(data.size()) + ")");
     out.y.push_back(data.labels[static_cast<std::size_t>(i)]);
   }
   out.x = gather_rows(data.images, indices);

@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "fail.hpp"
 #include "modnorm/data.hpp"
+#include "modnorm/error.hpp"
 
 namespace modnorm {
 namespace {
@@ -23,7 +23,7 @@ constexpr std::uint32_t kImagesMagic = 0x00000803;  // unsigned bytes, 3 dimensi
 constexpr std::uint32_t kLabelsMagic = 0x00000801;  // unsigned bytes, 1 dimension
 
 [[noreturn]] void fail_file(const std::string& path, const std::string& what) {
-  detail::fail("read_idx", path + ": " + what);
+  fail("read_idx", path + ": " + what);
 }
 
 std::string hex32(std::uint32_t value) {
@@ -127,8 +127,8 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path)
     fail_file(images_path, "images of " + std::to_string(rows) + " x " + std::to_string(cols) +
                                " pixels; both sizes must be positive");
   if (labels.dims()[0] != n)
-    detail::fail("read_idx", images_path + ", " + labels_path + ": " + std::to_string(n) +
-                                 " images but " + std::to_string(labels.dims()[0]) + " labels");
+    fail("read_idx", images_path + ", " + labels_path + ": " + std::to_string(n) + " images but " +
+                         std::to_string(labels.dims()[0]) + " labels");
 
   // The f32 tensor the pixels go into must fit; checked before reading a byte. Each size is
   // below 2^32, so it fits a Shape entry.

@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 
 // Tensor storage is written and read as is: the host must be little-endian like the format.
 #if defined(__BYTE_ORDER__)
@@ -63,7 +63,7 @@ using File = std::unique_ptr<std::FILE, FileCloser>;
 // ---- save ---------------------------------------------------------------------------------------
 
 [[noreturn]] void fail_save(const std::string& path, const std::string& what) {
-  detail::fail("save_safetensors", path + ": " + what);
+  fail("save_safetensors", path + ": " + what);
 }
 
 // The file a save replaces: `path` itself, or the file at the end of its chain of symbolic
@@ -174,7 +174,7 @@ void remove_stale_temporaries(const std::string& target) {
 // ---- load ---------------------------------------------------------------------------------------
 
 [[noreturn]] void fail_load(const std::string& path, const std::string& what) {
-  detail::fail("load_safetensors", path + ": " + what);
+  fail("load_safetensors", path + ": " + what);
 }
 
 struct Entry {
@@ -315,8 +315,8 @@ const Tensor& SafetensorsFile::at(const std::string& name) const {
     if (entry.first == name) return entry.second;
   std::string have;
   for (const auto& entry : tensors) have += (have.empty() ? "'" : ", '") + entry.first + "'";
-  detail::fail("SafetensorsFile::at",
-               "no tensor named '" + name + "' (have: " + (have.empty() ? "none" : have) + ")");
+  fail("SafetensorsFile::at",
+       "no tensor named '" + name + "' (have: " + (have.empty() ? "none" : have) + ")");
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "optim/optimizer_impl.hpp"
 
 namespace modnorm {

@@ -8,14 +8,12 @@
 #include <string>
 
 #include "dualize_detail.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 #include "optim/optimizer_impl.hpp"
 
 namespace modnorm {
 namespace {
-
-using detail::fail;
 using detail::frozen;
 
 std::map<std::string, const ParameterOverride*> overrides_by_name(

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/module.hpp"
 #include "modnorm/optim.hpp"
 #include "modnorm/tensor.hpp"

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "dualize_detail.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "optim/optimizer_impl.hpp"
 
 namespace modnorm {

@@ -11,7 +11,7 @@
 #include <cmath>
 
 #include "dualize_detail.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 #include "modnorm/optim.hpp"
 
@@ -21,7 +21,6 @@ std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces,
                                        const distributed::Group& group,
                                        const OrthogonalizeOptions& options) {
   constexpr const char* op = "orthogonalize_rows";
-  using detail::fail;
   detail::check_options(op, options);
   if (options.method == OrthogonalizeMethod::svd || options.compute_dtype == DType::bf16)
     fail(op, std::string("needs a Newton-Schulz method with f32 or f64 iterates, got method ") +

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/optim.hpp"
 
 namespace modnorm {
@@ -34,8 +34,7 @@ bool splits(const PlanItem& item, double cost, double mean, int world_size,
 ShardPlan plan_shards(const std::vector<PlanItem>& items, int world_size,
                       const OrthogonalizeOptions& orthogonalize) {
   constexpr const char* op = "plan_shards";
-  if (world_size < 1)
-    detail::fail(op, "world_size must be >= 1, got " + std::to_string(world_size));
+  if (world_size < 1) fail(op, "world_size must be >= 1, got " + std::to_string(world_size));
   const auto ranks = static_cast<std::size_t>(world_size);
   ShardPlan plan{std::vector<std::vector<RowBlock>>(items.size()), std::vector<double>(ranks, 0.0),
                  std::vector<std::int64_t>(ranks, 0)};

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "optim/optimizer_impl.hpp"
 
 namespace modnorm {
@@ -16,8 +16,8 @@ constexpr double kPi = 3.14159265358979323846;
 double scheduled_lr(double lr, const ScheduleOptions& schedule, std::int64_t step) {
   constexpr const char* op = "scheduled_lr";
   if (!(lr > 0.0) || !std::isfinite(lr))
-    detail::fail(op, "lr must be a finite number > 0, got " + std::to_string(lr));
-  if (step < 0) detail::fail(op, "step must be >= 0, got " + std::to_string(step));
+    fail(op, "lr must be a finite number > 0, got " + std::to_string(lr));
+  if (step < 0) fail(op, "step must be >= 0, got " + std::to_string(step));
   detail::validate_schedule(op, schedule);
 
   const auto t = static_cast<double>(step);
@@ -51,7 +51,7 @@ double scheduled_lr(double lr, const ScheduleOptions& schedule, std::int64_t ste
 
 double scheduled_beta(double beta, const MomentumWarmup& warmup, std::int64_t step) {
   constexpr const char* op = "scheduled_beta";
-  if (step < 0) detail::fail(op, "step must be >= 0, got " + std::to_string(step));
+  if (step < 0) fail(op, "step must be >= 0, got " + std::to_string(step));
   detail::validate_momentum_warmup(op, beta, warmup);
   if (warmup.steps == 0) return beta;
   const double frac = std::min(1.0, static_cast<double>(step) / static_cast<double>(warmup.steps));

@@ -5,14 +5,12 @@
 #include <map>
 #include <string>
 
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 #include "optim/optimizer_impl.hpp"
 
 namespace modnorm {
 namespace {
-
-using detail::fail;
 using Entries = std::vector<std::pair<std::string, Tensor>>;
 
 constexpr const char* kStep = "step";

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "dualize_detail.hpp"
-#include "fail.hpp"
+#include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 #include "optim/optimizer_impl.hpp"
 
