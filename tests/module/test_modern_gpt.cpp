@@ -91,7 +91,12 @@ BOOST_AUTO_TEST_CASE(new_bonds_in_f32_match_the_float64_formula) {
     // SoftCap rounds x / cap, tanh and the product: within a few f32 units.
     const double want = cap * std::tanh(v / cap), s = 1.0 / std::cosh(v / cap);
     BOOST_TEST(std::abs(sc[i] - want) <= 4e-7 * std::abs(want));
-    BOOST_TEST(std::abs(dsc[i] - s * s) <= 4e-7 * s * s + 1e-38);
+    // The slope sech(u)^2 at u = x / cap: u carries up to two f32 roundings (2 eps relative),
+    // which the slope's condition number |u d ln sech^2(u)/du| = 2|u tanh u| amplifies; then
+    // one rounding of the result. At x = +-Inf the slope is exactly 0.
+    const double u = v / cap, eps = std::ldexp(1.0, -24);
+    const double slope_tol = std::isinf(u) ? 0.0 : (4 * std::abs(u * std::tanh(u)) + 2) * eps;
+    BOOST_TEST(std::abs(dsc[i] - s * s) <= slope_tol * s * s + 1e-38);
     BOOST_TEST(std::abs(sc[i]) <= cap);
   }
 }
