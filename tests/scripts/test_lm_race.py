@@ -111,7 +111,11 @@ class LmRaceProtocol(unittest.TestCase):
         hybrid = race.summary(arms["muon_hybrid"], target, adamw_hit)
         self.assertEqual(hybrid["tokens_to_target"], 90 * 2048)
         self.assertAlmostEqual(hybrid["token_ratio"], 0.9)
-        self.assertAlmostEqual(hybrid["time_ratio"], 90 * 0.125 / (100 * 0.1))
+        # CPU minutes to the target: the share of the run's CPU time up to step 90.
+        race.time_to_target({"target": target, "arms": {"adamw": own, "muon_hybrid": hybrid}})
+        self.assertAlmostEqual(own["minutes_to_target"], STEPS * CPU_PER_STEP["adamw"] / 60)
+        self.assertAlmostEqual(hybrid["time_ratio"], 90 * CPU_PER_STEP["muon_hybrid"] /
+                               (STEPS * CPU_PER_STEP["adamw"]))
         self.assertIsNone(race.summary(arms["sgd"], target, adamw_hit)["tokens_to_target"])
         # Equal wall time, as CPU time: AdamW's 5 s at 0.1 and 0.04 s per step.
         self.assertEqual(hybrid["wall"]["steps"], 50)
