@@ -166,29 +166,48 @@ void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& st
   }
 }
 
-// f32 products of fewer multiply-adds than this per Gram product (m^2 n) take the one-region
+// f32 matrices of fewer multiply-adds than this per Gram product (m^2 n) take the one-region
 // path below: there the OpenMP regions of the path above (three per step: two Gram products and
-// the update), each waking a sleeping worker, cost about as much as the arithmetic.
-constexpr Index kOneRegion = Index{1} << 25;
+// the update), each waking a sleeping worker, cost about as much as the arithmetic. Measured on
+// the 2-core EPYC VM (OpenBLAS, quintic, bench_orthogonalize): 256^2 3.6 -> 2.8 ms, 128^2 0.61
+// -> 0.47 ms, a batch of four 128^2 2.36 -> 1.84 ms; 512^2 and 256 x 1024 within 3% (faster).
+constexpr Index kOneRegion = Index{1} << 28;
 
-// Row boundaries 0 = q_0 <= ... <= q_T = n splitting n rows into T shares of equal size, or,
-// with `triangle`, of equal area of an n x n lower triangle (rows [0, q_k) hold n q_k^2 / 2 of
-// it, so q_k = n sqrt(k / T)).
-std::vector<Index> shares(Index n, int threads, bool triangle) {
+// Row boundaries 0 = q_0 <= ... <= q_T = n splitting n rows into T shares of equal size.
+std::vector<Index> even_shares(Index n, int threads) {
   std::vector<Index> q(static_cast<std::size_t>(threads) + 1);
-  for (int k = 0; k <= threads; ++k) {
-    const double f = static_cast<double>(k) / threads;
-    q[static_cast<std::size_t>(k)] =
-        static_cast<Index>(std::llround(static_cast<double>(n) * (triangle ? std::sqrt(f) : f)));
+  for (std::size_t k = 0; k < q.size(); ++k) q[k] = n * static_cast<Index>(k) / threads;
+  return q;
+}
+
+// The same for the rows of a Gram product whose thread k computes the rectangle rows
+// [q_k, q_k+1) x columns [0, q_k+1) (its rows of the lower triangle and its whole diagonal
+// block): shares of equal area a, q_k+1 = (q_k + sqrt(q_k^2 + 4 a)) / 2, with a found by
+// bisection so that q_T = n.
+std::vector<Index> gram_shares(Index n, int threads) {
+  const auto last = [&](double a) {
+    double q = 0;
+    for (int k = 0; k < threads; ++k) q = (q + std::sqrt(q * q + 4 * a)) / 2;
+    return q;
+  };
+  const double rows = static_cast<double>(n);
+  double lo = 0, hi = rows * rows;
+  for (int i = 0; i < 60; ++i) (last((lo + hi) / 2) < rows ? lo : hi) = (lo + hi) / 2;
+  std::vector<Index> q(static_cast<std::size_t>(threads) + 1, 0);
+  double edge = 0;
+  for (std::size_t k = 1; k < q.size(); ++k) {
+    edge = (edge + std::sqrt(edge * edge + 4 * hi)) / 2;
+    q[k] = std::min(n, static_cast<Index>(std::llround(edge)));
   }
+  q.back() = n;
   return q;
 }
 
 // The f32 steps of newton_schulz_steps, every step of every matrix in one parallel region: each
-// thread computes its rows of A and B (lower part, shares of equal area; rounded to bf16 if
-// asked, then mirrored onto the upper part, which no thread reads before the next barrier) and
-// of the update, each as one single-threaded GEMM, with a spinning barrier between the phases
-// (cpu/spin_barrier.hpp). The arithmetic is that of the path above; the products are blocked
+// thread computes its rows of A and B (lower part and diagonal block, shares of equal area; rounded
+// to bf16 if asked, then mirrored onto the upper part, which no thread reads before the next
+// barrier) and of the update, each as one single-threaded GEMM, with a spinning barrier between the
+// phases (cpu/spin_barrier.hpp). The arithmetic is that of the path above; the products are blocked
 // differently, so results agree to f32 rounding, not bit for bit.
 void newton_schulz_one_region(Tensor& x, const std::vector<std::array<double, 3>>& steps,
                               bool round, int threads) {
@@ -197,8 +216,8 @@ void newton_schulz_one_region(Tensor& x, const std::vector<std::array<double, 3>
   const bool tall = rows > cols;
   const Index m = std::min(rows, cols), n = std::max(rows, cols);
   cpu::Matrix<float> A(m, m), B(m, m), scratch(rows, cols);
-  const std::vector<Index> gram_rows = shares(m, threads, true),
-                           update_rows = shares(rows, threads, false);
+  const std::vector<Index> gram_rows = gram_shares(m, threads),
+                           update_rows = even_shares(rows, threads);
   cpu::SpinBarrier barrier(threads);
 
   // Rounds the computed rows [q0, q1) x [0, q1) of s (lower part and own diagonal block) to bf16
