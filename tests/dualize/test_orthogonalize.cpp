@@ -1,5 +1,7 @@
 // orthogonalize(): the Newton-Schulz family against the SVD (bands, exact scalar maps), the
 // exact SVD reference against Eigen's JacobiSVD, shapes and dtypes, and bad options.
+#include <omp.h>
+
 #include <boost/test/unit_test.hpp>
 
 #include "dualize/dualize_support.hpp"
@@ -142,6 +144,44 @@ BOOST_AUTO_TEST_CASE(f32_iteration_matches_f64_at_sizes_of_several_tiles) {
       BOOST_TEST((y32 - y64).cwiseAbs().maxCoeff() < 1e-4);
       BOOST_TEST(y64.cwiseAbs().maxCoeff() > 1e-2);  // not two zero results
     }
+}
+
+BOOST_AUTO_TEST_CASE(every_thread_count_matches_f64_and_keeps_the_band) {
+  // Below about 2^25 multiply-adds per Gram product the f32 iteration runs every step of every
+  // matrix in one parallel region, each thread computing its rows (cpu/newton_schulz.cpp); with
+  // one thread it runs the threaded path. Either gives f64's iterate up to f32 rounding and keeps
+  // the bf16 band: shares that are empty (fewer rows than threads), ragged or even, wide, tall
+  // and square, a single matrix and a batch.
+  MODNORM_FRESH_GENERATOR(gen);
+  const int threads = omp_get_max_threads();
+  for (const int t : {1, 2, 3, 5}) {
+    omp_set_num_threads(t);
+    for (const modnorm::Shape& shape : std::vector<modnorm::Shape>{
+             {1, 40}, {40, 1}, {2, 3}, {64, 96}, {97, 63}, {200, 200}, {3, 40, 70}, {2, 70, 40}}) {
+      BOOST_TEST_CONTEXT(t << " threads, shape " << modnorm::to_string(shape)) {
+        const Tensor g = Tensor::randn(shape, gen, DType::f64);
+        const std::vector<double> y32 =
+            modnorm::orthogonalize(g.to(DType::f32), mt::with_method(OrthogonalizeMethod::quintic))
+                .to_vector_f64();
+        const std::vector<double> y64 =
+            modnorm::orthogonalize(g, mt::with_method(OrthogonalizeMethod::quintic, DType::f64))
+                .to_vector_f64();
+        double worst = 0, largest = 0;
+        for (std::size_t i = 0; i < y64.size(); ++i) {
+          worst = std::max(worst, std::abs(y32[i] - y64[i]));
+          largest = std::max(largest, std::abs(y64[i]));
+        }
+        BOOST_TEST(worst < 1e-4);
+        BOOST_TEST(largest > 1e-2);  // not two zero results
+      }
+    }
+    BOOST_TEST_CONTEXT(t << " threads, bf16 iterates") {
+      const auto options = mt::with_method(OrthogonalizeMethod::quintic, DType::bf16);
+      check_band(mt::with_spectrum(64, 96, mt::log_spaced(64, 3), gen), options, false);
+      check_band(mt::with_spectrum(50, 75, mt::log_spaced(50, 2), gen), options, true);
+    }
+  }
+  omp_set_num_threads(threads);
 }
 
 BOOST_AUTO_TEST_CASE(svd_method_matches_jacobi_svd) {
