@@ -83,9 +83,10 @@ int main(int argc, char** argv) {
     const dist::Share part = dist::share(r.batch, world);
     modnorm::Generator data(1 + static_cast<std::uint64_t>(world.rank()));
     const Tensor x = Tensor::randn({part.count, inputs}, data);
-    std::vector<std::int64_t> labels;
+    std::vector<std::int32_t> drawn;
     for (std::int64_t k = 0; k < part.count; ++k)
-      labels.push_back(static_cast<std::int64_t>(data.below(classes)));
+      drawn.push_back(static_cast<std::int32_t>(data.below(classes)));
+    const Tensor labels = Tensor::from_vector_i32(drawn, {part.count});
     const double share = static_cast<double>(part.count) / static_cast<double>(r.batch);
 
     // The duality maps of the atoms this rank owns, on stand-in momenta of their shapes: what

@@ -77,15 +77,15 @@ int main(int argc, char** argv) {
 
     modnorm::Generator data(static_cast<std::uint64_t>(r.seed) + 1);
     const std::int64_t n = r.batch * r.context;
-    std::vector<std::int32_t> tokens;
-    std::vector<std::int64_t> targets;
+    std::vector<std::int32_t> tokens, targets;
     for (std::int64_t k = 0; k < n; ++k) {
       tokens.push_back(
           static_cast<std::int32_t>(data.below(static_cast<std::uint64_t>(r.gpt.vocab))));
       targets.push_back(
-          static_cast<std::int64_t>(data.below(static_cast<std::uint64_t>(r.gpt.vocab))));
+          static_cast<std::int32_t>(data.below(static_cast<std::uint64_t>(r.gpt.vocab))));
     }
     const modnorm::Tensor ids = modnorm::Tensor::from_vector_i32(tokens, {r.batch, r.context});
+    const modnorm::Tensor labels = modnorm::Tensor::from_vector_i32(targets, {n});
 
     double loss = 0.0;
     std::vector<double> cpu_s;  // CPU time of every call, all threads: what a loaded machine
@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
           gpt.zero_grad();
           const modnorm::Tensor logits = gpt.forward(ids);
           const modnorm::CrossEntropy ce =
-              modnorm::softmax_cross_entropy(logits.reshape({n, r.gpt.vocab}), targets);
+              modnorm::softmax_cross_entropy(logits.reshape({n, r.gpt.vocab}), labels);
           gpt.backward(ce.grad.reshape({r.batch, r.context, r.gpt.vocab}), false);
           opt.step();
           loss = ce.loss;

@@ -29,8 +29,9 @@ int main() {
        {std::pair<const char*, Module>{"MLP", mlp}, {"residual MLP", residual}}) {
     net.initialize(gen);
     const Tensor x = Tensor::randn({32, 784}, gen);
-    std::vector<std::int64_t> labels(32);
-    for (auto& y : labels) y = static_cast<std::int64_t>(gen.below(10));
+    std::vector<std::int32_t> classes(32);
+    for (auto& y : classes) y = static_cast<std::int32_t>(gen.below(10));
+    const Tensor labels = Tensor::from_vector_i32(classes, {32});
     const CrossEntropy ce = softmax_cross_entropy(net.forward(x), labels);
     net.backward(ce.grad);
 

@@ -141,13 +141,13 @@ void Backend::conv2d_backward_weights(double, const Tensor&, const Tensor&,
                                       const ConvWeightStrides&, const WindowGeometry&, Tensor&) {
   not_implemented("conv2d_backward_weights");
 }
-void Backend::gather(const Tensor&, const std::int64_t*, std::int64_t, bool, Tensor&) {
+std::int64_t Backend::gather(const Tensor&, const Tensor&, bool, Tensor&) {
   not_implemented("gather");
 }
-void Backend::scatter_add(Tensor&, const std::int64_t*, std::int64_t, bool, const Tensor&) {
+std::int64_t Backend::scatter_add(Tensor&, const Tensor&, bool, const Tensor&) {
   not_implemented("scatter_add");
 }
-double Backend::cross_entropy(const Tensor&, const std::int64_t*, Tensor&) {
+std::int64_t Backend::cross_entropy(const Tensor&, const Tensor&, Tensor&, double&) {
   not_implemented("cross_entropy");
 }
 void Backend::newton_schulz(Tensor&, const std::vector<std::array<double, 3>>&, bool) {

@@ -158,14 +158,22 @@ class Backend {
   virtual void conv2d_backward_weights(double alpha, const Tensor& x, const Tensor& dy,
                                        const ConvWeightStrides& layout, const WindowGeometry& g,
                                        Tensor& dw);
-  /// rows == true: out[k, :] = table[ids[k], :]; otherwise out[:, k] = table[:, ids[k]].
-  virtual void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
-                      Tensor& out);
-  /// rows == true: dst[ids[k], :] += src[k, :]; otherwise dst[:, ids[k]] += src[:, k].
-  virtual void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
-                           const Tensor& src);
-  /// Returns the mean loss and writes d loss / d logits into grad.
-  virtual double cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad);
+  // The indexing primitives take their ids as an i32 tensor on this backend's device (any
+  // shape, read in row-major order) and check them where they live: each returns the position
+  // of the first id outside its range, or -1 when every id is in it.
+  /// rows == true: out[k, :] = table[ids[k], :]; otherwise out[:, k] = table[:, ids[k]], for the
+  /// ids.numel() ids, each checked against table's rows (columns). out is incomplete when an id
+  /// is outside.
+  virtual std::int64_t gather(const Tensor& table, const Tensor& ids, bool rows, Tensor& out);
+  /// rows == true: dst[ids[k], :] += src[k, :]; otherwise dst[:, ids[k]] += src[:, k]. Every id
+  /// is checked against dst's rows (columns) before anything is added: dst is unchanged when
+  /// one is outside.
+  virtual std::int64_t scatter_add(Tensor& dst, const Tensor& ids, bool rows, const Tensor& src);
+  /// loss = mean over the rows b of -log softmax(logits[b, :])[labels[b]], and grad = d loss /
+  /// d logits, for labels checked against logits' columns (loss and grad are unspecified when
+  /// one is outside).
+  virtual std::int64_t cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& grad,
+                                     double& loss);
   /// In place on a matrix x (f32 or f64), or on each matrix of a batch [batch, rows, cols], one
   /// odd-polynomial step per entry (a, b, c) of `steps` (Newton-Schulz; dualize.hpp):
   /// A = x x^T, x <- (a I + b A + c A A) x when rows <= cols; A = x^T x,

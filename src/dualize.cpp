@@ -124,7 +124,8 @@ double correction_lo(CorrectionRange range) {
 
 Tensor matrix_of(const Tensor& batch, std::int64_t b) {
   const std::int64_t rows = batch.dim(1), cols = batch.dim(2);
-  return gather_rows(batch.reshape({batch.dim(0), rows * cols}), {b}).reshape({rows, cols});
+  const Tensor id = Tensor::from_vector_i32({static_cast<std::int32_t>(b)}, {1}).to(batch.device());
+  return gather_rows(batch.reshape({batch.dim(0), rows * cols}), id).reshape({rows, cols});
 }
 
 double correction_pairing(const Tensor& G, const Tensor& dualized, const Norm& kind,

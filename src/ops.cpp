@@ -140,12 +140,26 @@ Shape product_shape(const char* op, const Tensor& a, bool ta, const Tensor& b, b
   return out;
 }
 
-void check_ids(const char* op, const std::vector<std::int64_t>& ids, std::int64_t bound,
-               const char* what) {
-  for (std::size_t k = 0; k < ids.size(); ++k)
-    if (ids[k] < 0 || ids[k] >= bound)
-      fail(op, "index " + std::to_string(ids[k]) + " at position " + std::to_string(k) +
-                   " is outside [0, " + std::to_string(bound) + ") " + what);
+// The ids (or labels: `noun`) of an indexing op: i32, on the device of the data they index.
+void check_ids(const char* op, const char* noun, const Tensor& ids, const Tensor& data) {
+  if (ids.dtype() != DType::i32)
+    fail(op, std::string(noun) + "s must be i32, got " + ids.describe() +
+                 "; convert with to(DType::i32)");
+  if (ids.device() != data.device())
+    fail(op, std::string(noun) + "s " + ids.describe() + " are not on the device of " +
+                 data.describe());
+}
+
+// Throws when the backend found an id outside [0, bound) at position `bad` (>= 0), naming it:
+// that one element is read back, from wherever the ids live.
+void check_found(const char* op, const char* noun, const Tensor& ids, std::int64_t bad,
+                 std::int64_t bound, const std::string& what) {
+  if (bad < 0) return;
+  std::int32_t id = 0;
+  detail::backend_of(ids).copy_to_host(static_cast<const std::int32_t*>(ids.raw()) + bad, &id,
+                                       sizeof id);
+  fail(op, std::string(noun) + " " + std::to_string(id) + " at position " + std::to_string(bad) +
+               " is outside [0, " + std::to_string(bound) + ") " + what);
 }
 
 // "window 3 (stride 1, padding 1)", for messages.
@@ -516,63 +530,69 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Window2D& 
   axpy(alpha, permute(d_matrix.reshape({cw.c_out, dw.dim(0), dw.dim(2)}), {1, 0, 2}), dw);
 }
 
-Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids) {
-  check_float("gather_rows", table);
-  check_matrix("gather_rows", table);
-  check_ids("gather_rows", ids, table.dim(0), ("(rows of " + table.describe() + ")").c_str());
-  Tensor out = output("gather_rows", {static_cast<std::int64_t>(ids.size()), table.dim(1)}, table);
-  detail::backend_of(table).gather(table, ids.data(), out.dim(0), true, out);
+namespace {
+
+// gather_rows (rows) or gather_cols: the ids index the table's rows or its columns.
+Tensor gather(const char* op, const Tensor& table, const Tensor& ids, bool rows) {
+  check_float(op, table);
+  check_matrix(op, table);
+  check_ids(op, "id", ids, table);
+  const std::int64_t bound = table.dim(rows ? 0 : 1);
+  Tensor out =
+      output(op, rows ? Shape{ids.numel(), table.dim(1)} : Shape{table.dim(0), ids.numel()}, table);
+  const std::int64_t bad = detail::backend_of(table).gather(table, ids, rows, out);
+  check_found(op, "id", ids, bad, bound,
+              (rows ? "(rows of " : "(columns of ") + table.describe() + ")");
   return out;
 }
 
-Tensor gather_cols(const Tensor& table, const std::vector<std::int64_t>& ids) {
-  check_float("gather_cols", table);
-  check_matrix("gather_cols", table);
-  check_ids("gather_cols", ids, table.dim(1), ("(columns of " + table.describe() + ")").c_str());
-  Tensor out = output("gather_cols", {table.dim(0), static_cast<std::int64_t>(ids.size())}, table);
-  detail::backend_of(table).gather(table, ids.data(), out.dim(1), false, out);
-  return out;
-}
-
-void scatter_add_rows(Tensor& dst, const std::vector<std::int64_t>& ids, const Tensor& src) {
-  check_matrix("scatter_add_rows", dst);
-  check_matrix("scatter_add_rows", src);
-  check_compatible("scatter_add_rows", dst, src);
-  const Shape expected{static_cast<std::int64_t>(ids.size()), dst.dim(1)};
+// scatter_add_rows (rows) or scatter_add_cols.
+void scatter_add(const char* op, Tensor& dst, const Tensor& ids, const Tensor& src, bool rows) {
+  check_matrix(op, dst);
+  check_matrix(op, src);
+  check_compatible(op, dst, src);
+  check_ids(op, "id", ids, dst);
+  const Shape expected = rows ? Shape{ids.numel(), dst.dim(1)} : Shape{dst.dim(0), ids.numel()};
   if (src.shape() != expected)
-    fail("scatter_add_rows", "source " + to_string(src.shape()) + " should be " +
-                                 to_string(expected) + " for " + std::to_string(ids.size()) +
-                                 " ids into " + dst.describe());
-  check_ids("scatter_add_rows", ids, dst.dim(0), ("(rows of " + dst.describe() + ")").c_str());
-  detail::backend_of(dst).scatter_add(dst, ids.data(), expected[0], true, src);
+    fail(op, "source " + to_string(src.shape()) + " should be " + to_string(expected) + " for " +
+                 std::to_string(ids.numel()) + " ids into " + dst.describe());
+  const std::int64_t bad = detail::backend_of(dst).scatter_add(dst, ids, rows, src);
+  check_found(op, "id", ids, bad, dst.dim(rows ? 0 : 1),
+              (rows ? "(rows of " : "(columns of ") + dst.describe() + ")");
 }
 
-void scatter_add_cols(Tensor& dst, const std::vector<std::int64_t>& ids, const Tensor& src) {
-  check_matrix("scatter_add_cols", dst);
-  check_matrix("scatter_add_cols", src);
-  check_compatible("scatter_add_cols", dst, src);
-  const Shape expected{dst.dim(0), static_cast<std::int64_t>(ids.size())};
-  if (src.shape() != expected)
-    fail("scatter_add_cols", "source " + to_string(src.shape()) + " should be " +
-                                 to_string(expected) + " for " + std::to_string(ids.size()) +
-                                 " ids into " + dst.describe());
-  check_ids("scatter_add_cols", ids, dst.dim(1), ("(columns of " + dst.describe() + ")").c_str());
-  detail::backend_of(dst).scatter_add(dst, ids.data(), expected[1], false, src);
+}  // namespace
+
+Tensor gather_rows(const Tensor& table, const Tensor& ids) {
+  return gather("gather_rows", table, ids, true);
 }
 
-CrossEntropy softmax_cross_entropy(const Tensor& logits, const std::vector<std::int64_t>& labels) {
-  check_float("softmax_cross_entropy", logits);
-  check_matrix("softmax_cross_entropy", logits);
+Tensor gather_cols(const Tensor& table, const Tensor& ids) {
+  return gather("gather_cols", table, ids, false);
+}
+
+void scatter_add_rows(Tensor& dst, const Tensor& ids, const Tensor& src) {
+  scatter_add("scatter_add_rows", dst, ids, src, true);
+}
+
+void scatter_add_cols(Tensor& dst, const Tensor& ids, const Tensor& src) {
+  scatter_add("scatter_add_cols", dst, ids, src, false);
+}
+
+CrossEntropy softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+  constexpr const char* op = "softmax_cross_entropy";
+  check_float(op, logits);
+  check_matrix(op, logits);
   if (logits.dim(0) == 0 || logits.dim(1) == 0)
-    fail("softmax_cross_entropy",
-         "needs at least one example and one class, got " + logits.describe());
-  if (static_cast<std::int64_t>(labels.size()) != logits.dim(0))
-    fail("softmax_cross_entropy", std::to_string(labels.size()) + " labels for " +
-                                      std::to_string(logits.dim(0)) + " rows of logits " +
-                                      logits.describe());
-  check_ids("softmax_cross_entropy", labels, logits.dim(1), "(class labels)");
+    fail(op, "needs at least one example and one class, got " + logits.describe());
+  check_ids(op, "label", labels, logits);
+  if (labels.numel() != logits.dim(0))
+    fail(op, std::to_string(labels.numel()) + " labels " + labels.describe() + " for " +
+                 std::to_string(logits.dim(0)) + " rows of logits " + logits.describe());
   CrossEntropy result{0.0, Tensor::empty(logits.shape(), logits.dtype(), logits.device())};
-  result.loss = detail::backend_of(logits).cross_entropy(logits, labels.data(), result.grad);
+  const std::int64_t bad =
+      detail::backend_of(logits).cross_entropy(logits, labels, result.grad, result.loss);
+  check_found(op, "label", labels, bad, logits.dim(1), "(class labels)");
   return result;
 }
 

@@ -37,7 +37,7 @@ inline boost::test_tools::assertion_result cuda_visible(boost::unit_test::test_u
   return visible;
 }
 
-/// Integer token ids in [0, vocab) as an f64 CPU tensor of `shape` (the input of Embed).
+/// Integer ids in [0, vocab) as an i32 CPU tensor of `shape` (the input of Embed, labels).
 inline Tensor token_ids(Shape shape, std::int64_t vocab, Generator& gen) {
   std::vector<std::int32_t> ids(static_cast<std::size_t>(checked_numel(shape, "test")));
   for (std::int32_t& id : ids)

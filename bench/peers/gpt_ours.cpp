@@ -123,15 +123,14 @@ int run(const std::string& output, const Run& r) {
   modnorm::Generator data(r.seed + 1);
   const std::int64_t n = r.batch * r.context;
   std::vector<std::int32_t> tokens, targets;
-  std::vector<std::int64_t> labels;
   for (std::int64_t k = 0; k < n; ++k) {
     tokens.push_back(
         static_cast<std::int32_t>(data.below(static_cast<std::uint64_t>(r.gpt.vocab))));
     targets.push_back(
         static_cast<std::int32_t>(data.below(static_cast<std::uint64_t>(r.gpt.vocab))));
-    labels.push_back(targets.back());
   }
   const Tensor ids = Tensor::from_vector_i32(tokens, {r.batch, r.context});
+  const Tensor labels = Tensor::from_vector_i32(targets, {r.batch, r.context});
 
   gpt.zero_grad();
   const Tensor logits = gpt.forward(ids);  // [B, T, V]
@@ -145,7 +144,7 @@ int run(const std::string& output, const Run& r) {
 
   std::vector<std::pair<std::string, Tensor>> out = {
       {"tokens", ids},
-      {"targets", Tensor::from_vector_i32(targets, {r.batch, r.context})},
+      {"targets", labels},
       {"logits", logits},
       {"loss", Tensor::from_vector_f64({ce.loss}, {})}};
   json coefficients = json::object();

@@ -86,16 +86,15 @@ int run(const std::string& output, int steps, std::uint64_t seed, const std::str
   }
   modnorm::Generator data(seed + 1);
   for (int t = 0; t < steps; ++t) {
-    std::vector<std::int32_t> tokens;
-    std::vector<std::int64_t> labels;
+    std::vector<std::int32_t> tokens, labels;
     for (std::int64_t k = 0; k < kN; ++k) {
       tokens.push_back(static_cast<std::int32_t>(data.below(static_cast<std::uint64_t>(g.vocab))));
-      labels.push_back(static_cast<std::int64_t>(data.below(static_cast<std::uint64_t>(g.vocab))));
+      labels.push_back(static_cast<std::int32_t>(data.below(static_cast<std::uint64_t>(g.vocab))));
     }
     gpt.zero_grad();
     const Tensor logits = gpt.forward(Tensor::from_vector_i32(tokens, {kBatch, kContext}));
-    const modnorm::CrossEntropy ce =
-        modnorm::softmax_cross_entropy(logits.reshape({kN, g.vocab}), labels);
+    const modnorm::CrossEntropy ce = modnorm::softmax_cross_entropy(
+        logits.reshape({kN, g.vocab}), Tensor::from_vector_i32(labels, {kN}));
     gpt.backward(ce.grad.reshape({kBatch, kContext, g.vocab}), false);
     for (const modnorm::Parameter& p : gpt.parameters())
       out.emplace_back("grad." + std::to_string(t) + "." + p.name, p.grad.clone());

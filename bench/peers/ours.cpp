@@ -65,13 +65,6 @@ void assign(Tensor dst, const Tensor& value) {
   modnorm::axpy(1.0, value.to(dst.dtype()), dst, 0.0);
 }
 
-// Labels stored as an F32 or F64 tensor of class indices.
-std::vector<std::int64_t> labels_of(const Tensor& t) {
-  std::vector<std::int64_t> out;
-  for (const double v : t.to_vector_f64()) out.push_back(static_cast<std::int64_t>(v));
-  return out;
-}
-
 // The MLP of `modnorm train` (src/cli/mlp.hpp) for weights [d_1 x d_0], [d_2 x d_1], ...
 Module mlp_for(const modnorm::SafetensorsFile& in, const json& names) {
   std::vector<Tensor> weights;
@@ -170,8 +163,9 @@ int agree(const std::string& input, const std::string& output) {
     } else if (op == "mlp_grad") {
       Module net = mlp_for(in, job.at("weights"));
       net.zero_grad();
-      const modnorm::CrossEntropy ce = modnorm::softmax_cross_entropy(
-          net.forward(in.at(name_of(job, "x"))), labels_of(in.at(name_of(job, "labels"))));
+      const modnorm::CrossEntropy ce =
+          modnorm::softmax_cross_entropy(net.forward(in.at(name_of(job, "x"))),
+                                         in.at(name_of(job, "labels")).to(modnorm::DType::i32));
       net.backward(ce.grad);
       const std::string prefix = name_of(job, "output");
       out.emplace_back(prefix + "loss", Tensor::from_vector_f64({ce.loss}, {}));
@@ -199,7 +193,8 @@ int speed(const std::string& input, const std::string& output) {
     } else if (op == "train_step" || op == "cnn_step") {
       Module net = op == "train_step" ? mlp_for(in, job.at("weights")) : cnn_for(job.at("widths"));
       const Tensor x = in.at(name_of(job, "x"));
-      const std::vector<std::int64_t> y = labels_of(in.at(name_of(job, "labels")));
+      // Labels stored as an F32 or F64 tensor of class indices (to() refuses a non-integer).
+      const Tensor y = in.at(name_of(job, "labels")).to(modnorm::DType::i32);
       modnorm::OptimizerOptions o;  // modular defaults, as `modnorm train`: Nesterov on
       o.lr = job.value("lr", 0.1);
       o.nesterov = true;

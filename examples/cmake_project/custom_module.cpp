@@ -78,13 +78,14 @@ int main() {
   // Four classes of 64 random points, labelled by their largest coordinate among the first four.
   const modnorm::Tensor x = modnorm::Tensor::randn({64, 8}, gen);
   const std::vector<float> values = x.to_vector();
-  std::vector<std::int64_t> labels;
+  std::vector<std::int32_t> classes;
   for (std::size_t row = 0; row < 64; ++row) {
     std::size_t best = 0;
     for (std::size_t k = 1; k < 4; ++k)
       if (values[row * 8 + k] > values[row * 8 + best]) best = k;
-    labels.push_back(static_cast<std::int64_t>(best));
+    classes.push_back(static_cast<std::int32_t>(best));
   }
+  const modnorm::Tensor labels = modnorm::Tensor::from_vector_i32(classes, {64});
   modnorm::Optimizer opt(net, modnorm::OptimizerOptions{});
   std::vector<double> losses;
   for (int step = 0; step < 40; ++step) {

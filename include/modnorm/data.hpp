@@ -18,7 +18,8 @@ namespace modnorm {
 /// example per row, README "Conventions").
 ///
 /// - `images`: [size() x rows*cols] f32 on the CPU, row-major pixels of each image;
-/// - `labels`: one class index per image (not range-checked by the reader);
+/// - `labels`: one class index per image (not range-checked by the reader), kept on the host as
+///   the data set's storage; make_batch hands a batch's labels to the ops as an i32 tensor;
 /// - `rows`, `cols`: the image height and width in pixels (28 x 28 for Fashion-MNIST).
 ///
 /// Example:
@@ -146,23 +147,25 @@ class MODNORM_API BatchSampler {
 };
 
 /// One mini-batch: inputs x [b x rows*cols] (rows of the data set's images, same dtype and
-/// device) and their b labels.
+/// device) and their b labels, an i32 tensor [b] on the same device (what
+/// softmax_cross_entropy takes).
 ///
 /// Example: modnorm::Batch b = modnorm::make_batch(data.train, {0, 5, 7});   // b.x [3 x 784]
 struct Batch {
-  Tensor x;                     ///< [b x features]
-  std::vector<std::int64_t> y;  ///< b labels
+  Tensor x;  ///< [b x features]
+  Tensor y;  ///< [b] i32 labels
 };
 
 /// Gathers the examples `indices` of `data` (in that order; repeats allowed) into a Batch,
 /// using gather_rows on data.images.
 ///
 /// Throws modnorm::Error (`[make_batch] ...`) when `indices` is empty, an index is outside
-/// [0, data.size()), or the images do not have one row per label.
+/// [0, data.size()), a label is outside the range of i32, or the images do not have one row per
+/// label.
 ///
 /// Example:
 ///   auto batch = modnorm::make_batch(data.test, {0, 1, 2, 3});
-///   // batch.x.shape() == Shape{4, 784}, batch.y == {9, 2, 1, 1}
+///   // batch.x.shape() == Shape{4, 784}, batch.y.to_vector_f64() == {9, 2, 1, 1}
 MODNORM_API Batch make_batch(const Dataset& data, const std::vector<std::int64_t>& indices);
 
 }  // namespace modnorm

@@ -192,17 +192,33 @@ MODNORM_API Tensor transpose(const Tensor& x);
 ///
 /// Example: auto heads = permute(x.reshape({B, T, H, d}), {0, 2, 1, 3});   // [B, H, T, d]
 MODNORM_API Tensor permute(const Tensor& x, const std::vector<int>& axes);
-/// Rows `ids` of table [n x d] -> [ids.size() x d]. Throws on an id outside [0, n).
-MODNORM_API Tensor gather_rows(const Tensor& table, const std::vector<std::int64_t>& ids);
-/// Columns `ids` of table [d x n] -> [d x ids.size()] (Embed: one column per token).
-MODNORM_API Tensor gather_cols(const Tensor& table, const std::vector<std::int64_t>& ids);
-/// In place: dst[ids[k], :] += src[k, :] for dst [n x d], src [ids.size() x d]; repeated ids add
-/// up.
-MODNORM_API void scatter_add_rows(Tensor& dst, const std::vector<std::int64_t>& ids,
-                                  const Tensor& src);
-/// In place: dst[:, ids[k]] += src[:, k] for dst [d x n], src [d x ids.size()].
-MODNORM_API void scatter_add_cols(Tensor& dst, const std::vector<std::int64_t>& ids,
-                                  const Tensor& src);
+/// Rows `ids` of table [n x d] -> [ids.numel() x d]: out[k, :] = table[ids[k], :], ids read in
+/// row-major order. `ids` is an i32 tensor of any shape (its element count is the number of
+/// rows gathered; none gives [0 x d]) on the table's device; each id is checked where it lives
+/// (on the GPU, by the kernel). Throws modnorm::Error for ids of another dtype or device, and
+/// for an id outside [0, n), naming the first one and its position:
+/// `[gather_rows] id 4 at position 1 is outside [0, 4) (rows of [4x3] f32 cpu)`.
+///
+/// Example: auto rows = gather_rows(table, Tensor::from_vector_i32({2, 0, 2}, {3}));   // [3 x d]
+MODNORM_API Tensor gather_rows(const Tensor& table, const Tensor& ids);
+/// Columns `ids` of table [d x n] -> [d x ids.numel()] (Embed: one column per token); ids as in
+/// gather_rows, checked against [0, n).
+///
+/// Example: auto cols = gather_cols(w, tokens.reshape({tokens.numel()}));   // [d x tokens]
+MODNORM_API Tensor gather_cols(const Tensor& table, const Tensor& ids);
+/// In place: dst[ids[k], :] += src[k, :] for dst [n x d] and src [ids.numel() x d]; repeated
+/// ids add up. `ids` is an i32 tensor of any shape on dst's device, read in row-major order.
+/// Every id is checked against [0, n) before anything is added, so on error dst is unchanged.
+/// Throws as gather_rows, and when src is not [ids.numel() x d] or differs from dst in dtype or
+/// device.
+///
+/// Example: scatter_add_rows(grad, ids, dy);   // grad [n x d], ids [k] i32, dy [k x d]
+MODNORM_API void scatter_add_rows(Tensor& dst, const Tensor& ids, const Tensor& src);
+/// In place: dst[:, ids[k]] += src[:, k] for dst [d x n] and src [d x ids.numel()]; as
+/// scatter_add_rows otherwise (ids checked against [0, n) first; dst unchanged on error).
+///
+/// Example: scatter_add_cols(dW, tokens, dy_t);   // Embed's backward: dW[:, id] += dy_k
+MODNORM_API void scatter_add_cols(Tensor& dst, const Tensor& ids, const Tensor& src);
 
 // ---- windows of images (convolution, pooling) -------------------------------------------------
 
@@ -288,10 +304,17 @@ struct CrossEntropy {
 };
 
 /// Softmax cross-entropy of logits [batch x classes] (one row per example) against integer
-/// labels in [0, classes), averaged over the batch; numerically stable (max-shifted).
+/// labels in [0, classes), averaged over the batch; numerically stable (max-shifted). `labels`
+/// is an i32 tensor on the logits' device with one element per row, of any shape ([batch], or
+/// [B x T] for the [B*T x vocab] logits of a language model), read in row-major order; each
+/// label is checked where it lives. Throws modnorm::Error for an empty batch or no classes,
+/// labels of another dtype, device or count, and a label outside [0, classes), naming the first
+/// one and its position: `[softmax_cross_entropy] id 3 at position 1 is outside [0, 3) (class
+/// labels)`.
 ///
-/// Example: auto ce = softmax_cross_entropy(logits, {3, 1});  ce.loss, ce.grad
-MODNORM_API CrossEntropy softmax_cross_entropy(const Tensor& logits,
-                                               const std::vector<std::int64_t>& labels);
+/// Example:
+///   auto ce = softmax_cross_entropy(logits, Tensor::from_vector_i32({3, 1}, {2}));
+///   // ce.loss, ce.grad [2 x classes]
+MODNORM_API CrossEntropy softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
 
 }  // namespace modnorm

@@ -503,7 +503,7 @@ MODNORM_API std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pi
 ///   modnorm::Optimizer opt(net);                          // modular, lr 0.1
 ///   for (...) {
 ///     net.zero_grad();
-///     auto ce = modnorm::softmax_cross_entropy(net.forward(x), labels);
+///     auto ce = modnorm::softmax_cross_entropy(net.forward(x), labels);   // labels [B] i32
 ///     net.backward(ce.grad);
 ///     opt.step();
 ///   }

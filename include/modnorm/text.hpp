@@ -81,11 +81,12 @@ MODNORM_API TextCorpus load_text(const std::string& path, double validation_frac
 /// ${XDG_CACHE_HOME:-$HOME/.cache}/modnorm/kjv.txt.
 MODNORM_API std::string default_kjv_path();
 
-/// A batch of windows for next-token prediction: `inputs` [B x T] i32 ids on the CPU and the
-/// B*T targets (each input's next id), row-major.
+/// A batch of windows for next-token prediction: `inputs` [B x T] i32 ids on the CPU and their
+/// targets [B x T] i32 (each input's next id), the labels softmax_cross_entropy takes for the
+/// [B*T x vocab] logits.
 struct TokenBatch {
-  Tensor inputs;                      ///< [B x T] i32
-  std::vector<std::int64_t> targets;  ///< B*T ids, targets[b*T + t] = ids[offset_b + t + 1]
+  Tensor inputs;   ///< [B x T] i32
+  Tensor targets;  ///< [B x T] i32, targets[b, t] = ids[offset_b + t + 1]
 };
 
 /// The windows of `ids` starting at `offsets`, each `context` ids long (and its targets one

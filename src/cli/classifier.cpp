@@ -22,10 +22,12 @@ std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
   return out;
 }
 
-std::int64_t count_correct(const Tensor& logits, const std::vector<std::int64_t>& labels) {
+std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   const std::vector<std::int64_t> guess = argmax_rows(logits);
+  const std::vector<double> truth = labels.to_vector_f64();  // exact for i32
   std::int64_t correct = 0;
-  for (std::size_t k = 0; k < guess.size(); ++k) correct += guess[k] == labels[k];
+  for (std::size_t k = 0; k < guess.size(); ++k)
+    correct += guess[k] == static_cast<std::int64_t>(truth[k]);
   return correct;
 }
 
@@ -112,9 +114,8 @@ Module Classifier::load(const SafetensorsFile* checkpoint, const Ranks&) {
   if (limit_ > 0 && limit_ < train_.size()) {
     std::vector<std::int64_t> ids(static_cast<std::size_t>(limit_));
     for (std::int64_t k = 0; k < limit_; ++k) ids[static_cast<std::size_t>(k)] = k;
-    const Batch first = make_batch(train_, ids);
-    train_.images = first.x;
-    train_.labels = first.y;
+    train_.images = make_batch(train_, ids).x;
+    train_.labels.resize(static_cast<std::size_t>(limit_));
   }
   const std::int64_t inputs = train_.rows * train_.cols;
   if (checkpoint && sizes.inputs != inputs)
@@ -169,9 +170,9 @@ StepLoss Classifier::forward(Module& net, std::int64_t step, const Ranks& ranks)
   const Batch b = make_batch(train_, ranks.mine(ids));  // this rank's share
   const Tensor logits = net.forward(b.x.to(flags.device));
   StepLoss out;
-  out.loss = softmax_cross_entropy(logits, b.y);
+  out.loss = softmax_cross_entropy(logits, b.y.to(flags.device));
   out.counts = {static_cast<double>(count_correct(logits, b.y))};
-  out.mine = b.y.size();
+  out.mine = static_cast<std::size_t>(b.y.numel());
   out.batch = ids.size();
   return out;
 }
@@ -199,7 +200,8 @@ void Classifier::evaluate(Module& net) {
       ids.push_back(k);
     const Batch b = make_batch(test_, ids);
     const Tensor logits = net.forward(b.x.to(flags.device));
-    loss += softmax_cross_entropy(logits, b.y).loss * static_cast<double>(ids.size());
+    loss +=
+        softmax_cross_entropy(logits, b.y.to(flags.device)).loss * static_cast<double>(ids.size());
     correct += count_correct(logits, b.y);
   }
   const auto n = static_cast<double>(test_.size());

@@ -98,9 +98,9 @@ double validation_loss(Module& net, const std::vector<std::int32_t>& ids, const 
         offsets.begin() +
             static_cast<std::ptrdiff_t>(std::min(offsets.size(), begin + kEvalWindows)));
     const TokenBatch b = window_batch(ids, chunk, s.context);
-    const auto n = static_cast<std::int64_t>(b.targets.size());
+    const std::int64_t n = b.targets.numel();
     const Tensor logits = net.forward(b.inputs.to(device));
-    sum += softmax_cross_entropy(logits.reshape({n, s.vocab}), b.targets).loss *
+    sum += softmax_cross_entropy(logits.reshape({n, s.vocab}), b.targets.to(device)).loss *
            static_cast<double>(n);
   }
   return sum / static_cast<double>(static_cast<std::int64_t>(offsets.size()) * s.context);
@@ -126,7 +126,7 @@ std::uint64_t step_seed(std::uint64_t seed, std::int64_t step) {
 void check_step_memory(std::int64_t batch, const GptShape& s, const Ranks& ranks) {
   const auto windows = std::ceil(static_cast<double>(batch) / ranks.group.size());
   const auto positions = windows * static_cast<double>(s.context);
-  const double bytes = positions * (4 + 8) + 2.0 * 4 * positions * static_cast<double>(s.vocab) +
+  const double bytes = positions * (4 + 4) + 2.0 * 4 * positions * static_cast<double>(s.vocab) +
                        4.0 * s.depth * positions * static_cast<double>(s.heads * s.context);
   const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) *
                         static_cast<double>(::sysconf(_SC_PAGE_SIZE));
@@ -270,8 +270,8 @@ StepLoss GptTask::forward(Module& net, std::int64_t step, const Ranks& ranks) {
   const TokenBatch b = window_batch(corpus_->train, mine, shape_.context);
   const Tensor logits = net.forward(b.inputs.to(flags.device));
   StepLoss out;
-  out.loss =
-      softmax_cross_entropy(logits.reshape({rows * shape_.context, shape_.vocab}), b.targets);
+  out.loss = softmax_cross_entropy(logits.reshape({rows * shape_.context, shape_.vocab}),
+                                   b.targets.to(flags.device));
   out.loss.grad = out.loss.grad.reshape({rows, shape_.context, shape_.vocab});
   out.mine = mine.size();
   out.batch = offsets.size();

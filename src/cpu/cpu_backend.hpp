@@ -49,11 +49,10 @@ class CpuBackend final : public Backend {
                                const ConvWeightStrides& layout, const WindowGeometry& g,
                                Tensor& dw) override;
 #endif
-  void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
-              Tensor& out) override;
-  void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
-                   const Tensor& src) override;
-  double cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad) override;
+  std::int64_t gather(const Tensor& table, const Tensor& ids, bool rows, Tensor& out) override;
+  std::int64_t scatter_add(Tensor& dst, const Tensor& ids, bool rows, const Tensor& src) override;
+  std::int64_t cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& grad,
+                             double& loss) override;
   void newton_schulz(Tensor& x, const std::vector<std::array<double, 3>>& steps,
                      bool bf16_iterates) override;
 };

@@ -23,6 +23,13 @@ void permute_as(const Tensor& x, const PermuteStrides& s, Tensor& out) {
       }
 }
 
+// Position of the first of the n ids outside [0, bound), or -1.
+std::int64_t first_outside(const std::int32_t* ids, std::int64_t n, std::int64_t bound) {
+  for (std::int64_t k = 0; k < n; ++k)
+    if (ids[k] < 0 || ids[k] >= bound) return k;
+  return -1;
+}
+
 }  // namespace
 
 void CpuBackend::transpose(const Tensor& x_in, Tensor& out_in) {
@@ -59,8 +66,12 @@ void CpuBackend::tril(const Tensor& x_in, double fill, Tensor& out_in) {
   out.commit();
 }
 
-void CpuBackend::gather(const Tensor& table_in, const std::int64_t* ids, std::int64_t n, bool rows,
-                        Tensor& out_in) {
+std::int64_t CpuBackend::gather(const Tensor& table_in, const Tensor& ids_in, bool rows,
+                                Tensor& out_in) {
+  const std::int32_t* ids = ids_in.data<std::int32_t>();
+  const std::int64_t n = ids_in.numel();
+  const std::int64_t bad = first_outside(ids, n, table_in.dim(rows ? 0 : 1));
+  if (bad >= 0) return bad;
   const Tensor table = widen(table_in);
   cpu::WideOut out(out_in);
   cpu::visit_float(table.dtype(), [&](auto tag) {
@@ -75,10 +86,15 @@ void CpuBackend::gather(const Tensor& table_in, const std::int64_t* ids, std::in
     }
   });
   out.commit();
+  return -1;
 }
 
-void CpuBackend::scatter_add(Tensor& dst_in, const std::int64_t* ids, std::int64_t n, bool rows,
-                             const Tensor& src_in) {
+std::int64_t CpuBackend::scatter_add(Tensor& dst_in, const Tensor& ids_in, bool rows,
+                                     const Tensor& src_in) {
+  const std::int32_t* ids = ids_in.data<std::int32_t>();
+  const std::int64_t n = ids_in.numel();
+  const std::int64_t bad = first_outside(ids, n, dst_in.dim(rows ? 0 : 1));
+  if (bad >= 0) return bad;
   const Tensor src = widen(src_in);
   cpu::WideOut dst(dst_in);
   cpu::visit_float(src.dtype(), [&](auto tag) {
@@ -93,14 +109,18 @@ void CpuBackend::scatter_add(Tensor& dst_in, const std::int64_t* ids, std::int64
     }
   });
   dst.commit();
+  return -1;
 }
 
 // loss = mean_b (logsumexp(z_b) - z_b[y_b]); grad = (softmax(z) - onehot(y)) / batch.
-double CpuBackend::cross_entropy(const Tensor& logits_in, const std::int64_t* labels,
-                                 Tensor& grad_in) {
+std::int64_t CpuBackend::cross_entropy(const Tensor& logits_in, const Tensor& labels_in,
+                                       Tensor& grad_in, double& loss) {
+  const std::int32_t* labels = labels_in.data<std::int32_t>();
+  const std::int64_t batch = logits_in.dim(0), classes = logits_in.dim(1);
+  const std::int64_t bad = first_outside(labels, batch, classes);
+  if (bad >= 0) return bad;
   const Tensor logits = widen(logits_in);
   cpu::WideOut grad(grad_in);
-  const std::int64_t batch = logits.dim(0), classes = logits.dim(1);
   double total = 0;
   cpu::visit_float(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -119,7 +139,8 @@ double CpuBackend::cross_entropy(const Tensor& logits_in, const std::int64_t* la
     }
   });
   grad.commit();
-  return total / static_cast<double>(batch);
+  loss = total / static_cast<double>(batch);
+  return -1;
 }
 
 }  // namespace modnorm::detail

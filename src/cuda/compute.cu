@@ -3,10 +3,10 @@
 // fixed per-block partials summed on the host in a fixed order), axis reductions, transpose,
 // permute, softmax and its backward (a warp per row), the lower-triangular mask, the windows
 // of NHWC images (im2col and its adjoint col2im, both gathers), gather,
-// scatter-add (atomic) and softmax cross-entropy. Arithmetic in fp32 for f32/bf16, fp64 for
-// f64. In fp32, GELU and softmax's exp are math_f32.hpp's formulas, the CPU kernels' arithmetic
-// to the bit; in fp64 GELU uses Phi(x) = erfc(-x / sqrt 2) / 2 (1 + erf(x / sqrt 2) would cancel
-// for negative x).
+// scatter-add (atomic) and softmax cross-entropy, whose i32 ids are range-checked on the device.
+// Arithmetic in fp32 for f32/bf16, fp64 for f64. In fp32, GELU and softmax's exp are math_f32.hpp's
+// formulas, the CPU kernels' arithmetic to the bit; in fp64 GELU uses Phi(x) = erfc(-x / sqrt 2) /
+// 2 (1 + erf(x / sqrt 2) would cancel for negative x).
 #include <cuda_bf16.h>
 
 #include <cmath>
@@ -365,9 +365,17 @@ __global__ void col2im_kernel(const T* cols, T* out, std::int64_t total, WindowG
   }
 }
 
+// *first = min(*first, k) over the ids outside [0, bound).
+__global__ void first_outside_kernel(const std::int32_t* ids, std::int64_t n, std::int64_t bound,
+                                     unsigned long long* first) {
+  MODNORM_GRID_STRIDE(k, n) {
+    if (ids[k] < 0 || ids[k] >= bound) atomicMin(first, static_cast<unsigned long long>(k));
+  }
+}
+
 // rows: out[k, j] = table[ids[k], j]; cols: out[i, k] = table[i, ids[k]].
 template <class T>
-__global__ void gather_kernel(const T* table, std::int64_t table_cols, const std::int64_t* ids,
+__global__ void gather_kernel(const T* table, std::int64_t table_cols, const std::int32_t* ids,
                               bool rows, T* out, std::int64_t out_rows, std::int64_t out_cols) {
   MODNORM_GRID_STRIDE(idx, out_rows * out_cols) {
     const std::int64_t r = idx / out_cols, c = idx % out_cols;
@@ -376,7 +384,7 @@ __global__ void gather_kernel(const T* table, std::int64_t table_cols, const std
 }
 
 template <class T>
-__global__ void scatter_add_kernel(T* dst, std::int64_t dst_cols, const std::int64_t* ids,
+__global__ void scatter_add_kernel(T* dst, std::int64_t dst_cols, const std::int32_t* ids,
                                    bool rows, const T* src, std::int64_t src_rows,
                                    std::int64_t src_cols) {
   MODNORM_GRID_STRIDE(idx, src_rows * src_cols) {
@@ -388,7 +396,7 @@ __global__ void scatter_add_kernel(T* dst, std::int64_t dst_cols, const std::int
 
 // One thread per example row; the per-row losses are summed on the host.
 template <class T>
-__global__ void cross_entropy_kernel(const T* z, const std::int64_t* labels, T* grad,
+__global__ void cross_entropy_kernel(const T* z, const std::int32_t* labels, T* grad,
                                      double* row_loss, std::int64_t batch, std::int64_t classes) {
   MODNORM_GRID_STRIDE(b, batch) {
     const T* row = z + b * classes;
@@ -403,6 +411,20 @@ __global__ void cross_entropy_kernel(const T* z, const std::int64_t* labels, T* 
       store(grad, b * classes + c, (p - (c == labels[b] ? 1.0 : 0.0)) / double(batch));
     }
   }
+}
+
+// The position of the first id outside [0, bound), or -1: checked on the device, where the ids
+// live; the one value read back (a synchronisation) is that position.
+std::int64_t first_outside(const Tensor& ids, std::int64_t bound, cudaStream_t stream) {
+  const std::int64_t n = ids.numel();
+  if (n == 0) return -1;
+  const DeviceBuffer<unsigned long long> first(1, stream);
+  MODNORM_CUDA_CHECK(cudaMemsetAsync(first.get(), 0xFF, sizeof(unsigned long long), stream));
+  first_outside_kernel<<<blocks_for(n), kThreads, 0, stream>>>(in<std::int32_t>(ids), n, bound,
+                                                               first.get());
+  MODNORM_CUDA_CHECK(cudaGetLastError());
+  const unsigned long long found = first.to_host(stream)[0];
+  return found == ~0ull ? -1 : static_cast<std::int64_t>(found);
 }
 
 // Sums per-block partials of a*b (or counts non-finite entries of a), deterministically.
@@ -572,44 +594,49 @@ void launch_col2im(const Tensor& cols, const WindowGeometry& g, Tensor& y, cudaS
   MODNORM_CUDA_CHECK(cudaGetLastError());
 }
 
-void launch_gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
-                   Tensor& y, cudaStream_t stream) {
-  if (y.numel() == 0) return;
-  const auto device_ids = DeviceBuffer<std::int64_t>::from_host(ids, n, stream);
+std::int64_t launch_gather(const Tensor& table, const Tensor& ids, bool rows, Tensor& y,
+                           cudaStream_t stream) {
+  const std::int64_t bad = first_outside(ids, table.dim(rows ? 0 : 1), stream);
+  if (bad >= 0 || y.numel() == 0) return bad;
   visit(table.dtype(), [&](auto tag) {
     using T = decltype(tag);
     gather_kernel<T><<<blocks_for(y.numel()), kThreads, 0, stream>>>(
-        in<T>(table), table.dim(1), device_ids.get(), rows, out<T>(y), y.dim(0), y.dim(1));
+        in<T>(table), table.dim(1), in<std::int32_t>(ids), rows, out<T>(y), y.dim(0), y.dim(1));
   });
   MODNORM_CUDA_CHECK(cudaGetLastError());
+  return -1;
 }
 
-void launch_scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
-                        const Tensor& src, cudaStream_t stream) {
-  if (src.numel() == 0) return;
-  const auto device_ids = DeviceBuffer<std::int64_t>::from_host(ids, n, stream);
+std::int64_t launch_scatter_add(Tensor& dst, const Tensor& ids, bool rows, const Tensor& src,
+                                cudaStream_t stream) {
+  const std::int64_t bad = first_outside(ids, dst.dim(rows ? 0 : 1), stream);
+  if (bad >= 0 || src.numel() == 0) return bad;
   visit(src.dtype(), [&](auto tag) {
     using T = decltype(tag);
     scatter_add_kernel<T><<<blocks_for(src.numel()), kThreads, 0, stream>>>(
-        out<T>(dst), dst.dim(1), device_ids.get(), rows, in<T>(src), src.dim(0), src.dim(1));
+        out<T>(dst), dst.dim(1), in<std::int32_t>(ids), rows, in<T>(src), src.dim(0), src.dim(1));
   });
   MODNORM_CUDA_CHECK(cudaGetLastError());
+  return -1;
 }
 
-double launch_cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad,
-                            cudaStream_t stream) {
+std::int64_t launch_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& grad,
+                                  double& loss, cudaStream_t stream) {
   const std::int64_t batch = logits.dim(0);
-  const auto device_labels = DeviceBuffer<std::int64_t>::from_host(labels, batch, stream);
+  const std::int64_t bad = first_outside(labels, logits.dim(1), stream);
+  if (bad >= 0) return bad;
   DeviceBuffer<double> row_loss(batch, stream);
   visit(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
     cross_entropy_kernel<T><<<blocks_for(batch), kThreads, 0, stream>>>(
-        in<T>(logits), device_labels.get(), out<T>(grad), row_loss.get(), batch, logits.dim(1));
+        in<T>(logits), in<std::int32_t>(labels), out<T>(grad), row_loss.get(), batch,
+        logits.dim(1));
   });
   MODNORM_CUDA_CHECK(cudaGetLastError());
   double total = 0;
   for (double l : row_loss.to_host(stream)) total += l;
-  return total / static_cast<double>(batch);
+  loss = total / static_cast<double>(batch);
+  return -1;
 }
 
 }  // namespace modnorm::detail::cuda

@@ -186,16 +186,16 @@ void CudaBackend::im2col(const Tensor& x, const WindowGeometry& g, Tensor& out) 
 void CudaBackend::col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out) {
   cuda::launch_col2im(cols, g, out, stream_);
 }
-void CudaBackend::gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
-                         Tensor& out) {
-  cuda::launch_gather(table, ids, n, rows, out, stream_);
+std::int64_t CudaBackend::gather(const Tensor& table, const Tensor& ids, bool rows, Tensor& out) {
+  return cuda::launch_gather(table, ids, rows, out, stream_);
 }
-void CudaBackend::scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
-                              const Tensor& src) {
-  cuda::launch_scatter_add(dst, ids, n, rows, src, stream_);
+std::int64_t CudaBackend::scatter_add(Tensor& dst, const Tensor& ids, bool rows,
+                                      const Tensor& src) {
+  return cuda::launch_scatter_add(dst, ids, rows, src, stream_);
 }
-double CudaBackend::cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad) {
-  return cuda::launch_cross_entropy(logits, labels, grad, stream_);
+std::int64_t CudaBackend::cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& grad,
+                                        double& loss) {
+  return cuda::launch_cross_entropy(logits, labels, grad, loss, stream_);
 }
 
 // A batch [..., M, K] x [..., K, N] is one strided-batched product (matrices stored back to back).

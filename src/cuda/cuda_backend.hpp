@@ -52,11 +52,10 @@ class CudaBackend final : public Backend {
   void tril(const Tensor& x, double fill, Tensor& out) override;
   void im2col(const Tensor& x, const WindowGeometry& g, Tensor& out) override;
   void col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out) override;
-  void gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
-              Tensor& out) override;
-  void scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
-                   const Tensor& src) override;
-  double cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad) override;
+  std::int64_t gather(const Tensor& table, const Tensor& ids, bool rows, Tensor& out) override;
+  std::int64_t scatter_add(Tensor& dst, const Tensor& ids, bool rows, const Tensor& src) override;
+  std::int64_t cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& grad,
+                             double& loss) override;
   void newton_schulz(Tensor& x, const std::vector<std::array<double, 3>>& steps,
                      bool bf16_iterates) override;
 
@@ -115,12 +114,14 @@ void launch_mirror_lower(Tensor& c, cudaStream_t stream);
 /// out = im2col(x) and out = col2im(cols) (Backend::im2col, Backend::col2im; conv.cu).
 void launch_im2col(const Tensor& x, const WindowGeometry& g, Tensor& out, cudaStream_t stream);
 void launch_col2im(const Tensor& cols, const WindowGeometry& g, Tensor& out, cudaStream_t stream);
-void launch_gather(const Tensor& table, const std::int64_t* ids, std::int64_t n, bool rows,
-                   Tensor& y, cudaStream_t stream);
-void launch_scatter_add(Tensor& dst, const std::int64_t* ids, std::int64_t n, bool rows,
-                        const Tensor& src, cudaStream_t stream);
-double launch_cross_entropy(const Tensor& logits, const std::int64_t* labels, Tensor& grad,
-                            cudaStream_t stream);
+/// Backend::gather, scatter_add and cross_entropy: the ids are checked by a kernel first, whose
+/// first offending position is the one value read back; the op's kernel runs only when none is.
+std::int64_t launch_gather(const Tensor& table, const Tensor& ids, bool rows, Tensor& y,
+                           cudaStream_t stream);
+std::int64_t launch_scatter_add(Tensor& dst, const Tensor& ids, bool rows, const Tensor& src,
+                                cudaStream_t stream);
+std::int64_t launch_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& grad,
+                                  double& loss, cudaStream_t stream);
 }  // namespace cuda
 
 }  // namespace modnorm::detail

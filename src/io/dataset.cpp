@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -140,21 +141,32 @@ std::vector<std::vector<std::int64_t>> BatchSampler::next_epoch() {
   return batches;
 }
 
+// The rows and the labels go to the ops as i32 tensors on the images' device.
 Batch make_batch(const Dataset& data, const std::vector<std::int64_t>& indices) {
+  constexpr std::int64_t kMaxI32 = std::numeric_limits<std::int32_t>::max();
   if (indices.empty()) fail("make_batch", "no indices: a batch needs at least one example");
   if (data.images.rank() != 2 || data.images.dim(0) != data.size())
     fail("make_batch", "images " + data.images.describe() + " should have one row per " +
                            "label (" + std::to_string(data.size()) + " labels)");
-  Batch out;
-  out.y.reserve(indices.size());
+  const std::int64_t size = std::min(data.size(), kMaxI32 + 1);  // rows i32 ids can name
+  std::vector<std::int32_t> rows(indices.size()), labels(indices.size());
   for (std::size_t k = 0; k < indices.size(); ++k) {
     const std::int64_t i = indices[k];
-    if (i < 0 || i >= data.size())
+    if (i < 0 || i >= size)
       fail("make_batch", "index " + std::to_string(i) + " (position " + std::to_string(k) +
-                             ") is outside [0, " + std::to_string(data.size()) + ")");
-    out.y.push_back(data.labels[static_cast<std::size_t>(i)]);
+                             ") is outside [0, " + std::to_string(size) + ")");
+    const std::int64_t label = data.labels[static_cast<std::size_t>(i)];
+    if (label < -kMaxI32 - 1 || label > kMaxI32)
+      fail("make_batch", "label " + std::to_string(label) + " of example " + std::to_string(i) +
+                             " is outside the range of i32");
+    rows[k] = static_cast<std::int32_t>(i);
+    labels[k] = static_cast<std::int32_t>(label);
   }
-  out.x = gather_rows(data.images, indices);
+  const auto b = static_cast<std::int64_t>(indices.size());
+  const Device device = data.images.device();
+  Batch out;
+  out.x = gather_rows(data.images, Tensor::from_vector_i32(rows, {b}).to(device));
+  out.y = Tensor::from_vector_i32(labels, {b}).to(device);
   return out;
 }
 

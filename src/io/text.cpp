@@ -209,10 +209,9 @@ TokenBatch window_batch(const std::vector<std::int32_t>& ids,
   if (offsets.empty() || context < 1)
     throw Error("[window_batch] needs at least one offset and context >= 1, got " +
                 std::to_string(offsets.size()) + " offsets and context " + std::to_string(context));
-  TokenBatch b;
-  std::vector<std::int32_t> inputs;
+  std::vector<std::int32_t> inputs, targets;
   inputs.reserve(offsets.size() * static_cast<std::size_t>(context));
-  b.targets.reserve(inputs.capacity());
+  targets.reserve(inputs.capacity());
   for (const std::int64_t o : offsets) {
     if (o < 0 || o > n - context - 1)
       throw Error("[window_batch] the window at offset " + std::to_string(o) + " of length " +
@@ -220,11 +219,11 @@ TokenBatch window_batch(const std::vector<std::int32_t>& ids,
                   " ids");
     for (std::int64_t t = 0; t < context; ++t) {
       inputs.push_back(ids[static_cast<std::size_t>(o + t)]);
-      b.targets.push_back(ids[static_cast<std::size_t>(o + t + 1)]);
+      targets.push_back(ids[static_cast<std::size_t>(o + t + 1)]);
     }
   }
-  b.inputs = Tensor::from_vector_i32(inputs, {static_cast<std::int64_t>(offsets.size()), context});
-  return b;
+  const Shape shape{static_cast<std::int64_t>(offsets.size()), context};
+  return {Tensor::from_vector_i32(inputs, shape), Tensor::from_vector_i32(targets, shape)};
 }
 
 std::vector<std::int64_t> random_offsets(std::int64_t ids, std::int64_t batch, std::int64_t context,

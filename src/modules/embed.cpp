@@ -2,6 +2,7 @@
 #include "modnorm/modules/embed.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include "modnorm/module_checks.hpp"
 #include "modnorm/ops.hpp"
@@ -27,43 +28,39 @@ class EmbedImpl final : public Cloneable<EmbedImpl, AtomImpl> {
               "token ids must be i32, got " + ids.describe() +
                   " (a float id would be rounded: convert with ids.to(DType::i32), "
                   "which refuses non-integers)");
-    const std::vector<double> values = ids.to_vector_f64();  // exact for i32
-    std::vector<std::int64_t> tokens(values.size());
-    for (std::size_t k = 0; k < values.size(); ++k) {
-      tokens[k] = static_cast<std::int64_t>(values[k]);
-      if (tokens[k] < 0 || tokens[k] >= vocab_)
-        fail_in("Embed.forward", *this,
-                "token id " + std::to_string(tokens[k]) + " at position " + std::to_string(k) +
-                    " is not in [0, " + std::to_string(vocab_) + ")");
-    }
-    ids_shape_ = ids.shape();
-    tokens_ = std::move(tokens);
-    Shape y_shape = ids_shape_;
+    if (ids.device() != weight().device())
+      fail_in("Embed.forward", *this,
+              "token ids " + ids.describe() + " must be on the device of the weight " +
+                  weight().describe());
+    Shape y_shape = ids.shape();
     y_shape.push_back(d_);
-    return transpose(gather_cols(weight(), tokens_)).reshape(y_shape);
+    Tensor columns;
+    try {
+      columns = gather_cols(weight(), ids);  // checks each id against [0, vocab) where it lives
+    } catch (const Error& e) {
+      fail_in("Embed.forward", *this, e.what());
+    }
+    ids_ = ids;  // kept as it is, on its device, for backward
+    return transpose(columns).reshape(y_shape);
   }
 
   Tensor backward(const Tensor& dy, bool /*input_grad*/) override {
-    require_forward("Embed.backward", *this, !ids_shape_.empty());
-    Shape y_shape = ids_shape_;
+    require_forward("Embed.backward", *this, ids_.has_value());
+    Shape y_shape = ids_->shape();
     y_shape.push_back(d_);
     check_grad_shape("Embed.backward", *this, dy, y_shape);
     check_like("Embed.backward", *this, dy, weight());
-    const auto n = static_cast<std::int64_t>(tokens_.size());
-    scatter_add_cols(grad(), tokens_, transpose(dy.reshape({n, d_})));  // dW[:, id] += dy_k
+    scatter_add_cols(grad(), *ids_,
+                     transpose(dy.reshape({ids_->numel(), d_})));  // dW[:, id] += dy_k
     // Token ids are not differentiable: dL/d ids is zero (in the weight's dtype and device).
-    return Tensor::zeros(ids_shape_, weight().dtype(), weight().device());
+    return Tensor::zeros(ids_->shape(), weight().dtype(), weight().device());
   }
 
-  void clear_cache() override {
-    ids_shape_.clear();
-    tokens_.clear();
-  }
+  void clear_cache() override { ids_.reset(); }
 
  private:
   std::int64_t vocab_, d_;
-  std::vector<std::int64_t> tokens_;
-  Shape ids_shape_;  // empty until forward
+  std::optional<Tensor> ids_;  // the last forward's ids, until clear_cache
 };
 
 std::shared_ptr<ModuleImpl> make_embed(std::int64_t vocab, std::int64_t d,

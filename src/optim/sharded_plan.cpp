@@ -56,9 +56,9 @@ Shape block_shape(const Atom& atom, const RowBlock& block) {
 
 // Rows [block.begin, block.begin + block.rows) of t (a new tensor).
 Tensor rows_of(const Tensor& t, const RowBlock& block) {
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(block.rows));
-  std::iota(ids.begin(), ids.end(), block.begin);
-  return gather_rows(t, ids);
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(block.rows));
+  std::iota(ids.begin(), ids.end(), static_cast<std::int32_t>(block.begin));
+  return gather_rows(t, Tensor::from_vector_i32(ids, {block.rows}).to(t.device()));
 }
 
 // Every atom's owners; with the checks and the broadcast of make_sharded_plan.

@@ -265,18 +265,23 @@ BOOST_AUTO_TEST_CASE(transpose_gather_and_scatter_match_reference) {
         for (std::int64_t j = 0; j < c; ++j) BOOST_TEST(tv[j * r + i] == v[i * c + j]);
       if (r == 0 || c == 0) continue;
       // Random ids with repeats.
-      std::vector<std::int64_t> row_ids, col_ids;
-      for (int k = 0; k < 6; ++k) row_ids.push_back(gen.below(r)), col_ids.push_back(gen.below(c));
-      auto gr = gather_rows(x, row_ids).to_vector_f64();
-      auto gc = gather_cols(x, col_ids).to_vector_f64();
+      std::vector<std::int32_t> row_ids, col_ids;
+      for (int k = 0; k < 6; ++k) {
+        row_ids.push_back(static_cast<std::int32_t>(gen.below(r)));
+        col_ids.push_back(static_cast<std::int32_t>(gen.below(c)));
+      }
+      const Tensor rows_i32 = Tensor::from_vector_i32(row_ids, {6});
+      const Tensor cols_i32 = Tensor::from_vector_i32(col_ids, {2, 3});  // any shape of 6 ids
+      auto gr = gather_rows(x, rows_i32).to_vector_f64();
+      auto gc = gather_cols(x, cols_i32).to_vector_f64();
       for (int k = 0; k < 6; ++k) {
         for (std::int64_t j = 0; j < c; ++j) BOOST_TEST(gr[k * c + j] == v[row_ids[k] * c + j]);
         for (std::int64_t i = 0; i < r; ++i) BOOST_TEST(gc[i * 6 + k] == v[i * c + col_ids[k]]);
       }
       auto src_r = Tensor::randn({6, c}, gen), src_c = Tensor::randn({r, 6}, gen);
       auto dst_r = x.clone(), dst_c = x.clone();
-      scatter_add_rows(dst_r, row_ids, src_r);
-      scatter_add_cols(dst_c, col_ids, src_c);
+      scatter_add_rows(dst_r, rows_i32, src_r);
+      scatter_add_cols(dst_c, cols_i32, src_c);
       auto er = v, ec = v;
       const auto sr = src_r.to_vector_f64(), sc = src_c.to_vector_f64();
       for (int k = 0; k < 6; ++k) {
@@ -295,8 +300,10 @@ BOOST_AUTO_TEST_CASE(cross_entropy_matches_reference_and_finite_differences) {
        std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {1, 10}, {8, 3}, {5, 10}}) {
     BOOST_TEST_CONTEXT("batch " << batch << " classes " << classes) {
       auto logits = scale(Tensor::randn({batch, classes}, gen, DType::f64), 3.0);
-      std::vector<std::int64_t> labels;
-      for (std::int64_t b = 0; b < batch; ++b) labels.push_back(gen.below(classes));
+      std::vector<std::int32_t> labels;
+      for (std::int64_t b = 0; b < batch; ++b)
+        labels.push_back(static_cast<std::int32_t>(gen.below(classes)));
+      const Tensor labels_i32 = Tensor::from_vector_i32(labels, {batch});
       auto loss_of = [&](const std::vector<double>& z) {
         double total = 0;
         for (std::int64_t b = 0; b < batch; ++b) {
@@ -307,7 +314,7 @@ BOOST_AUTO_TEST_CASE(cross_entropy_matches_reference_and_finite_differences) {
         return total / batch;
       };
       const auto z = logits.to_vector_f64();
-      auto ce = softmax_cross_entropy(logits, labels);
+      auto ce = softmax_cross_entropy(logits, labels_i32);
       BOOST_TEST(std::abs(ce.loss - loss_of(z)) <= 1e-12);
       std::vector<double> fd(z.size());
       for (std::size_t i = 0; i < z.size(); ++i) {
@@ -318,13 +325,13 @@ BOOST_AUTO_TEST_CASE(cross_entropy_matches_reference_and_finite_differences) {
       }
       BOOST_TEST(max_abs_diff(ce.grad.to_vector_f64(), fd) <= 1e-8);
       // f32 agrees with f64 to float rounding.
-      auto ce32 = softmax_cross_entropy(logits.to(DType::f32), labels);
+      auto ce32 = softmax_cross_entropy(logits.to(DType::f32), labels_i32);
       BOOST_TEST(std::abs(ce32.loss - ce.loss) <= 1e-5 * (1 + ce.loss));
     }
   }
   // Huge logits stay finite (max-shifted).
   auto big = Tensor::from_vector({1000.0f, -1000.0f, 0.0f}, {1, 3});
-  auto ce = softmax_cross_entropy(big, {1});
+  auto ce = softmax_cross_entropy(big, Tensor::from_vector_i32({1}, {1}));
   BOOST_TEST(std::abs(ce.loss - 2000.0) < 1e-3);
   BOOST_TEST(all_finite(ce.grad));
 }

@@ -4,7 +4,10 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "modnorm/dualize.hpp"
 #include "modnorm/ops.hpp"
@@ -12,8 +15,10 @@
 
 using namespace modnorm;
 using modnorm::test::batched;
+using modnorm::test::expect_error;
 using modnorm::test::max_abs_diff;
 using modnorm::test::rel_error;
+using modnorm::test::token_ids;
 
 namespace {
 
@@ -218,34 +223,70 @@ BOOST_AUTO_TEST_CASE(indexing_and_cross_entropy_match_the_cpu) {
   for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
     BOOST_TEST_CONTEXT(to_string(dt)) {
       auto table = Tensor::randn({12, 40}, gen, dt);
-      std::vector<std::int64_t> row_ids, col_ids;
-      for (int k = 0; k < 25; ++k)
-        row_ids.push_back(gen.below(12)), col_ids.push_back(gen.below(40));
+      const Tensor row_ids = token_ids({25}, 12, gen), col_ids = token_ids({5, 5}, 40, gen);
+      const Tensor row_ids_d = row_ids.to(Device::cuda), col_ids_d = col_ids.to(Device::cuda);
       auto td = table.to(Device::cuda);
-      BOOST_TEST((gather_rows(td, row_ids).to_vector_f64() ==
+      BOOST_TEST((gather_rows(td, row_ids_d).to_vector_f64() ==
                   gather_rows(table, row_ids).to_vector_f64()));
-      BOOST_TEST((gather_cols(td, col_ids).to_vector_f64() ==
+      BOOST_TEST((gather_cols(td, col_ids_d).to_vector_f64() ==
                   gather_cols(table, col_ids).to_vector_f64()));
       auto src_r = Tensor::randn({25, 40}, gen, dt), src_c = Tensor::randn({12, 25}, gen, dt);
       Tensor cpu_r = table.clone(), cpu_c = table.clone();
       Tensor gpu_r = table.to(Device::cuda), gpu_c = table.to(Device::cuda);
       scatter_add_rows(cpu_r, row_ids, src_r);
-      scatter_add_rows(gpu_r, row_ids, src_r.to(Device::cuda));
+      scatter_add_rows(gpu_r, row_ids_d, src_r.to(Device::cuda));
       scatter_add_cols(cpu_c, col_ids, src_c);
-      scatter_add_cols(gpu_c, col_ids, src_c.to(Device::cuda));
+      scatter_add_cols(gpu_c, col_ids_d, src_c.to(Device::cuda));
       // Repeated ids add in a different order on the GPU: equal within rounding.
       BOOST_TEST(rel_error(gpu_r.to_vector_f64(), cpu_r.to_vector_f64()) <= band(dt));
       BOOST_TEST(rel_error(gpu_c.to_vector_f64(), cpu_c.to_vector_f64()) <= band(dt));
 
       auto logits = scale(Tensor::randn({64, 10}, gen, dt), 4.0);
-      std::vector<std::int64_t> labels;
-      for (int b = 0; b < 64; ++b) labels.push_back(gen.below(10));
+      const Tensor labels = token_ids({64}, 10, gen);
       auto cpu = softmax_cross_entropy(logits, labels);
-      auto gpu = softmax_cross_entropy(logits.to(Device::cuda), labels);
+      auto gpu = softmax_cross_entropy(logits.to(Device::cuda), labels.to(Device::cuda));
       BOOST_TEST(std::abs(gpu.loss - cpu.loss) <= band(dt) * (1 + cpu.loss));
       BOOST_TEST(rel_error(gpu.grad.to_vector_f64(), cpu.grad.to_vector_f64()) <= band(dt));
     }
   }
+}
+
+// Ids are checked on the device by a kernel: the first offending position is read back (never
+// the ids), the error names it as the CPU's does, and scatter_add writes nothing.
+BOOST_AUTO_TEST_CASE(out_of_range_ids_are_found_on_the_device) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const Tensor table = Tensor::randn({4, 3}, gen).to(Device::cuda);
+  const auto on_gpu = [](std::vector<std::int32_t> ids) {
+    const auto n = static_cast<std::int64_t>(ids.size());
+    return Tensor::from_vector_i32(ids, {n}).to(Device::cuda);
+  };
+  for (const std::int32_t bad : {-1, 4, std::numeric_limits<std::int32_t>::max()}) {
+    BOOST_TEST_CONTEXT("id " << bad) {
+      const std::string id = "id " + std::to_string(bad) + " at position 2";
+      expect_error(
+          [&] {
+            gather_rows(table, on_gpu({0, 3, bad, bad}));
+          },
+          {"[gather_rows] " + id, "[0, 4)"});
+      Tensor dst = table.clone();
+      const std::vector<double> before = dst.to_vector_f64();
+      expect_error(
+          [&] {
+            scatter_add_rows(dst, on_gpu({3, 0, bad}),
+                             Tensor::full({3, 3}, 1.0, DType::f32, Device::cuda));
+          },
+          {"[scatter_add_rows] " + id});
+      BOOST_TEST((dst.to_vector_f64() == before));
+    }
+  }
+  expect_error([&] { gather_cols(table, on_gpu({0, 3})); }, {"id 3 at position 1", "[0, 3)"});
+  expect_error(
+      [&] {
+        softmax_cross_entropy(table, on_gpu({0, 1, 5, 2}));
+      },
+      {"[softmax_cross_entropy] label 5 at position 2", "[0, 3)"});
+  expect_error([&] { gather_rows(table, Tensor::from_vector_i32({0}, {1})); },
+               {"[gather_rows] ids [1] i32 cpu are not on the device of [4x3] f32 cuda"});
 }
 
 BOOST_AUTO_TEST_CASE(newton_schulz_matches_the_cpu) {

@@ -212,12 +212,12 @@ BOOST_AUTO_TEST_CASE(training_steps_of_the_default_mlp_match_the_cpu) {
       Optimizer cpu(t.cpu, options), gpu(t.gpu, options);
       for (int step = 0; step < 3; ++step) {
         const Tensor x = Tensor::randn({256, 784}, gen);
-        std::vector<std::int64_t> labels(256);
-        for (auto& y : labels) y = static_cast<std::int64_t>(gen.below(10));
+        const Tensor labels = token_ids({256}, 10, gen);
         for (auto [net, opt, input] :
              {std::tuple{&t.cpu, &cpu, x}, std::tuple{&t.gpu, &gpu, x.to(Device::cuda)}}) {
           net->zero_grad();
-          const CrossEntropy ce = softmax_cross_entropy(net->forward(input), labels);
+          const CrossEntropy ce =
+              softmax_cross_entropy(net->forward(input), labels.to(input.device()));
           net->backward(ce.grad);
           opt->step();
         }

@@ -27,9 +27,9 @@ std::vector<Tensor> my_pieces(const Tensor& x) {
   std::vector<Tensor> pieces;
   for (int k = 0; k < 3; ++k) {
     const std::int64_t from = std::min(cuts[k], cuts[3]), to = std::min(cuts[k + 1], cuts[3]);
-    std::vector<std::int64_t> ids;
-    for (std::int64_t r = from; r < to; ++r) ids.push_back(r);
-    pieces.push_back(ids.empty() ? Tensor::zeros({0, x.dim(1)}, x.dtype()) : gather_rows(x, ids));
+    std::vector<std::int32_t> ids;
+    for (std::int64_t r = from; r < to; ++r) ids.push_back(static_cast<std::int32_t>(r));
+    pieces.push_back(gather_rows(x, Tensor::from_vector_i32(ids, {to - from})));
   }
   return pieces;
 }

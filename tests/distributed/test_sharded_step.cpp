@@ -25,7 +25,7 @@ constexpr int kSteps = 10;
 struct Task {
   std::function<Module()> make;
   std::function<Tensor(std::int64_t step, const dist::Share& part)> input;
-  std::function<std::vector<std::int64_t>(std::int64_t step, const dist::Share& part)> labels;
+  std::function<Tensor(std::int64_t step, const dist::Share& part)> labels;  // i32
   std::int64_t batch;  // items per global batch
   bool f64 = false;    // weights in f64 (the builders make f32 atoms)
 };
@@ -53,10 +53,10 @@ Task mlp_task(std::uint64_t seed, std::int64_t inputs, std::int64_t width, std::
   };
   t.labels = [=](std::int64_t step, const dist::Share& part) {
     Generator gen(seed + 2000 + static_cast<std::uint64_t>(step));
-    std::vector<std::int64_t> all;
+    std::vector<std::int32_t> all;
     for (std::int64_t k = 0; k < batch; ++k)
-      all.push_back(static_cast<std::int64_t>(gen.below(10)));
-    return rows_of(all, 1, part);
+      all.push_back(static_cast<std::int32_t>(gen.below(10)));
+    return Tensor::from_vector_i32(rows_of(all, 1, part), {part.count});
   };
   t.batch = batch;
   t.f64 = f64;
@@ -87,9 +87,8 @@ Task gpt_task(std::uint64_t seed) {
                                    {part.count, kContext});
   };
   t.labels = [=](std::int64_t step, const dist::Share& part) {
-    std::vector<std::int64_t> out;
-    for (const std::int32_t id : rows_of(tokens(step, 2000), kContext, part)) out.push_back(id);
-    return out;
+    return Tensor::from_vector_i32(rows_of(tokens(step, 2000), kContext, part),
+                                   {part.count, kContext});
   };
   t.batch = kBatch;
   t.f64 = true;

@@ -74,7 +74,8 @@ void resume(const modnorm::SafetensorsFile& file, const modnorm::OptimizerOption
                                                           -0.75f, 0.0f, 1.5f, -0.5f},
                                                          {2, 4});
   net.zero_grad();
-  net.backward(modnorm::softmax_cross_entropy(net.forward(x), {0, 1}).grad);
+  const modnorm::Tensor labels = modnorm::Tensor::from_vector_i32({0, 1}, {2});
+  net.backward(modnorm::softmax_cross_entropy(net.forward(x), labels).grad);
   opt.step();
   if (opt.steps() != steps + 1)
     modnorm::fuzz::finding("steps() went from " + std::to_string(steps) + " to " +

@@ -63,7 +63,8 @@ void checkpoint_seeds(const fs::path& dir) {
     modnorm::Optimizer opt(net, options);
     const Tensor x = Tensor::randn({2, 4}, gen);
     net.zero_grad();
-    net.backward(modnorm::softmax_cross_entropy(net.forward(x), {0, 1}).grad);
+    net.backward(
+        modnorm::softmax_cross_entropy(net.forward(x), Tensor::from_vector_i32({0, 1}, {2})).grad);
     opt.step();
     std::vector<std::pair<std::string, Tensor>> tensors;
     for (const modnorm::Parameter& p : net.parameters()) tensors.emplace_back(p.name, p.weight);
@@ -93,7 +94,8 @@ void gpt_checkpoint_seeds(const fs::path& dir) {
   const modnorm::Tensor logits = net.forward(ids).reshape({8, 3});
   net.zero_grad();
   net.backward(
-      modnorm::softmax_cross_entropy(logits, {1, 2, 1, 2, 0, 0, 2, 1}).grad.reshape({2, 4, 3}),
+      modnorm::softmax_cross_entropy(logits, Tensor::from_vector_i32({1, 2, 1, 2, 0, 0, 2, 1}, {8}))
+          .grad.reshape({2, 4, 3}),
       false);
   opt.step();
   std::vector<std::pair<std::string, Tensor>> tensors;

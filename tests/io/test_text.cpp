@@ -121,12 +121,14 @@ BOOST_AUTO_TEST_CASE(windows_hold_inputs_and_their_next_ids) {
   const TokenBatch b = window_batch(ids, {0, 7, 44}, 5);
   BOOST_TEST((b.inputs.shape() == Shape{3, 5}));
   BOOST_TEST(b.inputs.dtype() == DType::i32);
-  const std::vector<float> x = b.inputs.to_vector();
+  BOOST_TEST((b.targets.shape() == Shape{3, 5}));
+  BOOST_TEST(b.targets.dtype() == DType::i32);
+  const std::vector<float> x = b.inputs.to_vector(), y = b.targets.to_vector();
   for (int r = 0; r < 3; ++r)
     for (int t = 0; t < 5; ++t) {
       const int offset = std::vector<int>{0, 7, 44}[static_cast<std::size_t>(r)];
       BOOST_TEST(x[static_cast<std::size_t>(r * 5 + t)] == offset + t);
-      BOOST_TEST(b.targets[static_cast<std::size_t>(r * 5 + t)] == offset + t + 1);
+      BOOST_TEST(y[static_cast<std::size_t>(r * 5 + t)] == offset + t + 1);
     }
   expect_error([&] { window_batch(ids, {45}, 5); }, {"offset 45", "50 ids"});
   expect_error([&] { window_batch(ids, {}, 5); }, {"at least one offset"});

@@ -68,27 +68,38 @@ BOOST_AUTO_TEST_CASE(host_pointer_access_checks_the_type) {
 
 BOOST_AUTO_TEST_CASE(indices_out_of_range_are_named) {
   auto table = Tensor::zeros({4, 3});
+  const auto ids = [](const std::vector<std::int32_t>& values) {
+    return Tensor::from_vector_i32(values, {static_cast<std::int64_t>(values.size())});
+  };
   expect_error(
       [&] {
-        gather_rows(table, {0, 4});
+        gather_rows(table, ids({0, 4}));
       },
-      {"[gather_rows] index 4 at position 1", "[0, 4)"});
-  expect_error([&] { gather_cols(table, {-1}); }, {"[gather_cols] index -1", "[0, 3)"});
+      {"[gather_rows] id 4 at position 1", "[0, 4) (rows of [4x3] f32 cpu)"});
+  expect_error([&] { gather_cols(table, ids({-1})); }, {"[gather_cols] id -1", "[0, 3)"});
   expect_error(
       [&] {
-        scatter_add_cols(table, {0}, Tensor::zeros({3, 1}));
+        scatter_add_cols(table, ids({0}), Tensor::zeros({3, 1}));
       },
       {"[scatter_add_cols] source [3x1] should be [4x1]"});
   expect_error(
       [&] {
-        scatter_add_rows(table, {9}, Tensor::zeros({1, 3}));
+        scatter_add_rows(table, ids({9}), Tensor::zeros({1, 3}));
       },
-      {"[scatter_add_rows] index 9"});
+      {"[scatter_add_rows] id 9"});
   auto logits = Tensor::zeros({2, 3});
-  expect_error([&] { softmax_cross_entropy(logits, {0}); },
-               {"[softmax_cross_entropy] 1 labels", "2 rows"});
-  expect_error([&] { softmax_cross_entropy(logits, {0, 3}); }, {"index 3", "(class labels)"});
-  expect_error([&] { softmax_cross_entropy(Tensor::zeros({0, 3}), {}); }, {"at least one example"});
+  expect_error([&] { softmax_cross_entropy(logits, ids({0})); },
+               {"[softmax_cross_entropy] 1 labels [1] i32 cpu", "2 rows"});
+  expect_error(
+      [&] {
+        softmax_cross_entropy(logits, ids({0, 3}));
+      },
+      {"label 3 at position 1", "(class labels)"});
+  expect_error(
+      [&] {
+        softmax_cross_entropy(Tensor::zeros({0, 3}), ids({}));
+      },
+      {"at least one example"});
 }
 
 BOOST_AUTO_TEST_CASE(batched_products_name_ranks_batches_and_inner_dimensions) {

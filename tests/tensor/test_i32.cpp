@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <limits>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "modnorm/ops.hpp"
 #include "modnorm/safetensors.hpp"
@@ -12,6 +14,8 @@
 
 using namespace modnorm;
 using modnorm::test::expect_error;
+using modnorm::test::max_abs_diff;
+using modnorm::test::rel_error;
 
 BOOST_AUTO_TEST_SUITE(i32)
 
@@ -157,11 +161,18 @@ BOOST_AUTO_TEST_CASE(every_operation_refuses_i32_naming_itself) {
   refused("softmax", [&] { softmax(ids); });
   refused("softmax_backward", [&] { softmax_backward(ids, ids); });
   refused("tril", [&] { tril(ids, 0.0); });
-  refused("gather_rows", [&] { gather_rows(ids, {0}); });
-  refused("gather_cols", [&] { gather_cols(ids, {0}); });
-  refused("scatter_add_rows", [&] { scatter_add_rows(y, {0}, Tensor::zeros({1, 2}, DType::i32)); });
-  refused("scatter_add_cols", [&] { scatter_add_cols(y, {0}, Tensor::zeros({2, 1}, DType::i32)); });
-  refused("softmax_cross_entropy", [&] { softmax_cross_entropy(ids, {0, 1}); });
+  const auto zero = Tensor::from_vector_i32({0}, {1});
+  refused("gather_rows", [&] { gather_rows(ids, zero); });
+  refused("gather_cols", [&] { gather_cols(ids, zero); });
+  refused("scatter_add_rows", [&] {
+    scatter_add_rows(y, zero, Tensor::zeros({1, 2}, DType::i32));
+  });
+  refused("scatter_add_cols", [&] {
+    scatter_add_cols(y, zero, Tensor::zeros({2, 1}, DType::i32));
+  });
+  refused("softmax_cross_entropy", [&] {
+    softmax_cross_entropy(ids, Tensor::from_vector_i32({0, 1}, {2}));
+  });
   BOOST_TEST((y.to_vector_f64() == ids.to_vector_f64()));  // nothing was written
 }
 
@@ -174,6 +185,174 @@ BOOST_AUTO_TEST_CASE(safetensors_saves_and_loads_i32_as_I32) {
   BOOST_TEST(back.dtype() == DType::i32);
   BOOST_TEST((back.shape() == Shape{3, 2}));
   BOOST_TEST((back.to_vector_f64() == ids.to_vector_f64()));
+}
+
+// ---- the indexing ops take their ids as i32 tensors ----------------------------------------
+
+namespace {
+
+// k random ids in [0, n) (repeats likely), the first valid id 0 and the last n - 1 among them.
+std::vector<std::int32_t> random_ids(std::int64_t k, std::int64_t n, Generator& gen) {
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(k));
+  for (std::int32_t& id : ids)
+    id = static_cast<std::int32_t>(gen.below(static_cast<std::uint64_t>(n)));
+  ids.front() = 0;
+  ids.back() = static_cast<std::int32_t>(n - 1);
+  return ids;
+}
+
+// The bound a sum of f64-exact terms keeps in `dtype` (one rounding per addition).
+double sum_band(DType dtype) {
+  return dtype == DType::f64 ? 1e-12 : dtype == DType::f32 ? 1e-5 : 3e-2;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(gather_and_scatter_add_match_a_float64_reference) {
+  MODNORM_FRESH_GENERATOR(gen);
+  for (const DType dtype : {DType::f32, DType::bf16, DType::f64}) {
+    const std::int64_t n = 2 + static_cast<std::int64_t>(gen.below(7));
+    const std::int64_t d = 1 + static_cast<std::int64_t>(gen.below(5));
+    const std::int64_t k = 2 * n;  // more ids than rows: some repeat
+    BOOST_TEST_CONTEXT(to_string(dtype) << " n " << n << " d " << d) {
+      const Tensor table = Tensor::randn({n, d}, gen, dtype);
+      const std::vector<double> t = table.to_vector_f64();
+      const std::vector<std::int32_t> ids = random_ids(k, n, gen);
+      const Tensor flat = Tensor::from_vector_i32(ids, {k}), square = flat.reshape({2, n});
+
+      // gather copies the rows (columns) bit for bit; any shape of ids reads row-major.
+      const std::vector<double> rows = gather_rows(table, square).to_vector_f64();
+      const std::vector<double> cols = gather_cols(transpose(table), flat).to_vector_f64();
+      std::vector<double> expected_rows, expected_cols(static_cast<std::size_t>(d * k));
+      for (std::int64_t j = 0; j < k; ++j)
+        for (std::int64_t c = 0; c < d; ++c) {
+          const double v = t[static_cast<std::size_t>(ids[j] * d + c)];
+          expected_rows.push_back(v);
+          expected_cols[static_cast<std::size_t>(c * k + j)] = v;
+        }
+      BOOST_TEST((rows == expected_rows));
+      BOOST_TEST((cols == expected_cols));
+
+      // scatter_add: repeated ids sum up.
+      const Tensor src = Tensor::randn({k, d}, gen, dtype);
+      const std::vector<double> s = src.to_vector_f64();
+      std::vector<double> sums = t;
+      for (std::int64_t j = 0; j < k; ++j)
+        for (std::int64_t c = 0; c < d; ++c)
+          sums[static_cast<std::size_t>(ids[j] * d + c)] += s[static_cast<std::size_t>(j * d + c)];
+      Tensor by_rows = table.clone(), by_cols = transpose(table);
+      scatter_add_rows(by_rows, square, src);
+      scatter_add_cols(by_cols, flat, transpose(src));
+      BOOST_TEST(rel_error(by_rows.to_vector_f64(), sums) <= sum_band(dtype));
+      BOOST_TEST(rel_error(transpose(by_cols).to_vector_f64(), sums) <= sum_band(dtype));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(cross_entropy_matches_a_float64_reference_for_labels_of_any_shape) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const std::int64_t classes = 2 + static_cast<std::int64_t>(gen.below(9)), b = 3, t = 4;
+  const Tensor logits = Tensor::randn({b * t, classes}, gen, DType::f64);
+  const std::vector<std::int32_t> labels = random_ids(b * t, classes, gen);
+  const std::vector<double> z = logits.to_vector_f64();
+  double loss = 0;
+  std::vector<double> grad(z.size());
+  for (std::int64_t r = 0; r < b * t; ++r) {
+    const double* row = z.data() + r * classes;
+    double denom = 0;
+    for (std::int64_t c = 0; c < classes; ++c) denom += std::exp(row[c]);
+    loss += std::log(denom) - row[labels[static_cast<std::size_t>(r)]];
+    for (std::int64_t c = 0; c < classes; ++c)
+      grad[static_cast<std::size_t>(r * classes + c)] =
+          (std::exp(row[c]) / denom - (c == labels[static_cast<std::size_t>(r)])) /
+          static_cast<double>(b * t);
+  }
+  loss /= static_cast<double>(b * t);
+  // [B x T] labels for the [B*T x classes] logits of a language model, or flat.
+  for (const Shape& shape : {Shape{b, t}, Shape{b * t}}) {
+    const CrossEntropy ce = softmax_cross_entropy(logits, Tensor::from_vector_i32(labels, shape));
+    BOOST_TEST(std::abs(ce.loss - loss) <= 1e-12 * (1 + loss));
+    BOOST_TEST(max_abs_diff(ce.grad.to_vector_f64(), grad) <= 1e-14);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(empty_ids_gather_nothing_and_add_nothing) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const Tensor table = Tensor::randn({3, 2}, gen), none = Tensor::zeros({0}, DType::i32);
+  BOOST_TEST((gather_rows(table, none).shape() == Shape{0, 2}));
+  BOOST_TEST((gather_cols(table, none).shape() == Shape{3, 0}));
+  Tensor dst = table.clone();
+  scatter_add_rows(dst, none, Tensor::zeros({0, 2}));
+  scatter_add_cols(dst, none.reshape({0, 4}), Tensor::zeros({3, 0}));
+  BOOST_TEST((dst.to_vector_f64() == table.to_vector_f64()));
+}
+
+// Every op names the first id outside the range, its position and the range; scatter_add checks
+// every id before it adds, so an id that comes last still leaves dst as it was.
+BOOST_AUTO_TEST_CASE(ids_outside_the_range_are_named_and_nothing_is_written) {
+  MODNORM_FRESH_GENERATOR(gen);
+  const Tensor table = Tensor::randn({4, 3}, gen);
+  const std::vector<double> before = table.to_vector_f64();
+  for (const std::int32_t bad : {-1, 3, 4, std::numeric_limits<std::int32_t>::max()}) {
+    BOOST_TEST_CONTEXT("id " << bad) {
+      const Tensor ids = Tensor::from_vector_i32({0, 2, bad, bad}, {2, 2});
+      const std::string at = std::to_string(bad) + " at position 2 is outside ";
+      if (bad != 3)
+        expect_error([&] { gather_rows(table, ids); },
+                     {"[gather_rows] id " + at + "[0, 4) (rows of [4x3] f32 cpu)"});
+      expect_error([&] { gather_cols(table, ids); },
+                   {"[gather_cols] id " + at + "[0, 3) (columns of [4x3] f32 cpu)"});
+      expect_error([&] { softmax_cross_entropy(table, ids); },
+                   {"[softmax_cross_entropy] label " + at + "[0, 3) (class labels)"});
+      Tensor dst = table.clone();
+      if (bad != 3)
+        expect_error(
+            [&] {
+              scatter_add_rows(dst, ids, Tensor::full({4, 3}, 1.0));
+            },
+            {"[scatter_add_rows] id " + at + "[0, 4)"});
+      expect_error(
+          [&] {
+            scatter_add_cols(dst, ids, Tensor::full({4, 4}, 1.0));
+          },
+          {"[scatter_add_cols] id " + at + "[0, 3)"});
+      BOOST_TEST((dst.to_vector_f64() == before));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ids_of_another_dtype_or_count_are_refused) {
+  const Tensor table = Tensor::zeros({4, 3}), floats = Tensor::from_vector({0, 1, 2}, {3});
+  const std::string hint = "ids must be i32, got [3] f32 cpu; convert with to(DType::i32)";
+  expect_error([&] { gather_rows(table, floats); }, {"[gather_rows] " + hint});
+  expect_error([&] { gather_cols(table, floats.to(DType::f64)); },
+               {"[gather_cols] ids must be i32, got [3] f64 cpu"});
+  Tensor dst = table.clone();
+  expect_error(
+      [&] {
+        scatter_add_rows(dst, floats, Tensor::zeros({3, 3}));
+      },
+      {"[scatter_add_rows] " + hint});
+  expect_error(
+      [&] {
+        scatter_add_cols(dst, floats.to(DType::bf16), Tensor::zeros({4, 3}));
+      },
+      {"[scatter_add_cols] ids must be i32, got [3] bf16 cpu"});
+  expect_error([&] { softmax_cross_entropy(table, floats); },
+               {"[softmax_cross_entropy] labels must be i32, got [3] f32 cpu"});
+  const Tensor three = Tensor::from_vector_i32({0, 1, 2}, {3});
+  expect_error(
+      [&] {
+        scatter_add_rows(dst, three, Tensor::zeros({2, 3}));
+      },
+      {"[scatter_add_rows] source [2x3] should be [3x3] for 3 ids into [4x3] f32 cpu"});
+  expect_error(
+      [&] {
+        scatter_add_cols(dst, three, Tensor::zeros({4, 4}));
+      },
+      {"[scatter_add_cols] source [4x4] should be [4x3]"});
+  expect_error([&] { softmax_cross_entropy(table, three); },
+               {"[softmax_cross_entropy] 3 labels [3] i32 cpu for 4 rows of logits"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_CASE(from_vector_with_a_wrapping_shape_is_refused_before_gather_
   // 2^32 * 2^32 wraps to 0, which no values "filled".
   expect_error(
       [] {
-        gather_rows(Tensor::from_vector({}, {k2to32, k2to32}), {5});
+        gather_rows(Tensor::from_vector({}, {k2to32, k2to32}), Tensor::from_vector_i32({5}, {1}));
       },
       {"[Tensor::from_vector] shape [4294967296x4294967296]", "limit"});
   expect_error(

@@ -10,13 +10,15 @@
 namespace modnorm {
 
 /// An embedding atom: mass options.mass (1), sensitivity 1, norm `column` unless overridden.
-/// forward takes token ids as an i32 tensor (shape [B] or [B x T]) and returns [B x d] or
-/// [B x T x d] (row k is W[:, id_k]^T); backward accumulates dW[:, id_k] += dy_k and returns
-/// zeros shaped like the ids, in the weight's dtype (ids have no gradient).
+/// forward takes token ids as an i32 tensor (shape [B] or [B x T]) on the weight's device and
+/// returns [B x d] or [B x T x d] (row k is W[:, id_k]^T); it keeps the ids tensor as it is for
+/// backward (no copy between devices), which accumulates dW[:, id_k] += dy_k and returns zeros
+/// shaped like the ids, in the weight's dtype (ids have no gradient).
 ///
 /// Throws modnorm::Error on vocab or d < 1, a negative mass, ids of rank other than 1 or 2,
 /// ids of a float dtype (a float id would be rounded: convert with to(DType::i32), which
-/// refuses non-integers), or an id outside [0, vocab) (naming the module and the position).
+/// refuses non-integers), ids on another device than the weight, or an id outside [0, vocab)
+/// (checked where the ids live, naming the module, the id and its position).
 ///
 /// Example:
 ///   modnorm::Embed embed(1000, 64);   // weight [64 x 1000]
