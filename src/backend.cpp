@@ -99,7 +99,7 @@ void Backend::binary(Binary, const Tensor&, const Tensor&, Tensor&) {
 void Backend::axpy(double, const Tensor&, double, Tensor&) {
   not_implemented("axpy");
 }
-bool Backend::all_finite(const Tensor&) {
+bool Backend::all_finite(const std::vector<Tensor>&) {
   not_implemented("all_finite");
 }
 void Backend::reduce(Reduce, const Tensor&, int, Tensor&) {

@@ -118,7 +118,9 @@ class Backend {
   virtual void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out);
   /// y = alpha * x + beta * y; beta == 0 never reads y (it may be uninitialised, or NaN).
   virtual void axpy(double alpha, const Tensor& x, double beta, Tensor& y);
-  virtual bool all_finite(const Tensor& x);
+  /// Whether no element of any tensor of `xs` (float dtypes, all on this device) is NaN or
+  /// +-Inf: one pass over each tensor, and on a device one wait for the answer of them all.
+  virtual bool all_finite(const std::vector<Tensor>& xs);
   /// x seen as [outer, n, inner] around `axis`; out is [outer, inner].
   virtual void reduce(Reduce op, const Tensor& x, int axis, Tensor& out);
   virtual void transpose(const Tensor& x, Tensor& out);

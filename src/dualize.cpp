@@ -65,14 +65,7 @@ DualizeOptions::~DualizeOptions() = default;
 Tensor dualize(const Tensor& G, const Norm& kind, const DualizeOptions& options) {
   constexpr const char* op = "dualize";
   detail::check_dualize(op, G, kind, options.orthogonalize);
-  Tensor direction = kind.rule().dualize(G, options.orthogonalize);
-  const DualNormCorrection& correction = options.dual_norm_correction;
-  if (correction.enabled) {
-    // Scale by clamp(<G, dualize(G)>, lo, hi) (docs/theory.md, "Dual norm correction").
-    const double pairing = detail::correction_pairing(G, direction, kind, correction.pairing);
-    direction = scale(direction, std::clamp(pairing, detail::correction_lo(correction.range), 1.0));
-  }
-  return direction;
+  return detail::dualize_checked(G, kind, options);
 }
 
 double dual_pairing(const Tensor& G, const Norm& kind, const DualizeOptions& options) {
@@ -178,16 +171,27 @@ void check_shape(const char* op, const Norm& kind, const Shape& shape, const std
     fail(op, std::string("norm ") + to_string(kind) + " needs " + needs + ", got " + got);
 }
 
-void check_input(const char* op, const Tensor& t, const Norm& kind) {
+void check_input(const char* op, const Tensor& t, const Norm& kind, InputValues values) {
   check_shape(op, kind, t.shape(), t.describe());
   check_nonempty(op, t);
-  check_finite(op, t);
+  if (values == InputValues::checked) check_finite(op, t);
 }
 
 void check_dualize(const char* op, const Tensor& G, const Norm& kind,
-                   const OrthogonalizeOptions& options) {
+                   const OrthogonalizeOptions& options, InputValues values) {
   if (kind.rule().orthogonalizes()) check_options(op, options);
-  check_input(op, G, kind);
+  check_input(op, G, kind, values);
+}
+
+Tensor dualize_checked(const Tensor& G, const Norm& kind, const DualizeOptions& options) {
+  Tensor direction = kind.rule().dualize(G, options.orthogonalize);
+  const DualNormCorrection& correction = options.dual_norm_correction;
+  if (correction.enabled) {
+    // Scale by clamp(<G, dualize(G)>, lo, hi) (docs/theory.md, "Dual norm correction").
+    const double pairing = correction_pairing(G, direction, kind, correction.pairing);
+    direction = scale(direction, std::clamp(pairing, correction_lo(correction.range), 1.0));
+  }
+  return direction;
 }
 
 }  // namespace detail

@@ -25,13 +25,26 @@ void check_options(const char* op, const OrthogonalizeOptions& options);
 /// of `shape` (NormRule::shape_requirement).
 void check_shape(const char* op, const Norm& kind, const Shape& shape, const std::string& got);
 
-/// Throws unless t is a valid input of norm() or dual_norm() for `kind`: of a shape the rule
-/// accepts, non-empty and finite (the message names `op` and says what and where).
-void check_input(const char* op, const Tensor& t, const Norm& kind);
+/// Whether a check reads an input's values: `checked` throws on NaN or Inf, as every public
+/// function does; `trusted` skips that (the optimizer's step, which checks everything it reads
+/// and forms in one fused all_finite() afterwards, so that no rank throws alone between
+/// collectives).
+enum class InputValues { checked, trusted };
 
-/// check_input(), and for a rule that orthogonalizes check_options(): what dualize() checks.
+/// Throws unless t is a valid input of norm() or dual_norm() for `kind`: of a shape the rule
+/// accepts, non-empty and (unless `values` is trusted) finite (the message names `op` and says
+/// what and where).
+void check_input(const char* op, const Tensor& t, const Norm& kind,
+                 InputValues values = InputValues::checked);
+
+/// check_input(), and for a rule that orthogonalizes check_options(): what dualize() checks;
+/// with InputValues::trusted, all but the finiteness.
 void check_dualize(const char* op, const Tensor& G, const Norm& kind,
-                   const OrthogonalizeOptions& options);
+                   const OrthogonalizeOptions& options, InputValues values = InputValues::checked);
+
+/// dualize() after its checks (check_dualize): the rule's duality map, with the dual norm
+/// correction when options ask for it.
+Tensor dualize_checked(const Tensor& G, const Norm& kind, const DualizeOptions& options);
 
 /// orthogonalize() after its checks: G is a finite non-empty matrix, options are valid.
 Tensor orthogonalize_checked(const Tensor& G, const OrthogonalizeOptions& options);

@@ -37,6 +37,11 @@ Tensor polar_factors(const Tensor& G) {
   for (std::size_t start = 0; start < values.size(); start += size) {
     Eigen::BDCSVD<Matrix> svd(to_matrix(values, start, rows, cols),
                               Eigen::ComputeThinU | Eigen::ComputeThinV);
+    if (svd.info() == Eigen::InvalidInput) {  // a NaN or Inf entry: no U, S, V computed
+      std::fill_n(out.begin() + static_cast<std::ptrdiff_t>(start), size,
+                  std::numeric_limits<double>::quiet_NaN());
+      continue;
+    }
     const Eigen::VectorXd& s = svd.singularValues();
     // Numerical rank at double precision: singular values below this are rounding of exact
     // zeros, and their singular vectors are arbitrary.

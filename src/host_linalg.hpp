@@ -14,6 +14,7 @@ namespace modnorm::detail {
 /// The polar factor U_r V_r^T of a matrix G = U S V^T, or of each matrix of a batch
 /// [batch, rows, cols], keeping the r singular values above max(rows, cols) * eps(double) *
 /// sigma_max (exact zeros stay zero, as for Newton-Schulz). Same shape, dtype and device as G.
+/// A matrix with a NaN or Inf entry gives all NaN (Eigen refuses it), as Newton-Schulz would.
 Tensor polar_factors(const Tensor& G);
 
 /// Singular values of a matrix (any device or dtype), largest first, in double.

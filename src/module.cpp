@@ -15,6 +15,7 @@
 #include "dualize_detail.hpp"
 #include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
+#include "module_detail.hpp"
 #include "parameter_checks.hpp"
 
 namespace modnorm {
@@ -266,6 +267,14 @@ std::vector<Tensor> Module::dualize(const std::vector<Tensor>& g,
 
 std::vector<Tensor> dualize(const std::vector<Parameter>& params, const std::vector<Tensor>& g,
                             const DualizeOptions& options) {
+  return detail::dualize_parameters(params, g, options, detail::InputValues::checked);
+}
+
+namespace detail {
+
+std::vector<Tensor> dualize_parameters(const std::vector<Parameter>& params,
+                                       const std::vector<Tensor>& g, const DualizeOptions& options,
+                                       InputValues values) {
   constexpr const char* op = "Module.dualize";
   if (g.size() != params.size())
     fail(op, "got " + std::to_string(g.size()) + " tensors for " + std::to_string(params.size()) +
@@ -276,23 +285,23 @@ std::vector<Tensor> dualize(const std::vector<Parameter>& params, const std::vec
   std::map<std::tuple<const NormRule*, Shape, DType, Device>, std::vector<std::size_t>> batches;
   for (std::size_t l = 0; l < params.size(); ++l) {
     const Parameter& p = params[l];
-    if (detail::frozen(p)) {
+    if (frozen(p)) {
       out[l] = Tensor::zeros(p.weight.shape(), p.weight.dtype(), p.weight.device());
       continue;
     }
-    detail::check_coefficient(op, p);
+    check_coefficient(op, p);
     if (g[l].shape() != p.weight.shape())
       fail(op, "parameter '" + p.name + "': tensor " + to_string(g[l].shape()) +
                    " does not match the weight " + to_string(p.weight.shape()));
+    for_parameter(op, p.name,
+                  [&] { check_dualize("dualize", g[l], p.norm, options.orthogonalize, values); });
     // dualize_M(g)_l = dualize_l(g_l) / c_l (docs/modules.md, "The modular duality map").
     if (options.dual_norm_correction.enabled) {  // each atom's own correction
       out[l] = for_parameter(op, p.name, [&] {
-        return scale(modnorm::dualize(g[l], p.norm, options), 1.0 / p.coefficient);
+        return scale(dualize_checked(g[l], p.norm, options), 1.0 / p.coefficient);
       });
       continue;
     }
-    for_parameter(op, p.name,
-                  [&] { detail::check_dualize("dualize", g[l], p.norm, options.orthogonalize); });
     batches[{&p.norm.rule(), g[l].shape(), g[l].dtype(), g[l].device()}].push_back(l);
   }
   for (const auto& [key, atoms] : batches) {
@@ -307,6 +316,8 @@ std::vector<Tensor> dualize(const std::vector<Parameter>& params, const std::vec
   }
   return out;
 }
+
+}  // namespace detail
 
 double Module::dual_norm() const {
   constexpr const char* op = "Module.dual_norm";

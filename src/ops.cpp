@@ -340,8 +340,20 @@ Tensor tanh_backward(const Tensor& x, const Tensor& dy) {
 }
 
 bool all_finite(const Tensor& x) {
-  check_float("all_finite", x);
-  return detail::backend_of(x).all_finite(x);
+  return all_finite(std::vector<Tensor>{x});
+}
+
+bool all_finite(const std::vector<Tensor>& xs) {
+  for (const Tensor& x : xs) check_float("all_finite", x);
+  // One backend call per device: one wait for each.
+  for (const Device device : {Device::cpu, Device::cuda}) {
+    std::vector<Tensor> on_device;
+    for (const Tensor& x : xs)
+      if (x.device() == device) on_device.push_back(x);
+    if (!on_device.empty() && !detail::backend(device, "all_finite").all_finite(on_device))
+      return false;
+  }
+  return true;
 }
 
 double frobenius_norm(const Tensor& x) {

@@ -127,6 +127,14 @@ MODNORM_API Tensor tanh_backward(const Tensor& x, const Tensor& dy);
 
 /// True when no element is NaN or +-Inf.
 MODNORM_API bool all_finite(const Tensor& x);
+/// True when no element of any tensor of `xs` is NaN or +-Inf (true for an empty list): one
+/// fused check, one pass over each tensor and one wait per device (on a GPU, one kernel per
+/// tensor into one device flag and a 4-byte copy back), where all_finite(x) for each tensor
+/// waits once per tensor. The tensors may be of any float dtype and of either device. Throws
+/// modnorm::Error for an i32 tensor.
+///
+/// Example: bool ok = modnorm::all_finite({weight, grad, update});   // one host synchronisation
+MODNORM_API bool all_finite(const std::vector<Tensor>& xs);
 
 // ---- softmax and the causal mask --------------------------------------------------------------
 

@@ -480,8 +480,10 @@ MODNORM_API std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pi
 /// buffer per atom, plus a [d_out x 1] row second moment per matrix atom with NorMuon, plus a
 /// second moment per atom for the Adam algorithms, and the last update per atom; all are
 /// allocated at construction with the weight's shape, dtype and device (bf16 weights keep
-/// bf16 state) and updated in place. A step allocates only the temporaries of the tensor ops
-/// (dualize's included). Not copyable (the state would be shared); movable.
+/// bf16 state). A step forms each new state buffer as a new tensor and keeps it only once the
+/// step is checked (the last updates are written in place); otherwise it allocates only the
+/// temporaries of the tensor ops (dualize's included). Not copyable (the state would be
+/// shared); movable.
 ///
 /// Data parallelism (docs/distributed.md): built over a distributed::Group of W ranks, each
 /// rank holding the same tree and its own part of the batch, a step uses the sum over the ranks
@@ -541,15 +543,17 @@ class MODNORM_API Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   /// One step with the gradients currently in the tree (Parameter::grad; the optimizer does
-  /// not zero them). First checks the whole tree, then changes anything: throws
-  /// modnorm::Error, leaving every weight and all state untouched, if the parameter list
-  /// differs from the one the optimizer was built for (count, names, shapes, dtypes or
-  /// devices) or any weight or gradient holds NaN or Inf:
+  /// not zero them). Checks the whole tree before it changes anything: throws modnorm::Error,
+  /// leaving every weight, all state and steps() untouched, if the parameter list differs from
+  /// the one the optimizer was built for (count, names, shapes, dtypes or devices) or any
+  /// weight or gradient holds NaN or Inf:
   /// `[Optimizer.step] parameter '0.weight': gradient [3x4] f32 cpu contains NaN at [1, 2] ...`.
-  /// A step never writes a non-finite weight: every Delta W is formed and checked before any
-  /// is applied; if one overflows (e.g. lr 1e300) it throws naming the parameter and the
-  /// learning rate, with every weight unchanged (the momenta have then taken this step's
-  /// gradient, and last_updates() holds the rejected updates). Every method of a moved-from
+  /// A step never writes a non-finite weight: every Delta W and the new state are formed first,
+  /// then every weight, gradient and Delta W is checked in one fused all_finite() (one host
+  /// synchronisation per step), and only then is the state kept and every Delta W applied; if
+  /// one overflows (e.g. lr 1e300) it throws naming the parameter and the learning rate, with
+  /// every weight and all state unchanged (last_updates() holds the rejected updates), so the
+  /// next step is the one a run that never saw this one takes. Every method of a moved-from
   /// Optimizer throws modnorm::Error.
   ///
   /// Example: opt.step();

@@ -27,7 +27,7 @@ class CpuBackend final : public Backend {
   void tanh_backward(const Tensor& x, const Tensor& dy, Tensor& out) override;
   void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) override;
   void axpy(double alpha, const Tensor& x, double beta, Tensor& y) override;
-  bool all_finite(const Tensor& x) override;
+  bool all_finite(const std::vector<Tensor>& xs) override;
   void reduce(Reduce op, const Tensor& x, int axis, Tensor& out) override;
   void transpose(const Tensor& x, Tensor& out) override;
   void permute(const Tensor& x, const std::vector<int>& axes, Tensor& out) override;

@@ -191,19 +191,20 @@ void CpuBackend::axpy(double alpha, const Tensor& x_in, double beta, Tensor& y_i
   y.commit();
 }
 
-bool CpuBackend::all_finite(const Tensor& x_in) {
-  const Tensor x = widen(x_in);
-  bool finite = true;
-  cpu::visit_float(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
+bool CpuBackend::all_finite(const std::vector<Tensor>& xs) {
+  for (const Tensor& x_in : xs) {
+    const Tensor x = widen(x_in);
     std::atomic<bool> all = true;  // cleared by any thread that finds a NaN or an Inf
-    cpu::in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
-      if (!cpu::array<T>(x).segment(begin, end - begin).isFinite().all())
-        all.store(false, std::memory_order_relaxed);
+    cpu::visit_float(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      cpu::in_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+        if (!cpu::array<T>(x).segment(begin, end - begin).isFinite().all())
+          all.store(false, std::memory_order_relaxed);
+      });
     });
-    finite = all.load();
-  });
-  return finite;
+    if (!all.load()) return false;
+  }
+  return true;
 }
 
 }  // namespace modnorm::detail

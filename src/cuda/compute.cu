@@ -1,6 +1,6 @@
 // CUDA kernels for the remaining primitives: elementwise maps and their derivatives, binary
-// ops (NumPy broadcasting), inner products and finiteness (deterministic two-pass reductions:
-// fixed per-block partials summed on the host in a fixed order), axis reductions, transpose,
+// ops (NumPy broadcasting), inner products (deterministic: per-block partials summed on the host
+// in a fixed order), finiteness (one device flag per list of tensors), axis reductions, transpose,
 // permute, softmax and its backward (a warp per row), the lower-triangular mask, the windows
 // of NHWC images (im2col and its adjoint col2im, both gathers), gather,
 // scatter-add (atomic) and softmax cross-entropy, whose i32 ids are range-checked on the device.
@@ -152,16 +152,13 @@ __global__ void binary_kernel(Binary op, const T* a, const T* b, T* out, std::in
   }
 }
 
-// partial[block] = sum over the block's grid-stride share of a*b (or of !isfinite(a)).
-template <class T, bool kCountNonFinite>
+// partial[block] = sum over the block's grid-stride share of a*b.
+template <class T>
 __global__ void partial_sum_kernel(const T* a, const T* b, double* partial, std::int64_t n) {
   __shared__ double shared[kThreads];
   double acc = 0;
   MODNORM_GRID_STRIDE(i, n) {
-    if constexpr (kCountNonFinite)
-      acc += isfinite(static_cast<double>(load(a, i))) ? 0.0 : 1.0;
-    else
-      acc += static_cast<double>(load(a, i)) * static_cast<double>(load(b, i));
+    acc += static_cast<double>(load(a, i)) * static_cast<double>(load(b, i));
   }
   shared[threadIdx.x] = acc;
   __syncthreads();
@@ -170,6 +167,15 @@ __global__ void partial_sum_kernel(const T* a, const T* b, double* partial, std:
     __syncthreads();
   }
   if (threadIdx.x == 0) partial[blockIdx.x] = shared[0];
+}
+
+// Sets *flag to 1 if an entry of a is NaN or +-Inf; a thread writes only when it found one, so
+// the usual (finite) case costs one read of a and no atomics.
+template <class T>
+__global__ void non_finite_kernel(const T* a, std::int64_t n, unsigned int* flag) {
+  bool bad = false;
+  MODNORM_GRID_STRIDE(i, n) bad |= !isfinite(load(a, i));
+  if (bad) atomicOr(flag, 1u);
 }
 
 // One thread per output (o, i): accumulates along k in double, like the CPU.
@@ -427,20 +433,15 @@ std::int64_t first_outside(const Tensor& ids, std::int64_t bound, cudaStream_t s
   return found == ~0ull ? -1 : static_cast<std::int64_t>(found);
 }
 
-// Sums per-block partials of a*b (or counts non-finite entries of a), deterministically.
-double reduce_to_host(const Tensor& a, const Tensor* b, bool count_non_finite,
-                      cudaStream_t stream) {
+// Sums per-block partials of a*b, deterministically.
+double reduce_to_host(const Tensor& a, const Tensor& b, cudaStream_t stream) {
   const std::int64_t n = a.numel();
   if (n == 0) return 0.0;
   DeviceBuffer<double> partial(kReduceBlocks, stream);
   visit(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if (count_non_finite)
-      partial_sum_kernel<T, true>
-          <<<kReduceBlocks, kThreads, 0, stream>>>(in<T>(a), nullptr, partial.get(), n);
-    else
-      partial_sum_kernel<T, false>
-          <<<kReduceBlocks, kThreads, 0, stream>>>(in<T>(a), in<T>(*b), partial.get(), n);
+    partial_sum_kernel<T>
+        <<<kReduceBlocks, kThreads, 0, stream>>>(in<T>(a), in<T>(b), partial.get(), n);
   });
   MODNORM_CUDA_CHECK(cudaGetLastError());
   double total = 0;
@@ -490,11 +491,23 @@ void launch_binary(Binary op, const Tensor& a, const Tensor& b, Tensor& y, cudaS
 }
 
 double dot_on_device(const Tensor& a, const Tensor& b, cudaStream_t stream) {
-  return reduce_to_host(a, &b, false, stream);
+  return reduce_to_host(a, b, stream);
 }
 
-bool all_finite_on_device(const Tensor& x, cudaStream_t stream) {
-  return reduce_to_host(x, nullptr, true, stream) == 0.0;
+bool all_finite_on_device(const std::vector<Tensor>& xs, cudaStream_t stream) {
+  // One kernel per tensor into one device flag, then one 4-byte copy: one wait for the lot.
+  DeviceBuffer<unsigned int> flag(1, stream);
+  MODNORM_CUDA_CHECK(cudaMemsetAsync(flag.get(), 0, sizeof(unsigned int), stream));
+  for (const Tensor& x : xs) {
+    if (x.numel() == 0) continue;
+    visit(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      non_finite_kernel<T>
+          <<<blocks_for(x.numel()), kThreads, 0, stream>>>(in<T>(x), x.numel(), flag.get());
+    });
+    MODNORM_CUDA_CHECK(cudaGetLastError());
+  }
+  return flag.to_host(stream)[0] == 0;
 }
 
 void launch_reduce(Reduce op, const Tensor& x, int axis, Tensor& y, cudaStream_t stream) {

@@ -159,8 +159,8 @@ void CudaBackend::tanh_backward(const Tensor& x, const Tensor& dy, Tensor& out) 
 void CudaBackend::binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) {
   cuda::launch_binary(op, a, b, out, stream_);
 }
-bool CudaBackend::all_finite(const Tensor& x) {
-  return cuda::all_finite_on_device(x, stream_);
+bool CudaBackend::all_finite(const std::vector<Tensor>& xs) {
+  return cuda::all_finite_on_device(xs, stream_);
 }
 void CudaBackend::reduce(Reduce op, const Tensor& x, int axis, Tensor& out) {
   cuda::launch_reduce(op, x, axis, out, stream_);

@@ -43,7 +43,7 @@ class CudaBackend final : public Backend {
   void tanh(const Tensor& x, Tensor& out) override;
   void tanh_backward(const Tensor& x, const Tensor& dy, Tensor& out) override;
   void binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) override;
-  bool all_finite(const Tensor& x) override;
+  bool all_finite(const std::vector<Tensor>& xs) override;
   void reduce(Reduce op, const Tensor& x, int axis, Tensor& out) override;
   void transpose(const Tensor& x, Tensor& out) override;
   void permute(const Tensor& x, const std::vector<int>& axes, Tensor& out) override;
@@ -102,7 +102,7 @@ void launch_tanh_backward(const Tensor& x, const Tensor& dy, Tensor& y, cudaStre
 /// y = a op b; a and b broadcast to y's shape (Backend::binary).
 void launch_binary(Binary op, const Tensor& a, const Tensor& b, Tensor& y, cudaStream_t stream);
 double dot_on_device(const Tensor& a, const Tensor& b, cudaStream_t stream);
-bool all_finite_on_device(const Tensor& x, cudaStream_t stream);
+bool all_finite_on_device(const std::vector<Tensor>& xs, cudaStream_t stream);
 void launch_reduce(Reduce op, const Tensor& x, int axis, Tensor& y, cudaStream_t stream);
 void launch_transpose(const Tensor& x, Tensor& y, cudaStream_t stream);
 void launch_permute(const Tensor& x, const std::vector<int>& axes, Tensor& y, cudaStream_t stream);

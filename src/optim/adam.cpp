@@ -13,7 +13,8 @@ Direction adam_direction(AtomState& atom, const Tensor& grad, std::int64_t t,
                          const StepRule& options) {
   const double beta1 = options.beta, beta2 = options.adam.beta2;
   momentum_step(atom.momentum, grad, beta1, false);
-  // v <- beta2 * v + (1 - beta2) * g * g
+  // v <- beta2 * v + (1 - beta2) * g * g, into a new tensor (as the momentum)
+  atom.second_moment = atom.second_moment.clone();
   axpy(1.0 - beta2, mul(grad, grad), atom.second_moment, beta2);
   // m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t), u = m_hat / (sqrt(v_hat) + eps).
   const auto steps = static_cast<double>(t);

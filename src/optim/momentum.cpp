@@ -9,7 +9,9 @@ namespace modnorm::detail {
 
 Tensor momentum_step(Tensor& momentum, const Tensor& grad, double beta, bool nesterov,
                      std::int64_t bias_step) {
-  // m <- beta * m + (1 - beta) * g (the EMA form of Muon and Adam's first moment).
+  // m <- beta * m + (1 - beta) * g (the EMA form of Muon and Adam's first moment), into a new
+  // tensor: the step keeps it only once it is checked (optimizer.cpp).
+  momentum = momentum.clone();
   axpy(1.0 - beta, grad, momentum, beta);
   if (bias_step > 0) {
     // optax contrib/_muon.py scale_by_muon: mu_hat = bias_correction(mu, beta, t), or with

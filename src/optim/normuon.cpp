@@ -12,8 +12,10 @@ Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options,
                const StepPlan& plan, std::size_t i) {
   Tensor& row_second_moment = atom.row_second_moment;
   const std::int64_t rows = O.dim(0);
-  // v <- beta2 * v + (1 - beta2) * mean_j O_ij^2, one entry per row (neuron).
+  // v <- beta2 * v + (1 - beta2) * mean_j O_ij^2, one entry per row (neuron), into a new tensor
+  // (as the momentum: the step keeps it only once it is checked).
   const Tensor row_mean = mean(mul(O, O), -1).reshape({rows, 1});
+  row_second_moment = row_second_moment.clone();
   axpy(1.0 - options.beta2, row_mean, row_second_moment, options.beta2);
   // O' = O / (sqrt(v) + eps), broadcast [rows x cols] / [rows x 1].
   Tensor normalized =

@@ -1,7 +1,8 @@
 // modnorm::Optimizer: construction (groups resolved, state allocated once, overrides resolved by
 // name) and the step of docs/theory.md ("The optimizer"), which checks the whole tree first, then
 // runs each group's pipeline (momentum -> the tree's duality map -> NorMuon / correction -> lr ->
-// weight decay) and applies every update once all are formed and finite.
+// weight decay) into new state tensors, checks everything it read and formed in one fused
+// check, and only then keeps the new state and applies every update.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -42,7 +43,8 @@ namespace {
 
 // One group's pipeline (optim.hpp, Optimizer::step): momentum -> direction (the tree's duality
 // map) -> NorMuon / correction (or the baselines' rule) -> scale by the lr -> weight decay, into
-// `updates` (not applied). `params`, `atoms` and `updates` are the whole tree's; the plan numbers
+// `updates` (not applied), with the new state in `atoms` (new tensors; nothing is checked here,
+// a NaN flows through). `params`, `atoms` and `updates` are the whole tree's; the plan numbers
 // the group's atoms 0, 1, ...
 void form_group_updates(const char* op, GroupState& g, const std::vector<Parameter>& params,
                         std::vector<AtomState>& atoms, std::vector<Tensor>& updates,
@@ -107,7 +109,6 @@ void form_group_updates(const char* op, GroupState& g, const std::vector<Paramet
                 o.weight_decay.mode);
   }
   plan.gather_updates(formed, group_updates);  // every rank gets every update
-  check_updates(op, mine, group_updates, lr);
 }
 
 }  // namespace
@@ -163,18 +164,22 @@ void Optimizer::step() {
   constexpr const char* op = "Optimizer.step";
   Impl& s = impl();
   const std::vector<Parameter> params = s.module.parameters();
-  // Everything is checked, on every rank, before anything changes (every group's plan spans the
-  // same ranks).
-  s.groups.front().plan->check_everywhere(op, [&] {
-    detail::check_tree(op, params, s.atoms);
-    detail::check_finite_inputs(op, params);
-  });
-  // Every group's updates first, checked finite, then applied: a step never writes a
-  // non-finite weight.
-  for (detail::GroupState& g : s.groups)
-    detail::form_group_updates(op, g, params, s.atoms, s.updates, s.steps,
-                               scheduled_lr(g.rule.lr, s.options.schedule, s.steps),
+  // The tree is checked, on every rank, before anything runs (every group's plan spans the same
+  // ranks).
+  s.groups.front().plan->check_everywhere(op, [&] { detail::check_tree(op, params, s.atoms); });
+  // Every group's updates and new state first (the state tensors replaced, not written: `next`
+  // shares the old ones until a stage replaces them) ...
+  std::vector<detail::AtomState> next = s.atoms;
+  std::vector<double> lrs;
+  for (detail::GroupState& g : s.groups) {
+    lrs.push_back(scheduled_lr(g.rule.lr, s.options.schedule, s.steps));
+    detail::form_group_updates(op, g, params, next, s.updates, s.steps, lrs.back(),
                                scheduled_beta(g.rule.beta, s.options.momentum_warmup, s.steps));
+  }
+  // ... then one check of every weight, gradient and update: a step never writes a non-finite
+  // weight, and a failed one leaves every weight and all state as they were.
+  detail::check_finite_step(op, params, s.updates, s.groups, lrs);
+  s.atoms = std::move(next);
   // 6. Apply.
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (frozen(params[i])) continue;

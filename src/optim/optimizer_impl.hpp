@@ -2,7 +2,10 @@
 // Internals of modnorm::Optimizer shared by the files of src/optim/: the per-atom state and
 // one function per stage of the step of docs/theory.md, "The optimizer" (momentum -> dualize ->
 // NorMuon -> correction -> lr / c_l -> weight decay -> apply). Each stage trusts its inputs:
-// options are validated at construction and the tree and gradients at the start of every step.
+// options are validated at construction and the tree at the start of every step; the values
+// are checked once, after every stage (check_finite_step), so a stage never throws on a NaN or
+// an Inf, and it never writes a state tensor in place: it replaces it by a new one, which the
+// step keeps only once the check has passed.
 
 #include <cstdint>
 #include <memory>
@@ -59,19 +62,25 @@ void validate_momentum_warmup(const char* op, double beta, const MomentumWarmup&
 /// dtypes, devices; gradients shaped like their weights).
 void check_tree(const char* op, const std::vector<Parameter>& params,
                 const std::vector<AtomState>& atoms);
-/// Throws `[op] parameter 'x': gradient ... contains NaN at [i, j] ...` (or `weight ...`) for
-/// the first parameter whose weight or gradient is not finite.
-void check_finite_inputs(const char* op, const std::vector<Parameter>& params);
-/// Throws `[op] parameter 'x': the update ... contains +Inf at [i, j] ...` for the first
-/// non-frozen parameter whose update is not finite (before any is applied), naming `lr`.
-void check_updates(const char* op, const std::vector<Parameter>& params,
-                   const std::vector<Tensor>& updates, double lr);
+struct GroupState;
+/// The step's one finiteness check: one all_finite() of every weight and gradient and of the
+/// update of every non-frozen atom (one host synchronisation), agreed over the ranks
+/// (StepPlan::check_everywhere of the first group's plan). When it fails, finds the first
+/// offender and throws `[op] parameter 'x': gradient ... contains NaN at [i, j] ...; no weight or
+/// optimizer state was changed` (or `weight ...`; every rank where another refused: `rank r
+/// of W refused its gradients ...`), else `[op] parameter 'x': update ... contains +Inf at
+/// [i, j] ... at learning rate <lrs[g]> (the step overflows the weight's dtype); no weight was
+/// changed`. `lrs` holds each group's scheduled lr.
+void check_finite_step(const char* op, const std::vector<Parameter>& params,
+                       const std::vector<Tensor>& updates, const std::vector<GroupState>& groups,
+                       const std::vector<double>& lrs);
 
 // ---- momentum.cpp ------------------------------------------------------------------------------
-/// momentum <- beta * momentum + (1 - beta) * grad in place; returns the momentum itself, or
-/// with Nesterov a new tensor (1 - beta) * grad + beta * momentum. With bias_step = t >= 1
-/// (Convention::optax) both terms are bias-corrected as optax does: m / (1 - beta^t), or
-/// beta m / (1 - beta^(t+1)) + (1 - beta) g / (1 - beta^t) (a new tensor either way).
+/// momentum <- beta * momentum + (1 - beta) * grad, a new tensor (the old one is left as it
+/// was); returns the new momentum itself, or with Nesterov a new tensor (1 - beta) * grad +
+/// beta * momentum. With bias_step = t >= 1 (Convention::optax) both terms are bias-corrected
+/// as optax does: m / (1 - beta^t), or beta m / (1 - beta^(t+1)) + (1 - beta) g / (1 - beta^t)
+/// (a new tensor either way).
 Tensor momentum_step(Tensor& momentum, const Tensor& grad, double beta, bool nesterov,
                      std::int64_t bias_step = 0);
 
@@ -90,15 +99,15 @@ Direction modular_direction(AtomState& atom, const Parameter& p, const Tensor& u
 double lr_rule_factor(LrRule rule, const Shape& shape);
 
 // ---- normuon.cpp -------------------------------------------------------------------------------
-/// NorMuon (NorMuonOptions): updates the atom's `row_second_moment` in place, returns the
+/// NorMuon (NorMuonOptions): replaces the atom's `row_second_moment` by its update, returns the
 /// row-normalised O rescaled to ||O||_F (O: this rank's rows of atom i's direction; the norms
 /// of a split atom are over all its rows, StepPlan::norm_over_rows).
 Tensor normuon(const Tensor& O, AtomState& atom, const NorMuonOptions& options,
                const StepPlan& plan, std::size_t i);
 
 // ---- adam.cpp ----------------------------------------------------------------------------------
-/// AdamW's u = m_hat / (sqrt(v_hat) + eps) for 1-based step t, updating both moments in place;
-/// scale is clamp(<m_hat, u>, -1, 1) for adaptive_adam, 1 for adamw.
+/// AdamW's u = m_hat / (sqrt(v_hat) + eps) for 1-based step t, replacing both moments by their
+/// updates (new tensors); scale is clamp(<m_hat, u>, -1, 1) for adaptive_adam, 1 for adamw.
 Direction adam_direction(AtomState& atom, const Tensor& grad, std::int64_t t,
                          const StepRule& options);
 
@@ -110,6 +119,14 @@ void form_update(Tensor& update, const Tensor& weight, const Tensor& direction, 
 
 /// A [1] tensor holding `value`, broadcastable against `like` (same dtype and device).
 Tensor scalar_like(double value, const Tensor& like);
+
+// ---- orthogonalize_rows.cpp --------------------------------------------------------------------
+/// orthogonalize_rows() after its checks on this rank's pieces (options, shapes, finiteness):
+/// the sharded step's split atoms, whose momenta the step checks only afterwards (a NaN or Inf
+/// gives NaN or Inf, on every owner alike).
+std::vector<Tensor> orthogonalize_rows_checked(const std::vector<Tensor>& pieces,
+                                               const distributed::Group& group,
+                                               const OrthogonalizeOptions& options);
 
 /// One parameter group as the optimizer runs it (a group is data: its atoms and its rule).
 struct GroupState {

@@ -14,6 +14,7 @@
 #include "modnorm/error.hpp"
 #include "modnorm/ops.hpp"
 #include "modnorm/optim.hpp"
+#include "optim/optimizer_impl.hpp"
 
 namespace modnorm {
 
@@ -35,6 +36,16 @@ std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces,
                    " and " + p.describe());
     detail::check_finite(op, p);
   }
+  return detail::orthogonalize_rows_checked(pieces, group, options);
+}
+
+namespace detail {
+
+std::vector<Tensor> orthogonalize_rows_checked(const std::vector<Tensor>& pieces,
+                                               const distributed::Group& group,
+                                               const OrthogonalizeOptions& options) {
+  constexpr const char* op = "orthogonalize_rows";
+  const Tensor& first = pieces[0];
   const std::int64_t cols = first.dim(1);
   const int ranks = group.size();
   const DType work = options.compute_dtype == DType::f64 ? DType::f64 : DType::f32;
@@ -90,4 +101,5 @@ std::vector<Tensor> orthogonalize_rows(const std::vector<Tensor>& pieces,
   return x;
 }
 
+}  // namespace detail
 }  // namespace modnorm

@@ -14,6 +14,7 @@
 
 #include "dualize_detail.hpp"
 #include "modnorm/ops.hpp"
+#include "optim/optimizer_impl.hpp"
 #include "pack.hpp"
 #include "parameter_checks.hpp"
 
@@ -169,7 +170,7 @@ class ShardedPlan final : public StepPlan {
         out[i] = for_parameter("Optimizer.step", params[i].name, [&] {
           // Only a norm that orthogonalizes is split (plan_shards): its map is the shape
           // factor times U V^T, so this is Module::dualize's dualize_l(u) / c_l.
-          const Tensor O = orthogonalize_rows({u[i]}, atoms_[i].rows_group, options)[0];
+          const Tensor O = orthogonalize_rows_checked({u[i]}, atoms_[i].rows_group, options)[0];
           return scale(O,
                        params[i].norm.rule().shape_factor(atoms_[i].shape) / params[i].coefficient);
         });

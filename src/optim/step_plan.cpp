@@ -2,6 +2,7 @@
 // transfer between ranks is a no-op; a group of several ranks gets the sharded plan.
 #include "optim/step_plan.hpp"
 
+#include "module_detail.hpp"
 #include "optim/sharded_plan.hpp"
 
 namespace modnorm::detail {
@@ -56,7 +57,8 @@ std::vector<Tensor> dualize_atoms(const std::vector<Parameter>& params,
   }
   DualizeOptions dualize_options;
   dualize_options.orthogonalize = options;
-  const std::vector<Tensor> directions = modnorm::dualize(chosen, inputs, dualize_options);
+  const std::vector<Tensor> directions =
+      dualize_parameters(chosen, inputs, dualize_options, InputValues::trusted);
   std::vector<Tensor> out(params.size());
   for (std::size_t k = 0; k < atoms.size(); ++k) out[atoms[k]] = directions[k];
   return out;

@@ -39,7 +39,7 @@ class StepPlan {
   virtual std::vector<Tensor> gradients(const std::vector<Parameter>& params) const = 0;
   /// This rank's part of the tree's duality map dualize(u_l, norm_l) / c_l (Module::dualize) of
   /// every atom in `atoms` (owned, not frozen), from this rank's part `u` of their momenta; an
-  /// empty Tensor for the others.
+  /// empty Tensor for the others. Never throws on a NaN or Inf in u (dualize_atoms).
   virtual std::vector<Tensor> dualize(const std::vector<Parameter>& params,
                                       const std::vector<Tensor>& u,
                                       const std::vector<std::size_t>& atoms,
@@ -64,6 +64,7 @@ class StepPlan {
 
 /// The tree's duality map (modnorm::dualize over the parameters) of the atoms `atoms`, from
 /// `u[i]` for each i in `atoms`, into a vector of params.size() tensors (empty for the others).
+/// A NaN or Inf in u is not an error here: it flows into the directions (the step checks them).
 std::vector<Tensor> dualize_atoms(const std::vector<Parameter>& params,
                                   const std::vector<Tensor>& u,
                                   const std::vector<std::size_t>& atoms,

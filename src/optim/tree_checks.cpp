@@ -1,6 +1,7 @@
-// The checks of every step: the tree still has the parameters the optimizer was built for, and
-// every weight and gradient is finite (both before anything changes, so a failed step leaves
-// all weights and all state as they were); and every update is finite before any is applied.
+// The checks of every step: the tree still has the parameters the optimizer was built for
+// (before anything runs), and every weight, gradient and update is finite (one fused check once
+// the step is formed, before anything changes, so a failed step leaves all weights and all state
+// as they were).
 #include <sstream>
 #include <string>
 
@@ -66,8 +67,7 @@ void check_finite_named(const char* op, const Parameter& p, const char* what, co
   if (!bad.empty()) fail(op, "parameter '" + p.name + "': " + what + " " + bad + tail);
 }
 
-}  // namespace
-
+// The slow path, once the fused check has failed: the first non-finite weight or gradient.
 void check_finite_inputs(const char* op, const std::vector<Parameter>& params) {
   constexpr const char* kUntouched = "; no weight or optimizer state was changed";
   for (const Parameter& p : params) {
@@ -76,13 +76,40 @@ void check_finite_inputs(const char* op, const std::vector<Parameter>& params) {
   }
 }
 
+// The slow path: the first non-finite update of a non-frozen atom of the group, naming its lr.
 void check_updates(const char* op, const std::vector<Parameter>& params,
-                   const std::vector<Tensor>& updates, double lr) {
+                   const std::vector<Tensor>& updates, const GroupState& group, double lr) {
   std::ostringstream tail;
   tail << " at learning rate " << lr
        << " (the step overflows the weight's dtype); no weight was changed";
-  for (std::size_t i = 0; i < params.size(); ++i)
+  for (const std::size_t i : group.atoms)
     if (!frozen(params[i])) check_finite_named(op, params[i], "update", updates[i], tail.str());
+}
+
+}  // namespace
+
+void check_finite_step(const char* op, const std::vector<Parameter>& params,
+                       const std::vector<Tensor>& updates, const std::vector<GroupState>& groups,
+                       const std::vector<double>& lrs) {
+  std::vector<Tensor> all;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    all.push_back(params[i].weight);
+    all.push_back(params[i].grad);
+    if (!frozen(params[i])) all.push_back(updates[i]);
+  }
+  bool finite = true;
+  // Each rank's own weights and gradients are agreed on: a rank that finds a bad one throws its
+  // message, the others that it refused.
+  groups.front().plan->check_everywhere(op, [&] {
+    finite = all_finite(all);
+    if (!finite) check_finite_inputs(op, params);
+  });
+  if (finite) return;
+  // Every weight and gradient is finite, on every rank, so an update is not; every rank holds
+  // every update (StepPlan::gather_updates), and so finds the same one.
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    check_updates(op, params, updates, groups[g], lrs[g]);
+  fail(op, "a weight, gradient or update holds NaN or Inf");  // not reached: one check threw
 }
 
 }  // namespace modnorm::detail

@@ -176,6 +176,34 @@ BOOST_AUTO_TEST_CASE(all_finite_detects_nan_and_inf) {
   BOOST_TEST(all_finite(Tensor::zeros({0})));
 }
 
+// The fused check of a list: false as soon as any tensor (of any float dtype) holds a NaN or an
+// Inf, wherever it is in the list and in the tensor; true for an empty list.
+BOOST_AUTO_TEST_CASE(all_finite_of_a_list_finds_any_bad_entry) {
+  MODNORM_FRESH_GENERATOR(gen);
+  BOOST_TEST(all_finite(std::vector<Tensor>{}));
+  std::vector<Tensor> list;
+  for (const DType dt : {DType::f32, DType::bf16, DType::f64})
+    list.push_back(Tensor::randn({37, 5}, gen, dt));
+  list.push_back(Tensor::zeros({0}));
+  BOOST_TEST(all_finite(list));
+  for (std::size_t t = 0; t < 3; ++t)
+    for (const double bad : {double(std::nanf("")), double(INFINITY), double(-INFINITY)})
+      for (const std::int64_t k : {std::int64_t{0}, std::int64_t{92}, std::int64_t{184}}) {
+        BOOST_TEST_INFO("tensor " << t << ", entry " << k << ", " << bad);
+        std::vector<double> v = list[t].to_vector_f64();
+        v[static_cast<std::size_t>(k)] = bad;
+        std::vector<Tensor> spoiled = list;
+        spoiled[t] = Tensor::from_vector_f64(v, list[t].shape()).to(list[t].dtype());
+        BOOST_TEST(!all_finite(spoiled));
+        BOOST_TEST(all_finite(list));  // the list itself was not touched
+      }
+  modnorm::test::expect_error(
+      [&] {
+        all_finite({list[0], Tensor::zeros({2}, DType::i32)});
+      },
+      {"[all_finite]", "i32"});
+}
+
 BOOST_AUTO_TEST_CASE(reductions_match_reference_along_every_axis) {
   MODNORM_FRESH_GENERATOR(gen);
   for (const auto& shape : std::vector<Shape>{

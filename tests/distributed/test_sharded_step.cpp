@@ -387,6 +387,85 @@ BOOST_AUTO_TEST_CASE(a_rank_with_bad_gradients_stops_every_rank,
   BOOST_TEST(opt.steps() == 0);
 }
 
+// One rank's NaN in its gradient of a matrix split by rows between the ranks reaches the owners'
+// shared Newton-Schulz iteration (where no owner may throw alone: the others would wait in its
+// collectives) and then the step's one check: every rank throws, nothing changes on any rank,
+// and the next step is the one of a run that never saw the bad one. Likewise an update that
+// overflows (lr 1e300): every rank throws the same message.
+BOOST_AUTO_TEST_CASE(a_failed_step_changes_nothing_on_any_rank,
+                     *boost::unit_test::precondition(modnorm::test::several_ranks)) {
+  const std::uint64_t seed = shared_seed();
+  const auto grads = [&](const Module& net, std::uint64_t salt) {
+    Generator gen(seed + salt + 100 * static_cast<std::uint64_t>(world().rank()));
+    for (const Parameter& p : net.parameters()) {
+      Tensor g = p.grad;
+      axpy(1.0, Tensor::randn(g.shape(), gen), g, 0.0);
+    }
+  };
+  const auto weights = [](const Module& net) {
+    std::vector<std::vector<double>> out;
+    for (const Parameter& p : net.parameters()) out.push_back(p.weight.to_vector_f64());
+    return out;
+  };
+  const auto state = [](const Optimizer& opt) {
+    std::vector<std::vector<double>> out;
+    for (const auto& entry : opt.state()) out.push_back(entry.second.to_vector_f64());
+    return out;
+  };
+  for (const Algorithm algorithm : {Algorithm::modular, Algorithm::sgd, Algorithm::adamw}) {
+    BOOST_TEST_INFO_SCOPE("seed " << seed << ", " << world().size() << " ranks, "
+                                  << to_string(algorithm));
+    OptimizerOptions o;
+    o.algorithm = algorithm;
+    o.normuon.enabled = algorithm == Algorithm::modular;
+    Module net = split_task(seed).make();
+    Generator init(seed);
+    net.initialize(init);
+    Module fresh = net.clone();
+    Optimizer opt(net, o, world()), never(fresh, o, world());
+    grads(net, 1);
+    opt.step();
+    grads(net, 2);
+    const auto before = weights(net);
+    const auto state_before = state(opt);
+    Tensor g = net.parameters()[0].grad;  // [384 x 16], split by rows
+    if (world().rank() == 1) fill(g, std::nan(""));
+    try {
+      opt.step();
+      BOOST_FAIL("the step went through");
+    } catch (const Error& e) {
+      const std::string expected = world().rank() == 1
+                                       ? "gradient [384x16] f32 cpu contains NaN at [0, 0]"
+                                       : "rank 1 of " + std::to_string(world().size()) + " refused";
+      BOOST_TEST(std::string(e.what()).find(expected) != std::string::npos, e.what());
+    }
+    BOOST_TEST((weights(net) == before));
+    BOOST_TEST((state(opt) == state_before));
+    BOOST_TEST(opt.steps() == 1);
+    grads(net, 2);
+    opt.step();
+    grads(fresh, 1);
+    never.step();
+    grads(fresh, 2);
+    never.step();
+    BOOST_TEST((weights(net) == weights(fresh)));
+    BOOST_TEST((state(opt) == state(never)));
+
+    OptimizerOptions huge = o;
+    huge.lr = 1e300;
+    Optimizer overflowing(net, huge, world());
+    const auto now = weights(net);
+    try {
+      overflowing.step();
+      BOOST_FAIL("the step went through");
+    } catch (const Error& e) {
+      BOOST_TEST(std::string(e.what()).find("at learning rate 1e+300") != std::string::npos,
+                 e.what());
+    }
+    BOOST_TEST((weights(net) == now));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(parameters_of_mixed_dtypes_cannot_be_sharded,
                      *boost::unit_test::precondition(modnorm::test::several_ranks)) {
   AtomOptions bf16;
