@@ -151,8 +151,8 @@ BOOST_AUTO_TEST_CASE(every_thread_count_matches_f64_and_keeps_the_band) {
   // in one parallel region, each thread computing its rows (cpu/newton_schulz.cpp); with one
   // thread it runs the threaded path. Either gives f64's iterate up to f32 rounding and keeps the
   // bf16 band: shares that are empty (fewer rows than threads), ragged or even, wide, tall and
-  // square, a single matrix and a batch. (Up to 3 threads: with more than that on this 2-core
-  // machine, LLVM's libomp leaves thread bookkeeping unfreed at exit, which the sanitizer build's
+  // square, a single matrix and a batch. (Up to 3 threads: with 5, LLVM's libomp, the runtime
+  // of the sanitizer build, left 4 KB of its own thread bookkeeping unfreed at exit, which the
   // leak checker reports.)
   MODNORM_FRESH_GENERATOR(gen);
   const int threads = omp_get_max_threads();
