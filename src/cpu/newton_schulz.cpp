@@ -11,7 +11,8 @@
 // instead of 2 m^2 n and 2 m^3): in f32 by the GEMM provider's symmetric product
 // (cpu/sgemm.hpp), in f64 as lower tiles in parallel; then each tile is mirrored (and rounded to
 // bf16 if asked); B X is one parallel GEMM (2 m^2 n). All buffers are allocated before the step
-// loop (the GEMM packs into its own workspace).
+// loop (the GEMM packs into its own workspace). Small f32 matrices run all of this in one
+// parallel region instead (newton_schulz_one_region below).
 #include <omp.h>
 
 #include <algorithm>
@@ -185,20 +186,19 @@ std::vector<Index> even_shares(Index n, int threads) {
 // block): shares of equal area a, q_k+1 = (q_k + sqrt(q_k^2 + 4 a)) / 2, with a found by
 // bisection so that q_T = n.
 std::vector<Index> gram_shares(Index n, int threads) {
-  const auto last = [&](double a) {
-    double q = 0;
-    for (int k = 0; k < threads; ++k) q = (q + std::sqrt(q * q + 4 * a)) / 2;
+  const auto edges = [&](double a) {
+    std::vector<double> q(static_cast<std::size_t>(threads) + 1, 0.0);
+    for (std::size_t k = 1; k < q.size(); ++k)
+      q[k] = (q[k - 1] + std::sqrt(q[k - 1] * q[k - 1] + 4 * a)) / 2;
     return q;
   };
   const double rows = static_cast<double>(n);
   double lo = 0, hi = rows * rows;
-  for (int i = 0; i < 60; ++i) (last((lo + hi) / 2) < rows ? lo : hi) = (lo + hi) / 2;
-  std::vector<Index> q(static_cast<std::size_t>(threads) + 1, 0);
-  double edge = 0;
-  for (std::size_t k = 1; k < q.size(); ++k) {
-    edge = (edge + std::sqrt(edge * edge + 4 * hi)) / 2;
-    q[k] = std::min(n, static_cast<Index>(std::llround(edge)));
-  }
+  for (int i = 0; i < 60; ++i) (edges((lo + hi) / 2).back() < rows ? lo : hi) = (lo + hi) / 2;
+  const std::vector<double> edge = edges(hi);
+  std::vector<Index> q(edge.size());
+  for (std::size_t k = 0; k < q.size(); ++k)
+    q[k] = std::min(n, static_cast<Index>(std::llround(edge[k])));
   q.back() = n;
   return q;
 }
