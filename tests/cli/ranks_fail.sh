@@ -48,7 +48,9 @@ timeout 100 "${mpirun[@]}" -np 2 "$modnorm" "${tiny[@]}" --text "$work/text.txt"
 job=$!
 for _ in $(seq 300); do [ -e "$work/run/ck.safetensors" ] && break; sleep 0.1; done
 [ -e "$work/run/ck.safetensors" ] || fail "no checkpoint was written: $(cat "$work/out.txt")"
-rm -rf "$work/run"
+# A rename, not rm -rf: the running save can write a file between rm's removals and its rmdir,
+# so the directory (and the saves) survived under load.
+mv "$work/run" "$work/gone"
 start=$(date +%s)
 wait "$job"
 rc=$? elapsed=$(( $(date +%s) - start ))
