@@ -82,7 +82,7 @@ class LmRaceProtocol(unittest.TestCase):
         s = arms["muon_hybrid"]
         self.assertEqual(len(s.grid), 6)
         self.assertAlmostEqual(s.winner, max(s.grid))
-        self.assertFalse(race.summary(s, 1.0, None)["inside"])
+        self.assertFalse(race.summary(s)["inside"])
 
     def test_hybrids_take_adamws_winner_and_every_winner_runs_every_seed(self):
         arms, started = run(max_extensions=3)
@@ -102,24 +102,24 @@ class LmRaceProtocol(unittest.TestCase):
         adamw = arms["adamw"]
         target = adamw.curve()[-1][2]
         self.assertAlmostEqual(target, 1.0 + 0.002 * (0 + 1 + 2) / 3)
-        adamw_hit = race.first_below(adamw.curve(), target)
-        self.assertEqual(adamw_hit[0], STEPS)
-        own = race.summary(adamw, target, adamw_hit)
+        self.assertEqual(race.first_below(adamw.curve(), target)[0], STEPS)
+        result = {"target": target, "arms": {name: race.summary(s) for name, s in arms.items()}}
+        race.to_target(result)
+        own, hybrid = result["arms"]["adamw"], result["arms"]["muon_hybrid"]
         self.assertEqual(own["token_ratio"], 1.0)
         self.assertNotIn("wall", own)
         # The hybrids end 0.05 lower: their mean curve crosses the target at step 90.
-        hybrid = race.summary(arms["muon_hybrid"], target, adamw_hit)
         self.assertEqual(hybrid["tokens_to_target"], 90 * 2048)
         self.assertAlmostEqual(hybrid["token_ratio"], 0.9)
         # CPU minutes to the target: the share of the run's CPU time up to step 90.
-        race.time_to_target({"target": target, "arms": {"adamw": own, "muon_hybrid": hybrid}})
         self.assertAlmostEqual(own["minutes_to_target"], STEPS * CPU_PER_STEP["adamw"] / 60)
         self.assertAlmostEqual(hybrid["time_ratio"], 90 * CPU_PER_STEP["muon_hybrid"] /
                                (STEPS * CPU_PER_STEP["adamw"]))
-        self.assertIsNone(race.summary(arms["sgd"], target, adamw_hit)["tokens_to_target"])
+        self.assertIsNone(result["arms"]["sgd"]["tokens_to_target"])
+        self.assertIsNone(result["arms"]["sgd"]["time_ratio"])
         # Equal wall time, as CPU time: AdamW's 5 s at 0.1 and 0.04 s per step.
         self.assertEqual(hybrid["wall"]["steps"], 50)
-        self.assertEqual(race.summary(arms["modula"], target, adamw_hit)["wall"]["steps"], 125)
+        self.assertEqual(result["arms"]["modula"]["wall"]["steps"], 125)
 
     def test_a_run_of_one_batch_size_keeps_the_others_race(self):
         def doc(races, tokens=524288, date="2026-12-06"):
