@@ -23,11 +23,11 @@
 #include <utility>
 #include <vector>
 
+#include "cpu/chunked_phases.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_compute.hpp"
 #include "cpu/lower_tiles.hpp"
 #include "cpu/sgemm.hpp"
-#include "cpu/spin_barrier.hpp"
 
 namespace modnorm::detail {
 namespace {
@@ -173,21 +173,24 @@ void newton_schulz_steps(Tensor& x, const std::vector<std::array<double, 3>>& st
 // the 2-core EPYC VM (OpenBLAS, quintic, bench_orthogonalize): 256^2 3.6 -> 2.8 ms, 128^2 0.61
 // -> 0.47 ms, a batch of four 128^2 2.36 -> 1.84 ms; 512^2 and 256 x 1024 within 3% (faster).
 constexpr Index kOneRegion = Index{1} << 28;
+// Chunks per thread and phase of the one-region path: enough that the threads that keep their
+// cores take over a descheduled thread's share, few enough that each GEMM stays efficient (with
+// four, 256^2 took 3.0 ms on the quiet VM against two's 2.9, and no less beside busy processes).
+constexpr int kChunks = 2;
 
-// Row boundaries 0 = q_0 <= ... <= q_T = n splitting n rows into T shares of equal size.
-std::vector<Index> even_shares(Index n, int threads) {
-  std::vector<Index> q(static_cast<std::size_t>(threads) + 1);
-  for (std::size_t k = 0; k < q.size(); ++k) q[k] = n * static_cast<Index>(k) / threads;
+// Row boundaries 0 = q_0 <= ... <= q_T = n splitting n rows into T chunks of equal size.
+std::vector<Index> even_shares(Index n, int chunks) {
+  std::vector<Index> q(static_cast<std::size_t>(chunks) + 1);
+  for (std::size_t k = 0; k < q.size(); ++k) q[k] = n * static_cast<Index>(k) / chunks;
   return q;
 }
 
-// The same for the rows of a Gram product whose thread k computes the rectangle rows
-// [q_k, q_k+1) x columns [0, q_k+1) (its rows of the lower triangle and its whole diagonal
-// block): shares of equal area a, q_k+1 = (q_k + sqrt(q_k^2 + 4 a)) / 2, with a found by
-// bisection so that q_T = n.
-std::vector<Index> gram_shares(Index n, int threads) {
+// The same for the rows of a Gram product whose chunk k is the rectangle rows [q_k, q_k+1) x
+// columns [0, q_k+1) (its rows of the lower triangle and its whole diagonal block): chunks of
+// equal area a, q_k+1 = (q_k + sqrt(q_k^2 + 4 a)) / 2, with a found by bisection so that q_T = n.
+std::vector<Index> gram_shares(Index n, int chunks) {
   const auto edges = [&](double a) {
-    std::vector<double> q(static_cast<std::size_t>(threads) + 1, 0.0);
+    std::vector<double> q(static_cast<std::size_t>(chunks) + 1, 0.0);
     for (std::size_t k = 1; k < q.size(); ++k)
       q[k] = (q[k - 1] + std::sqrt(q[k - 1] * q[k - 1] + 4 * a)) / 2;
     return q;
@@ -203,12 +206,13 @@ std::vector<Index> gram_shares(Index n, int threads) {
   return q;
 }
 
-// The f32 steps of newton_schulz_steps, every step of every matrix in one parallel region: each
-// thread computes its rows of A and B (lower part and diagonal block, shares of equal area; rounded
-// to bf16 if asked, then mirrored onto the upper part, which no thread reads before the next
-// barrier) and of the update, each as one single-threaded GEMM, with a spinning barrier between the
-// phases (cpu/spin_barrier.hpp). The arithmetic is that of the path above; the products are blocked
-// differently, so results agree to f32 rounding, not bit for bit.
+// The f32 steps of newton_schulz_steps, every step of every matrix in one parallel region, as a
+// sequence of phases (cpu/chunked_phases.hpp): A, B and the update of each step, each split into
+// kChunks chunks per thread that the threads claim. A chunk of A or B is rows [q0, q1) x columns
+// [0, q1) (lower part and diagonal block, chunks of equal area; rounded to bf16 if asked, then
+// mirrored onto the upper part, which nothing reads before the phase ends), one of the update a
+// band of rows; each is one single-threaded GEMM. The arithmetic is that of the path above; the
+// products are blocked differently, so results agree to f32 rounding, not bit for bit.
 void newton_schulz_one_region(Tensor& x, const std::vector<std::array<double, 3>>& steps,
                               bool round, int threads) {
   const Index batch = x.rank() == 3 ? x.dim(0) : 1;
@@ -216,9 +220,11 @@ void newton_schulz_one_region(Tensor& x, const std::vector<std::array<double, 3>
   const bool tall = rows > cols;
   const Index m = std::min(rows, cols), n = std::max(rows, cols);
   cpu::Matrix<float> A(m, m), B(m, m), scratch(rows, cols);
-  const std::vector<Index> gram_rows = gram_shares(m, threads),
-                           update_rows = even_shares(rows, threads);
-  cpu::SpinBarrier barrier(threads);
+  const int chunks = kChunks * threads;
+  const std::vector<Index> gram_rows = gram_shares(m, chunks),
+                           update_rows = even_shares(rows, chunks);
+  const auto phases_per_matrix = static_cast<int>(3 * steps.size() + 2);
+  cpu::ChunkedPhases phases(static_cast<int>(batch) * phases_per_matrix);
 
   // Rounds the computed rows [q0, q1) x [0, q1) of s (lower part and own diagonal block) to bf16
   // if asked and mirrors their strictly lower part onto the upper triangle.
@@ -227,26 +233,28 @@ void newton_schulz_one_region(Tensor& x, const std::vector<std::array<double, 3>
     for (Index i = q0; i < q1; ++i)
       for (Index j = 0; j < i; ++j) s(j, i) = s(i, j);
   };
+  const auto chunk = [](const std::vector<Index>& q, int k) {
+    return std::pair{q[static_cast<std::size_t>(k)], q[static_cast<std::size_t>(k) + 1]};
+  };
 
-  // Thread t's share of every step of every matrix.
-  const auto work = [&](int t) {
-    const auto share = [&](const std::vector<Index>& q) {
-      return std::pair{q[static_cast<std::size_t>(t)], q[static_cast<std::size_t>(t) + 1]};
-    };
-    const auto [g0, g1] = share(gram_rows);
-    const auto [u0, u1] = share(update_rows);
+  // One thread's pass through every phase of every matrix, claiming what is left of each.
+  const auto work = [&] {
+    int phase = 0;
     for (Index matrix = 0; matrix < batch; ++matrix) {
       float* const result = static_cast<float*>(x.raw()) + matrix * rows * cols;
       float* current = result;
       float* next = scratch.data();
-      if (round)
+      phases.run(phase++, round ? chunks : 0, [&](int k) {
+        const auto [u0, u1] = chunk(update_rows, k);
         round_block_to_bf16(cpu::MatrixMap<float>(current, rows, cols).middleRows(u0, u1 - u0));
-      barrier.wait();
+      });
       for (const auto& step : steps) {
         const auto a = static_cast<float>(step[0]), b = static_cast<float>(step[1]),
                    c = static_cast<float>(step[2]);
-        // A = X X^T (or X^T X): rows [g0, g1) x [0, g1).
-        if (g1 > g0) {
+        // A = X X^T (or X^T X).
+        phases.run(phase++, chunks, [&](int k) {
+          const auto [g0, g1] = chunk(gram_rows, k);
+          if (g1 == g0) return;
           if (tall)
             cpu::sgemm(true, false, g1 - g0, g1, n, 1.0f, current + g0, cols, current, cols, 0.0f,
                        A.data() + g0 * m, m);
@@ -254,10 +262,11 @@ void newton_schulz_one_region(Tensor& x, const std::vector<std::array<double, 3>
             cpu::sgemm(false, true, g1 - g0, g1, n, 1.0f, current + g0 * cols, cols, current, cols,
                        0.0f, A.data() + g0 * m, m);
           finish_rows(A, g0, g1);
-        }
-        barrier.wait();
-        // B = a I + b A + c A A^T: the same rows.
-        if (g1 > g0) {
+        });
+        // B = a I + b A + c A A^T, by the same chunks.
+        phases.run(phase++, chunks, [&](int k) {
+          const auto [g0, g1] = chunk(gram_rows, k);
+          if (g1 == g0) return;
           auto own = B.block(g0, 0, g1 - g0, g1);
           own = b * A.block(g0, 0, g1 - g0, g1);
           own.diagonal(g0).array() += a;
@@ -265,10 +274,11 @@ void newton_schulz_one_region(Tensor& x, const std::vector<std::array<double, 3>
             cpu::sgemm(false, true, g1 - g0, g1, m, c, A.data() + g0 * m, m, A.data(), m, 1.0f,
                        B.data() + g0 * m, m);
           finish_rows(B, g0, g1);
-        }
-        barrier.wait();
-        // X <- B X (or X B): rows [u0, u1) of the update.
-        if (u1 > u0) {
+        });
+        // X <- B X (or X B).
+        phases.run(phase++, chunks, [&](int k) {
+          const auto [u0, u1] = chunk(update_rows, k);
+          if (u1 == u0) return;
           if (tall)
             cpu::sgemm(false, false, u1 - u0, m, m, 1.0f, current + u0 * cols, cols, B.data(), m,
                        0.0f, next + u0 * cols, cols);
@@ -277,22 +287,18 @@ void newton_schulz_one_region(Tensor& x, const std::vector<std::array<double, 3>
                        0.0f, next + u0 * cols, cols);
           if (round)
             round_block_to_bf16(cpu::MatrixMap<float>(next, rows, cols).middleRows(u0, u1 - u0));
-        }
-        barrier.wait();
+        });
         std::swap(current, next);
       }
-      if (current != result)
+      phases.run(phase++, current != result ? chunks : 0, [&](int k) {
+        const auto [u0, u1] = chunk(update_rows, k);
         std::copy(current + u0 * cols, current + u1 * cols, result + u0 * cols);
-      barrier.wait();
+      });
     }
   };
+  // Any team size is correct (a smaller team under OMP_DYNAMIC or a thread limit claims more).
 #pragma omp parallel num_threads(threads)
-  {
-    if (omp_get_num_threads() == threads)
-      work(omp_get_thread_num());
-    else if (omp_get_thread_num() == 0)  // a smaller team (OMP_DYNAMIC, a thread limit)
-      newton_schulz_steps<float>(x, steps, round);
-  }
+  work();
 }
 
 }  // namespace

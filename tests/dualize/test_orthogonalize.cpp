@@ -148,9 +148,9 @@ BOOST_AUTO_TEST_CASE(f32_iteration_matches_f64_at_sizes_of_several_tiles) {
 
 BOOST_AUTO_TEST_CASE(every_thread_count_matches_f64_and_keeps_the_band) {
   // Below 2^28 multiply-adds per Gram product the f32 iteration runs every step of every matrix
-  // in one parallel region, each thread computing its rows (cpu/newton_schulz.cpp); with one
+  // in one parallel region, the threads claiming chunks of rows (cpu/newton_schulz.cpp); with one
   // thread it runs the threaded path. Either gives f64's iterate up to f32 rounding and keeps the
-  // bf16 band: shares that are empty (fewer rows than threads), ragged or even, wide, tall and
+  // bf16 band: chunks that are empty (fewer rows than chunks), ragged or even, wide, tall and
   // square, a single matrix and a batch. (Up to 3 threads: with 5, LLVM's libomp, the runtime
   // of the sanitizer build, left 4 KB of its own thread bookkeeping unfreed at exit, which the
   // leak checker reports.)
