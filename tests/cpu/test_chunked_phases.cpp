@@ -17,10 +17,14 @@ BOOST_AUTO_TEST_SUITE(chunked_phases)
 
 namespace {
 
+// The most chunks of a phase below.
+constexpr std::size_t kMost = 40;
+
 // Chunk counts of the phases: none, one, fewer than the threads, many.
 std::vector<int> chunk_counts() {
+  const std::vector<int> counts = {0, 1, 2, 7, static_cast<int>(kMost)};
   std::vector<int> chunks;
-  for (int p = 0; p < 60; ++p) chunks.push_back(std::vector<int>{0, 1, 2, 7, 40}[p % 5]);
+  for (std::size_t p = 0; p < 60; ++p) chunks.push_back(counts[p % counts.size()]);
   return chunks;
 }
 
@@ -31,20 +35,20 @@ BOOST_AUTO_TEST_CASE(every_chunk_runs_once_and_phases_run_in_order) {
   for (const int threads : {1, 2, 3}) {
     BOOST_TEST_CONTEXT(threads << " threads") {
       ChunkedPhases phases(static_cast<int>(chunks.size()));
-      std::vector<std::atomic<int>> runs(chunks.size() * 40);
+      std::vector<std::atomic<int>> runs(chunks.size() * kMost);
       std::atomic<int> early{0};  // chunks that ran before the phase before theirs was done
 #pragma omp parallel num_threads(threads)
       for (std::size_t p = 0; p < chunks.size(); ++p)
         phases.run(static_cast<int>(p), chunks[p], [&](int k) {
           if (p > 0)
             for (int j = 0; j < chunks[p - 1]; ++j)
-              if (runs[(p - 1) * 40 + static_cast<std::size_t>(j)].load() != 1) ++early;
-          ++runs[p * 40 + static_cast<std::size_t>(k)];
+              if (runs[(p - 1) * kMost + static_cast<std::size_t>(j)].load() != 1) ++early;
+          ++runs[p * kMost + static_cast<std::size_t>(k)];
         });
       BOOST_TEST(early.load() == 0);
       for (std::size_t p = 0; p < chunks.size(); ++p)
-        for (int k = 0; k < 40; ++k)
-          BOOST_TEST(runs[p * 40 + static_cast<std::size_t>(k)].load() == (k < chunks[p] ? 1 : 0),
+        for (std::size_t k = 0; k < kMost; ++k)
+          BOOST_TEST(runs[p * kMost + k].load() == (static_cast<int>(k) < chunks[p] ? 1 : 0),
                      "phase " << p << " chunk " << k);
     }
   }
